@@ -1,0 +1,269 @@
+"""The Python API: one class, `Lab`, a handle on a lab folder and its running supervisor.
+
+    from nk_jupyter import Lab
+    lab = Lab.from_dir("labs/ospf")          # or Lab.from_text(lab_conf, files={...})
+    lab.start(progress=print)                 # returns when every startup has finished
+    r = lab.run("pc1", "ip -j addr")          # ExecResult: stdout, stderr, status, .json()
+    for stream, text in lab.exec("pc1", "ping -c 3 10.0.0.2"): ...   # streamed chunks
+    lab.topology()                            # machines, domains, interfaces, addresses
+    lab.halt()                                # or lab.crash()
+
+Any process can attach to a lab another process started: Lab.from_dir(same folder).
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal as _signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import labconf
+from .engine import launch
+from .engine.client import EngineClient, RunningCommand
+from .engine.statedir import StateDir, state_root
+from .errors import ExecError, LabNotRunningError, UserError
+from .model import Lab as LabModel
+
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class ExecResult:
+    """The outcome of a command run in a machine."""
+    machine: str
+    command: str
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    def json(self):
+        """stdout parsed as JSON (for `ip -j ...`, `vtysh -c '... json'`)."""
+        return json.loads(self.stdout)
+
+    def check(self) -> "ExecResult":
+        """Raise ExecError unless the command succeeded; returns self."""
+        if self.status != 0:
+            raise ExecError(self.machine, self.command, self.status, self.stdout, self.stderr)
+        return self
+
+
+class ExecStream:
+    """Chunks of a running command's output as (stream, text); status once exhausted.
+
+    stream is "stdout" or "stderr". Use as an iterator; `signal("INT")` interrupts the
+    command in the node; leaving the iteration early hangs it up.
+    """
+
+    def __init__(self, client: EngineClient, machine: str, command: str, env: dict | None = None) -> None:
+        self.machine, self.command = machine, command
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.running: RunningCommand = client.exec_fds(machine, command, (null, out_w, err_w), env)
+        finally:
+            for fd in (null, out_w, err_w):
+                os.close(fd)
+        self._fds = {out_r: "stdout", err_r: "stderr"}
+        self.status: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        sel = selectors.DefaultSelector()
+        decoders = {}
+        import codecs
+        for fd, name in self._fds.items():
+            sel.register(fd, selectors.EVENT_READ, name)
+            decoders[fd] = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            open_fds = set(self._fds)
+            while open_fds:
+                for key, _ in sel.select():
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        sel.unregister(key.fd)
+                        open_fds.discard(key.fd)
+                        continue
+                    text = decoders[key.fd].decode(data)
+                    if text:
+                        yield key.data, text
+            self.status = self.running.wait()
+        finally:
+            sel.close()
+            for fd in self._fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            if self.status is None:
+                self.running.close()
+
+    def signal(self, name: str = "INT") -> None:
+        self.running.signal(name)
+
+
+class Lab:
+    """A lab folder and (once started) its supervisor."""
+
+    def __init__(self, model: LabModel, overrides: list[str] | None = None) -> None:
+        self.model = model
+        self.directory: Path = model.directory
+        self.overrides = list(overrides or [])
+        self.state = StateDir.for_lab(self.directory)
+        self.client = EngineClient(self.state)
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_dir(cls, path: str | Path, overrides: list[str] | None = None, force: bool = False) -> "Lab":
+        """Read a lab folder (Netkit or Kathara dialect); raises LabConfError if malformed."""
+        return cls(labconf.load_lab(path, overrides or (), force=force), overrides)
+
+    @classmethod
+    def from_text(cls, lab_conf: str, files: dict[str, str] | None = None, name: str = "lab",
+                  overrides: list[str] | None = None) -> "Lab":
+        """A lab from lab.conf text plus {relative path: content} (e.g. "pc1.startup").
+
+        The files are written to a folder of this user's (text-labs/NAME under the state
+        root), replacing what an earlier lab of that name left there.
+        """
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise UserError(f"lab name {name!r}: use letters, digits, - and _ only")
+        folder = state_root() / "text-labs" / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        (folder / "lab.conf").write_text(lab_conf)
+        for rel, content in (files or {}).items():
+            target = (folder / rel).resolve()
+            if folder.resolve() not in target.parents:
+                raise UserError(f"file {rel!r} would be written outside the lab folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        return cls.from_dir(folder, overrides, force=True)
+
+    # -- state ----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.state.is_live()
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.model.warnings)
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self, machines: list[str] | None = None, progress: Progress | None = None, fast: bool = False,
+              timeout: float = 300, parallel: int = 0, owner: dict | None = None) -> dict:
+        """Boot the lab (or some machines); returns when every startup has finished.
+
+        progress gets each event, e.g. {"event": "machine", "machine": "pc1", "state": "running"}.
+        Returns {"machines": [...], "failed": [...], "details": {...}}.
+        """
+        for name in machines or []:
+            self.model.machine(name)
+        if not self.running:
+            warnings = launch.start_supervisor(self.state, self.directory, self.overrides, owner)
+            for w in warnings + self._unsupported():
+                if progress:
+                    progress({"event": "warning", "message": w})
+        return self.client.call("start", on_event=progress, machines=machines, fast=fast, timeout=timeout,
+                                parallel=parallel)
+
+    def _unsupported(self) -> list[str]:
+        out = []
+        for m in self.model.machines.values():
+            if m.options.unsupported:
+                out.append(f"{m.name}: option(s) {', '.join(sorted(set(m.options.unsupported)))} not supported yet; ignored")
+        return out
+
+    def halt(self, machines: list[str] | None = None) -> None:
+        """Stop gracefully (MACHINE.shutdown, shared.shutdown); machines keep their files."""
+        self._call("halt", machines=machines)
+
+    def crash(self, machines: list[str] | None = None, keep_disk: bool = False) -> None:
+        """Stop at once; machines' files are discarded (unless keep_disk)."""
+        self._call("crash", machines=machines, keep_disk=keep_disk)
+        if not machines:
+            self.clean()
+
+    def clean(self) -> None:
+        """Remove everything of a stopped lab (its machines' files included)."""
+        if self.running:
+            raise UserError(f"the lab in {self.directory} is running; halt or crash it first")
+        if self.state.path.exists():
+            launch.remove_trees([self.state.path])
+
+    def _call(self, op: str, **args) -> dict:
+        if not self.running:
+            raise LabNotRunningError(f"no lab is running in {self.directory} (start it with nk lstart -d {self.directory})")
+        reply = self.client.call(op, **args)
+        if reply.get("supervisor_exits"):
+            self._wait_stopped()
+        return reply
+
+    def _wait_stopped(self, timeout: float = 10.0) -> None:
+        import time
+        end = time.monotonic() + timeout
+        while self.running and time.monotonic() < end:
+            time.sleep(0.01)
+
+    # -- machines -------------------------------------------------------------------
+    def vstart(self, name: str, interfaces: dict[int, str], exec_commands: list[str] | None = None,
+               progress: Progress | None = None) -> dict:
+        if not self.running:
+            launch.start_supervisor(self.state, self.directory, self.overrides)
+        return self.client.call("vstart", on_event=progress, name=name, interfaces={str(k): v for k, v in interfaces.items()},
+                                exec=exec_commands or [])
+
+    def vconfig(self, machine: str, interfaces: dict[int, str | None]) -> None:
+        """Hot-plug (domain) or unplug (None or "") interfaces of a running machine."""
+        self._call("vconfig", machine=machine, interfaces={str(k): v for k, v in interfaces.items()})
+
+    def exec(self, machine: str, command: str, env: dict | None = None) -> ExecStream:
+        """Run command (by the machine's shell); iterate for (stream, text) chunks."""
+        if not self.running:
+            raise LabNotRunningError(f"no lab is running in {self.directory}")
+        return ExecStream(self.client, machine, command, env)
+
+    def run(self, machine: str, command: str, env: dict | None = None) -> ExecResult:
+        """Run command and collect its output; never raises for a non-zero status."""
+        stream = self.exec(machine, command, env)
+        out, err = [], []
+        for kind, text in stream:
+            (out if kind == "stdout" else err).append(text)
+        return ExecResult(machine, command, stream.status if stream.status is not None else -1, "".join(out), "".join(err))
+
+    def info(self, memory: bool = False) -> list[dict]:
+        return self._call("info", memory=memory)["machines"]
+
+    def topology(self) -> dict:
+        """Machines (state, interfaces, addresses, routes) and domains; from lab.conf when stopped."""
+        if self.running:
+            return self._call("topology")
+        return static_topology(self.model)
+
+    def events(self):
+        return self.client.events()
+
+
+def static_topology(model: LabModel) -> dict:
+    from .model.macs import netkit_mac
+    machines, domains = [], {}
+    for m in model.machines.values():
+        ifaces = [{"name": i.name, "domain": i.link, "mac": i.mac or netkit_mac(m.name, i.name), "addresses": []}
+                  for _, i in sorted(m.interfaces.items())]
+        for i in ifaces:
+            domains.setdefault(i["domain"], []).append(f"{m.name}:{i['name']}")
+        machines.append({"name": m.name, "state": "defined", "detail": "", "interfaces": ifaces, "routes": [],
+                         "router": len(ifaces) > 1})
+    return {"lab": model.name, "machines": machines,
+            "domains": [{"name": d, "members": sorted(v)} for d, v in sorted(domains.items())]}
+
+
+__all__ = ["Lab", "ExecResult", "ExecStream", "_signal"]

@@ -1,0 +1,184 @@
+"""The default backend: a machine is a set of namespaces held by a tiny init.
+
+Run only inside the supervisor (root of the lab's user namespace, single-threaded).
+Each node has its own net, uts, mount, pid and ipc namespaces; nodeinit.py is its pid 1.
+Commands enter the node with setns and a second fork (a pid namespace applies to
+children only); the forked middle process waits and relays the exit status.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+from ..linux import ns
+from . import nodeinit
+
+NODE_NS = ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWNS | ns.CLONE_NEWPID | ns.CLONE_NEWIPC
+ENTER = ("ipc", "uts", "net", "pid", "mnt")
+
+
+class NodeStartError(Exception):
+    pass
+
+
+class Node:
+    """A running namespace node, known by its init's pid (in the lab's pid namespace)."""
+
+    def __init__(self, name: str, init_pid: int) -> None:
+        self.name = name
+        self.pid = init_pid
+        self.pidfd = os.pidfd_open(init_pid)
+
+    @classmethod
+    def spawn(cls, lay: nodeinit.NodeLayout) -> tuple[int, int]:
+        """Fork the node; returns (init pid, fd that reports readiness). Does not wait."""
+        pid_r, pid_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        mid = os.fork()
+        if mid == 0:
+            try:
+                os.close(pid_r)
+                os.close(rep_r)
+                ns.unshare(NODE_NS)
+                init = os.fork()
+                if init == 0:
+                    os.close(pid_w)
+                    os.setsid()
+                    nodeinit.run(lay, rep_w)
+                os.write(pid_w, str(init).encode())
+                os._exit(0)
+            except BaseException as e:
+                os.write(rep_w, json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
+                os._exit(1)
+        os.close(pid_w)
+        os.close(rep_w)
+        os.waitpid(mid, 0)
+        raw = os.read(pid_r, 32)
+        os.close(pid_r)
+        if not raw:
+            err = _read_report(rep_r)
+            raise NodeStartError(err.get("error", "node process failed"))
+        return int(raw), rep_r
+
+    @staticmethod
+    def wait_ready(rep_fd: int) -> None:
+        report = _read_report(rep_fd)
+        if "error" in report:
+            raise NodeStartError(report["error"])
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def exec(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root",
+             tty: bool = False) -> int:
+        """Run argv in the node with the given stdin/stdout/stderr; returns the relay's pid.
+
+        The relay (a child of the supervisor) exits with the command's status, or
+        128+signal. SIGINT/SIGTERM/SIGHUP sent to the relay go to the command's process
+        group; SIGUSR1 makes the relay SIGKILL that group.
+        """
+        relay = os.fork()
+        if relay != 0:
+            return relay
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            ns.enter(self.pid, ENTER)
+            child = os.fork()
+            if child == 0:
+                os.setsid()
+                for i, fd in enumerate(fds):
+                    os.dup2(fd, i, inheritable=True)
+                os.closerange(3, 65536)
+                if tty:
+                    import fcntl
+                    import termios
+                    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+                try:
+                    os.chdir(cwd)
+                except OSError:
+                    os.chdir("/")
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1, signal.SIGCHLD):
+                    signal.signal(sig, signal.SIG_DFL)
+                try:
+                    os.execve(argv[0], argv, env)
+                except OSError as e:
+                    os.write(2, f"nk: cannot run {argv[0]}: {e.strerror}\n".encode())
+                    os._exit(127)
+            for fd in set(fds):
+                os.close(fd)
+            _relay_signals(child)
+            while True:
+                try:
+                    _, status = os.waitpid(child, 0)
+                    break
+                except ChildProcessError:
+                    os._exit(255)
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+        except BaseException as e:
+            try:
+                os.write(fds[2], f"nk: cannot enter {self.name}: {e}\n".encode())
+            finally:
+                os._exit(126)
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def processes(self) -> list[int]:
+        """Pids (in the lab's pid namespace) of every process in this node."""
+        try:
+            mine = os.readlink(f"/proc/{self.pid}/ns/pid")
+        except OSError:
+            return []
+        out = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/pid") == mine:
+                        out.append(int(entry))
+                except OSError:
+                    pass
+        return out
+
+    def memory_kib(self) -> int:
+        total = 0
+        for pid in self.processes():
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+
+def _relay_signals(child: int) -> None:
+    def forward(sig, _frame):
+        try:
+            os.killpg(child, signal.SIGKILL if sig == signal.SIGUSR1 else sig)
+        except ProcessLookupError:
+            pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(sig, forward)
+
+
+def _read_report(fd: int) -> dict:
+    chunks = []
+    while True:
+        data = os.read(fd, 4096)
+        if not data:
+            break
+        chunks.append(data)
+    os.close(fd)
+    try:
+        return json.loads(b"".join(chunks) or b'{"error": "node init died before reporting"}')
+    except ValueError:
+        return {"error": b"".join(chunks).decode(errors="replace")}

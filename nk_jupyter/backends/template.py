@@ -1,0 +1,156 @@
+"""The per-lab template of host files that every namespace node starts from.
+
+Inside the lab's user namespace, host files owned by root (or by any unmapped user)
+show up as `nobody`, and root in the namespace cannot edit them in place, even through
+an overlay (rootless-plumbing.md §6). So, on the host side, before the supervisor
+starts, we copy the small, often-edited parts of the host (all of /etc, most of /var)
+into STATE/template/, owned by the user (inner root). Their real owners are recorded
+in owners.json; the supervisor, which can chown to the mapped sub-IDs, restores them.
+Each node then mounts an overlay: its own upper dir over template over host.
+
+Unreadable host files (0600 keys, FRR's 0750 /etc/frr) are not copied; their folders
+are recreated empty with the right owner, and shims/defaults/ fills in what daemons need.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+# Folders each node gets as a private copy-on-write view of the host.
+PRIVATE_DIRS = ("etc", "var", "srv", "opt")
+# Of those, the ones copied into the template (the rest are overlaid straight on the host).
+COPIED_DIRS = ("etc", "var")
+# Under these, only the folder skeleton is copied (daemons need the folders, not the files).
+SKELETON_ONLY = ("var/cache", "var/log")
+# Folders each node gets empty (persisted in its disk).
+EMPTY_DIRS = ("root", "home")
+# Parts of /var that are large, package-manager owned, and never edited by labs.
+SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg", "var/cache/debconf", "var/backups",
+        "var/tmp", "var/cache/man", "var/lib/postgresql", "var/lib/containers", "var/lib/docker",
+        "var/cache/fontconfig", "var/lib/ucf", "var/lib/systemd/coredump", "var/log/journal"}
+MAX_FILE = 512 * 1024
+DEFAULTS = Path(__file__).parent / "shims" / "defaults"
+
+
+def fingerprint(host_root: Path = Path("/")) -> str:
+    """A hash of what build() would copy (names, sizes, mtimes); names the cached template."""
+    h = hashlib.sha1()
+
+    def walk(path: Path, rel: str) -> None:
+        if rel in SKIP:
+            return
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError:
+            return
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            h.update(f"{rel}/{e.name}:{st.st_mode}:{st.st_uid}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            if stat.S_ISDIR(st.st_mode):
+                walk(Path(e.path), f"{rel}/{e.name}")
+
+    for top in COPIED_DIRS:
+        walk(host_root / top, top)
+    for f in sorted(DEFAULTS.rglob("*")):
+        h.update(f"{f}:{f.stat().st_mtime_ns}".encode())
+    return h.hexdigest()[:12]
+
+
+def build(target: Path, host_root: Path = Path("/")) -> None:
+    """Copy host folders into target and write target/owners.json."""
+    owners: list[list] = []
+    for top in COPIED_DIRS:
+        src = host_root / top
+        if src.is_dir():
+            _copy_tree(src, target / top, top, owners)
+    if DEFAULTS.is_dir():
+        _apply_defaults(DEFAULTS, target, owners)
+    (target / "owners.json").write_text(json.dumps(owners))
+
+
+def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
+    try:
+        st = src.lstat()
+    except OSError:
+        return
+    dst.mkdir(exist_ok=True)
+    os.chmod(dst, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    _record(owners, rel, st)
+    if rel in SKIP:
+        return
+    try:
+        entries = list(os.scandir(src))
+    except OSError:
+        return  # unreadable folder: left empty, owner recorded
+    for e in entries:
+        r = f"{rel}/{e.name}"
+        if r in SKIP:
+            continue
+        try:
+            est = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        d = dst / e.name
+        if stat.S_ISDIR(est.st_mode):
+            _copy_tree(Path(e.path), d, r, owners)
+        elif stat.S_ISLNK(est.st_mode):
+            os.symlink(os.readlink(e.path), d)
+        elif stat.S_ISREG(est.st_mode):
+            if rel.startswith(SKELETON_ONLY) or (est.st_size > MAX_FILE and rel.startswith("var")):
+                continue
+            try:
+                shutil.copyfile(e.path, d)
+            except OSError:
+                continue
+            os.chmod(d, stat.S_IMODE(est.st_mode) | stat.S_IRUSR)
+            os.utime(d, ns=(est.st_atime_ns, est.st_mtime_ns))
+            _record(owners, r, est)
+
+
+def _record(owners: list[list], rel: str, st: os.stat_result) -> None:
+    if st.st_uid != os.getuid() or st.st_gid != os.getgid():
+        owners.append([rel, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)])
+
+
+def _apply_defaults(src: Path, target: Path, owners: list[list]) -> None:
+    """Fill in files the host hides from us (e.g. /etc/frr/*) from shims/defaults/."""
+    for dirpath, _dirs, files in os.walk(src):
+        rel_dir = Path(dirpath).relative_to(src)
+        for name in files:
+            rel = rel_dir / name
+            if not (target / rel.parent).is_dir() or (target / rel).exists():
+                continue
+            shutil.copyfile(Path(dirpath) / name, target / rel)
+            parent = next((o for o in owners if o[0] == str(rel.parent)), None)
+            if parent:
+                owners.append([str(rel), parent[1], parent[2], 0o640])
+
+
+def restore_owners(target: Path, full_map: bool) -> None:
+    """Inside the user namespace: give template files their host owners back.
+
+    Host uid N becomes inner uid N, which the sub-ID map backs with a real ID; host
+    root becomes inner root (the user). With a single-ID map only root exists, so
+    daemons must run as root and nothing is chowned.
+    """
+    try:
+        owners = json.loads((target / "owners.json").read_text())
+    except OSError:
+        return
+    for rel, uid, gid, mode in owners:
+        path = target / rel
+        inner_uid = uid if full_map and uid < 65536 else 0
+        inner_gid = gid if full_map and gid < 65536 else 0
+        try:
+            os.lchown(path, inner_uid, inner_gid)
+            if not path.is_symlink():
+                os.chmod(path, mode)
+        except OSError:
+            pass

@@ -1,0 +1,119 @@
+"""EngineClient: talks to one lab's supervisor over its api.sock (engine/protocol.py).
+
+Used by the CLI, the Python API and the Jupyter kernel alike, so any of them can
+drive a lab another process started.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..errors import EngineError, LabNotRunningError, from_wire
+from . import protocol
+from .statedir import StateDir
+
+
+class EngineClient:
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+
+    def _connect(self) -> socket.socket:
+        if not self.state.is_live():
+            raise LabNotRunningError(f"no lab is running for {self.state.read_json().get('directory', self.state.path)}")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(self.state.sock))
+        except OSError as e:
+            s.close()
+            raise LabNotRunningError(f"the lab's supervisor does not answer ({e.strerror})") from None
+        return s
+
+    @staticmethod
+    def _final(msg: dict) -> dict:
+        if msg.get("ok") is False:
+            raise from_wire(msg.get("kind", "EngineError"), msg.get("message", ""))
+        return msg
+
+    def call(self, op: str, on_event: Callable[[dict], None] | None = None, **args) -> dict:
+        """Send one request; pass streamed events to on_event; return the final reply."""
+        with self._connect() as s:
+            protocol.send(s, {"op": op, **args})
+            while True:
+                try:
+                    msg, fds = protocol.recv(s)
+                except EOFError:
+                    raise EngineError(f"the lab supervisor closed the connection during {op!r}") from None
+                for fd in fds:
+                    os.close(fd)
+                if "event" in msg:
+                    if on_event:
+                        on_event(msg)
+                    continue
+                return self._final(msg)
+
+    def events(self) -> Iterator[dict]:
+        """Every event of the lab from now on (machine states, links), until it stops."""
+        s = self._connect()
+        try:
+            protocol.send(s, {"op": "subscribe"})
+            self._final(protocol.recv(s)[0])
+            while True:
+                try:
+                    msg, _ = protocol.recv(s)
+                except (EOFError, OSError):
+                    return
+                yield msg
+        finally:
+            s.close()
+
+    def exec_fds(self, machine: str, command: str, fds: tuple[int, int, int], env: dict | None = None,
+                 tty: bool = False) -> "RunningCommand":
+        """Start command in machine, its stdin/stdout/stderr being fds (sent, not copied)."""
+        s = self._connect()
+        try:
+            protocol.send(s, {"op": "exec", "machine": machine, "command": command, "env": env or {}, "tty": tty},
+                          fds=list(fds))
+            msg, _ = protocol.recv(s)
+            self._final(msg)
+        except BaseException:
+            s.close()
+            raise
+        return RunningCommand(s)
+
+
+class RunningCommand:
+    """A command started in a machine: wait for it, or signal it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.status: int | None = None
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def signal(self, name: str) -> None:
+        """Send INT, TERM, HUP or KILL to the command's process group."""
+        try:
+            protocol.send(self.sock, {"op": "signal", "signal": name})
+        except OSError:
+            pass
+
+    def wait(self) -> int:
+        if self.status is None:
+            try:
+                msg, _ = protocol.recv(self.sock)
+            except EOFError:
+                raise EngineError("the lab supervisor went away while a command ran") from None
+            EngineClient._final(msg)
+            self.status = int(msg["status"])
+            self.sock.close()
+        return self.status
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def client_for(directory: str | Path) -> EngineClient:
+    return EngineClient(StateDir.for_lab(Path(directory)))

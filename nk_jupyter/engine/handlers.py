@@ -1,0 +1,284 @@
+"""The supervisor's API operations (one method per op of engine/protocol.py).
+
+Long operations (start, halt, exec) answer later, from loop callbacks; meanwhile they
+stream {"event": ...} frames to the client that asked.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ..model import Interface, Machine, MachineOptions
+from . import bootscript, protocol
+from .loop import Loop
+from .runtime import LabRuntime, MachineState
+
+SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "KILL": signal.SIGUSR1}
+HALT_TIMEOUT = 30.0
+
+
+class Conn:
+    """One client connection."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.closed = False
+        self.on_close: list = []
+        self.on_message = None
+
+    def send(self, msg: dict) -> None:
+        if self.closed:
+            return
+        try:
+            protocol.send(self.sock, msg)
+        except OSError:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for fn in self.on_close:
+                fn()
+            self.sock.close()
+
+
+class Handlers:
+    def __init__(self, rt: LabRuntime, loop: Loop, host_pid: int) -> None:
+        self.rt, self.loop, self.host_pid = rt, loop, host_pid
+        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+    # -- info ---------------------------------------------------------------------
+    def op_hello(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        conn.send({"ok": True, "api": protocol.API_VERSION, "lab": self.rt.lab.name,
+                   "directory": str(self.rt.lab.directory), "supervisor_pid": self.host_pid})
+
+    def op_info(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        out = []
+        for name, ms in self.rt.machines.items():
+            alive = bool(ms.node and ms.node.alive())
+            out.append({"name": name, "state": ms.state, "detail": ms.detail, "pid": ms.node.pid if alive else None,
+                        "memory_kib": ms.node.memory_kib() if alive and req.get("memory") else None,
+                        "startup_status": ms.startup_status,
+                        "interfaces": {f"eth{n}": i.link for n, i in sorted(ms.machine.interfaces.items())}})
+        conn.send({"ok": True, "machines": out})
+
+    def op_subscribe(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        listener = conn.send
+        self.rt.listeners.append(listener)
+        conn.on_close.append(lambda: self.rt.listeners.remove(listener))
+        conn.send({"ok": True, "subscribed": True})
+
+    # -- boot -----------------------------------------------------------------------
+    def op_start(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        selected = req.get("machines") or None
+        names = [n for level in self.rt.lab.boot_levels(selected) for n in level]
+        self._boot(conn, names, bool(req.get("fast")), float(req.get("timeout") or 300), int(req.get("parallel") or 0))
+
+    def op_vstart(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        name = req["name"]
+        ifaces = {int(k): Interface(int(k), v) for k, v in (req.get("interfaces") or {}).items()}
+        folder = self.rt.lab.directory / name
+        m = Machine(name, ifaces, MachineOptions(exec_commands=list(req.get("exec") or [])),
+                    folder if folder.is_dir() and not folder.is_symlink() else None)
+        self.rt.add_machine(m)
+        self._boot(conn, [name], bool(req.get("fast")), float(req.get("timeout") or 300), 0)
+
+    def _boot(self, conn: Conn, names: list[str], fast: bool, timeout: float, parallel: int) -> None:
+        listener = conn.send
+        self.rt.listeners.append(listener)
+        created = self.rt.create(names)
+        failed = [n for n in names if self.rt.machines[n].state == "failed"]
+        waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
+        active: set[str] = set()
+
+        def finish() -> None:
+            if listener in self.rt.listeners:
+                self.rt.listeners.remove(listener)
+            bad = [n for n in names if self.rt.machines[n].state == "failed"]
+            conn.send({"ok": True, "machines": names, "failed": bad,
+                       "details": {n: self.rt.machines[n].detail for n in bad}})
+
+        def launch_ready() -> None:
+            for name in list(waiting):
+                deps = waiting[name]
+                if parallel and len(active) >= parallel:
+                    return
+                if all(self.rt.machines[d].state in ("running", "failed") for d in deps):
+                    del waiting[name]
+                    active.add(name)
+                    self._startup(self.rt.machines[name], timeout, lambda n=name: done(n))
+            if not waiting and not active and not fast:
+                finish()
+
+        def done(name: str) -> None:
+            active.discard(name)
+            launch_ready()
+
+        if fast:
+            launch_ready()
+            finish()
+        elif not created:
+            finish()
+        else:
+            launch_ready()
+        del failed
+
+    def _startup(self, ms: MachineState, timeout: float, then) -> None:
+        m = ms.machine
+        marker = self.rt.state.node_dir(m.name) / ".configured"
+        log = os.open(self.rt.state.startup_log(m.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
+        relay = ms.node.exec([shell, "-c", bootscript.boot(m, not marker.exists())], bootscript.environment(m),
+                             (self.devnull, log, log))
+        os.close(log)
+        self.rt.set_state(ms, "booting")
+
+        def timed_out() -> None:
+            try:
+                os.kill(relay, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+            ms.detail = f"startup did not finish within {timeout:g} s"
+
+        timer = self.loop.call_later(timeout, timed_out)
+
+        def exited(code: int) -> None:
+            self.loop.cancel(timer)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            ms.startup_status = code
+            ms.booted_at = time.time()
+            if ms.detail.startswith("startup did not finish"):
+                self.rt.set_state(ms, "failed", ms.detail)
+            elif ms.node and ms.node.alive():
+                self.rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}")
+            then()
+        self.loop.watch_child(relay, exited)
+
+    # -- exec -----------------------------------------------------------------------
+    def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        try:
+            ms = self.rt.running(req["machine"])
+            if len(fds) != 3:
+                raise UserError("exec needs stdin, stdout and stderr descriptors")
+            m = ms.machine
+            shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
+            argv = req.get("argv") or [shell, "-c", req["command"]]
+            relay = ms.node.exec(argv, bootscript.environment(m, req.get("env")), tuple(fds),
+                                 req.get("cwd") or "/root", tty=bool(req.get("tty")))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        conn.send({"event": "started"})
+        state = {"done": False}
+
+        def on_message(msg: dict, extra: list[int]) -> None:
+            for fd in extra:
+                os.close(fd)
+            if msg.get("op") == "signal" and not state["done"]:
+                try:
+                    os.kill(relay, SIGNALS.get(str(msg.get("signal")), signal.SIGTERM))
+                except ProcessLookupError:
+                    pass
+
+        def hangup() -> None:
+            if not state["done"]:
+                try:
+                    os.kill(relay, signal.SIGHUP)
+                except ProcessLookupError:
+                    pass
+
+        def exited(code: int) -> None:
+            state["done"] = True
+            conn.send({"ok": True, "status": code})
+        conn.on_message = on_message
+        conn.on_close.append(hangup)
+        self.loop.watch_child(relay, exited)
+
+    # -- stop -----------------------------------------------------------------------
+    def op_halt(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        names = self._targets(req)
+        left = set(names)
+        if not left:
+            return self._after_stop(conn, req, names)
+        for name in names:
+            ms = self.rt.machines[name]
+            if not (ms.node and ms.node.alive()):
+                left.discard(name)
+                continue
+            log = os.open(self.rt.state.startup_log(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            relay = ms.node.exec(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
+                                 (self.devnull, log, log))
+            os.close(log)
+            self.rt.set_state(ms, "halting")
+            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=relay: _kill(r, signal.SIGUSR1))
+
+            def exited(code: int, name=name, timer=timer) -> None:
+                self.loop.cancel(timer)
+                self.rt.kill(name, "halted")
+                left.discard(name)
+                if not left:
+                    self._after_stop(conn, req, names)
+            self.loop.watch_child(relay, exited)
+        if not left:
+            self._after_stop(conn, req, names)
+
+    def op_crash(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        names = self._targets(req)
+        for name in names:
+            self.rt.kill(name, "crashed")
+            if not req.get("keep_disk"):
+                self.rt.discard_disk(name)
+        self._after_stop(conn, req, names)
+
+    def _targets(self, req: dict) -> list[str]:
+        names = req.get("machines") or [n for n, ms in self.rt.machines.items() if ms.node]
+        for n in names:
+            self.rt.get(n)
+        return list(reversed(names))
+
+    def _after_stop(self, conn: Conn, req: dict, names: list[str]) -> None:
+        everything = not req.get("machines") or not any(ms.node for ms in self.rt.machines.values())
+        conn.send({"ok": True, "machines": names, "supervisor_exits": everything})
+        if everything:
+            self.loop.stopping = True
+
+    def op_shutdown(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        for name in list(self.rt.machines):
+            self.rt.kill(name, "crashed")
+        conn.send({"ok": True})
+        self.loop.stopping = True
+
+    # -- topology -------------------------------------------------------------------
+    def op_vconfig(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        for num, domain in sorted((req.get("interfaces") or {}).items()):
+            self.rt.vconfig(req["machine"], int(num), domain or None)
+        conn.send({"ok": True})
+
+    def op_topology(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        from .topology import describe
+        conn.send({"ok": True, **describe(self.rt)})
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def dispatch(h: Handlers, conn: Conn, req: dict, fds: list[int]) -> None:
+    fn = getattr(h, "op_" + str(req.get("op")), None)
+    if fn is None:
+        for fd in fds:
+            os.close(fd)
+        conn.send({"ok": False, "kind": "UserError", "message": f"unknown operation {req.get('op')!r}"})
+        return
+    fn(conn, req, fds)
+
+
+__all__ = ["Handlers", "Conn", "dispatch", "Path"]

@@ -1,0 +1,144 @@
+"""Host side of a lab (RootlessKit's parent): state dir, template, supervisor, id maps.
+
+This module never enters a namespace itself; it starts a fresh supervisor process
+(engine/supervisor.py) and answers its handshake. Safe to call from a threaded
+process such as a Jupyter kernel (subprocess uses posix_spawn/vfork-safe code).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..backends import template
+from ..errors import EngineError, HostSetupError, LabAlreadyRunningError, from_wire
+from ..linux import preflight
+from ..linux.idmap import current_idmap
+from .statedir import StateDir, state_root
+
+PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+READY_TIMEOUT = 60.0
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def _spawn(head: str, rest: list[str], log_path: Path | None) -> tuple[subprocess.Popen, int, int]:
+    """Start `python -m nk_jupyter.engine.supervisor HEAD R W REST...`; returns (proc, read end, write end)."""
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nk_jupyter.engine.supervisor", head, str(to_child_r), str(from_child_w), *rest],
+            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True, env=_env(), close_fds=True)
+    finally:
+        if log_path:
+            log.close()
+        os.close(to_child_r)
+        os.close(from_child_w)
+    return proc, from_child_r, to_child_w
+
+
+def _read(fd: int, timeout: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return b""
+    return os.read(fd, 65536)
+
+
+def _map(proc: subprocess.Popen, r: int, w: int) -> bool:
+    """Answer the supervisor's handshake: map its user namespace. Returns True for a full map."""
+    if _read(r, READY_TIMEOUT) != b"U":
+        proc.kill()
+        raise HostSetupError("could not create a user namespace (is unprivileged user namespace creation allowed?)")
+    idmap = current_idmap()
+    try:
+        idmap.apply(proc.pid)
+    except (HostSetupError, OSError) as e:
+        proc.kill()
+        raise HostSetupError(f"cannot map the lab's user namespace: {e}") from None
+    os.write(w, b"M" if idmap.full else b"S")
+    return idmap.full
+
+
+def ensure_template() -> Path:
+    """This user's template of host files, built once per host-file fingerprint."""
+    root = state_root()
+    path = root / f"template-{template.fingerprint()}"
+    if path.is_dir() and (path / "owners.json").exists():
+        return path
+    lock = os.open(root / ".template.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / "owners.json").exists():
+            tmp = root / f".building-{os.getpid()}"
+            tmp.mkdir(mode=0o700)
+            template.build(tmp)
+            tmp.rename(path)
+    finally:
+        os.close(lock)
+    return path
+
+
+def start_supervisor(state: StateDir, directory: Path, overrides: list[str], owner: dict | None = None) -> list[str]:
+    """Start the lab's supervisor and wait until it serves api.sock. Returns warnings."""
+    warnings = preflight.check()
+    state.create()
+    if state.is_live():
+        raise LabAlreadyRunningError(f"the lab in {directory} is already running (nk lhalt -d {directory} stops it)")
+    tpl = ensure_template()
+    state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
+                      "owner": owner or {}, "started": time.time()})
+    proc, r, w = _spawn(str(state.path), [], state.log)
+    try:
+        _map(proc, r, w)
+        answer = _read(r, READY_TIMEOUT)
+    finally:
+        os.close(w)
+        os.close(r)
+    if answer == b"R":
+        return warnings
+    proc.kill()
+    proc.wait()
+    if answer.startswith(b"E "):
+        info = json.loads(answer[2:])
+        if isinstance(info, dict):
+            raise from_wire(info.get("kind", "EngineError"), info.get("message", ""))
+        raise EngineError(f"the lab supervisor failed: {info}")
+    raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
+
+
+def remove_trees(paths: list[Path]) -> None:
+    """Remove folders that hold files owned by sub-IDs (only the lab's user namespace can)."""
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        return
+    proc, r, w = _spawn("--rm", [str(p) for p in paths], None)
+    try:
+        _map(proc, r, w)
+        _read(r, READY_TIMEOUT)
+    finally:
+        os.close(w)
+        os.close(r)
+        proc.wait(timeout=READY_TIMEOUT)
+    import shutil
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

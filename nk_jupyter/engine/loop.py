@@ -1,0 +1,71 @@
+"""A tiny single-threaded event loop for the supervisor (selectors + pidfds + timers).
+
+No threads: the supervisor forks and calls setns, which a threaded process must not.
+Child exits arrive as readable pidfds; the callback gets the exit code.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import selectors
+import time
+from typing import Callable
+
+
+class Loop:
+    def __init__(self) -> None:
+        self.sel = selectors.DefaultSelector()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cancelled: set[int] = set()
+        self.stopping = False
+
+    def add_reader(self, fd, callback: Callable[[], None]) -> None:
+        self.sel.register(fd, selectors.EVENT_READ, callback)
+
+    def remove_reader(self, fd) -> None:
+        try:
+            self.sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def watch_child(self, pid: int, callback: Callable[[int], None]) -> None:
+        """Call callback(exit code) when child pid exits (128+N when killed by signal N)."""
+        pidfd = os.pidfd_open(pid)
+
+        def fire() -> None:
+            self.remove_reader(pidfd)
+            os.close(pidfd)
+            try:
+                _, status = os.waitpid(pid, 0)
+                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            except ChildProcessError:
+                code = 255
+            callback(code)
+        self.add_reader(pidfd, fire)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> int:
+        handle = next(self._seq)
+        heapq.heappush(self._timers, (time.monotonic() + delay, handle, callback))
+        return handle
+
+    def cancel(self, handle: int) -> None:
+        self._cancelled.add(handle)
+
+    def run(self) -> None:
+        while not self.stopping:
+            timeout = None
+            while self._timers and self._timers[0][1] in self._cancelled:
+                self._cancelled.discard(heapq.heappop(self._timers)[1])
+            if self._timers:
+                timeout = max(0.0, self._timers[0][0] - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                key.data()
+            now = time.monotonic()
+            while self._timers and self._timers[0][0] <= now:
+                _, handle, cb = heapq.heappop(self._timers)
+                if handle in self._cancelled:
+                    self._cancelled.discard(handle)
+                else:
+                    cb()

@@ -1,0 +1,192 @@
+"""The running lab inside the supervisor: machines, their states, boot order, links.
+
+Everything here runs in the supervisor (root of the lab's user namespace, in the hub
+netns). It never blocks for long: startups and commands are child processes whose
+exits arrive through the supervisor's loop (see supervisor.py), which calls back here.
+
+Machine states: booting -> running | failed (startup non-zero or timed out),
+then halted (lhalt/vhalt) or crashed (lcrash/vcrash, or its init died).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..backends import nodeinit
+from ..backends.namespaces import Node, NodeStartError
+from ..errors import LabAlreadyRunningError, UnknownMachineError, UserError
+from ..linux import netlink
+from ..model import Interface, Lab, Machine
+from ..model.macs import netkit_mac
+from . import bootscript
+from .statedir import StateDir
+
+SHIMS = str(Path(__file__).resolve().parent.parent / "backends" / "shims")
+
+
+def default_sysctls(machine: Machine) -> list[tuple[str, str]]:
+    """Kathara's defaults: forwarding on, rp_filter off, IPv6 per the ipv6 option, no DAD."""
+    out = [("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "0"),
+           ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.icmp_ratelimit", "0")]
+    if machine.options.ipv6:
+        out += [("net.ipv6.conf.all.disable_ipv6", "0"), ("net.ipv6.conf.default.disable_ipv6", "0"),
+                ("net.ipv6.conf.all.forwarding", "1"), ("net.ipv6.conf.all.accept_ra", "0"),
+                ("net.ipv6.conf.default.accept_ra", "0"), ("net.ipv6.conf.all.accept_dad", "0"),
+                ("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.default.dad_transmits", "0")]
+    else:
+        out += [("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")]
+    return out
+
+
+@dataclass
+class MachineState:
+    machine: Machine
+    index: int
+    node: Node | None = None
+    state: str = "defined"
+    detail: str = ""
+    started_at: float = 0.0
+    booted_at: float = 0.0
+    startup_status: int | None = None
+    waiters: list[Callable[[], None]] = field(default_factory=list)
+
+
+class LabRuntime:
+    def __init__(self, lab: Lab, state: StateDir, template: str, full_map: bool) -> None:
+        self.lab, self.state, self.template, self.full_map = lab, state, template, full_map
+        self.hub = netlink.Hub()
+        self.host_top = nodeinit.host_top_level()
+        self.machines: dict[str, MachineState] = {}
+        self.listeners: list[Callable[[dict], None]] = []
+        self._next_index = 0
+
+    # -- events -------------------------------------------------------------------
+    def emit(self, event: dict) -> None:
+        for fn in list(self.listeners):
+            fn(event)
+
+    def set_state(self, ms: MachineState, state: str, detail: str = "") -> None:
+        ms.state, ms.detail = state, detail
+        self.emit({"event": "machine", "machine": ms.machine.name, "state": state, "detail": detail})
+
+    # -- lookups --------------------------------------------------------------------
+    def get(self, name: str) -> MachineState:
+        if name not in self.machines:
+            known = [n for n, m in self.machines.items() if m.node] or list(self.lab.machines)
+            raise UnknownMachineError(name, known)
+        return self.machines[name]
+
+    def running(self, name: str) -> MachineState:
+        ms = self.get(name)
+        if not ms.node or not ms.node.alive():
+            raise UserError(f"machine {name!r} is not running ({ms.state})")
+        return ms
+
+    # -- creating nodes -------------------------------------------------------------
+    def create(self, names: list[str]) -> list[str]:
+        """Create the nodes (namespaces, root, links) of machines; returns those created."""
+        todo = []
+        for name in names:
+            machine = self.lab.machine(name)
+            ms = self.machines.get(name)
+            if ms and ms.node and ms.node.alive():
+                continue
+            if not ms:
+                ms = self.machines[name] = MachineState(machine, self._next_index)
+                self._next_index += 1
+            ms.machine = machine
+            todo.append(ms)
+        pending = []
+        for ms in todo:
+            lay = self._layout(ms)
+            Path(lay.root).mkdir(parents=True, exist_ok=True)
+            try:
+                pid, rep = Node.spawn(lay)
+            except NodeStartError as e:
+                self.set_state(ms, "failed", str(e))
+                continue
+            pending.append((ms, pid, rep))
+        created = []
+        for ms, pid, rep in pending:
+            try:
+                Node.wait_ready(rep)
+                ms.node = Node(ms.machine.name, pid)
+                self._wire(ms)
+                created.append(ms.machine.name)
+                ms.started_at = time.time()
+                self.set_state(ms, "created")
+            except (NodeStartError, OSError) as e:
+                self._kill_pid(pid)
+                self.set_state(ms, "failed", f"cannot create the node: {e}")
+        return created
+
+    def _layout(self, ms: MachineState) -> nodeinit.NodeLayout:
+        name = ms.machine.name
+        return nodeinit.NodeLayout(
+            name=name, root=str(self.state.path / "mnt" / name), disk=str(self.state.node_dir(name)),
+            template=self.template, labdir=str(self.lab.directory), shims=SHIMS,
+            host_top=self.host_top, sysctls=tuple(default_sysctls(ms.machine)))
+
+    def _wire(self, ms: MachineState) -> None:
+        m = ms.machine
+        for num, iface in sorted(m.interfaces.items()):
+            self.hub.plug(ms.node.pid, ms.index, num, iface.link, self.mac(m, iface))
+        with self.hub.in_node(ms.node.pid) as ipr:
+            for name in ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)]:
+                ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
+            for key, value in m.options.sysctls.items():
+                try:
+                    nodeinit.write_sysctl(key, value)
+                except OSError as e:
+                    self.emit({"event": "warning", "machine": m.name, "message": f"sysctl {key}={value}: {e.strerror}"})
+
+    @staticmethod
+    def mac(machine: Machine, iface: Interface) -> str:
+        return iface.mac or netkit_mac(machine.name, iface.name)
+
+    @staticmethod
+    def _kill_pid(pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    # -- hot-plug -------------------------------------------------------------------
+    def vconfig(self, name: str, ifnum: int, domain: str | None) -> None:
+        ms = self.running(name)
+        m = ms.machine
+        if domain:
+            if ifnum in m.interfaces:
+                raise UserError(f"{name} already has eth{ifnum} (on {m.interfaces[ifnum].link}); unplug it first with --eth{ifnum}=")
+            iface = Interface(ifnum, domain)
+            self.hub.plug(ms.node.pid, ms.index, ifnum, domain, self.mac(m, iface))
+            self.hub.links_up(ms.node.pid, [iface.name])
+            m.interfaces[ifnum] = iface
+        else:
+            if ifnum not in m.interfaces:
+                raise UserError(f"{name} has no eth{ifnum}")
+            self.hub.unplug(ms.index, ifnum)
+            del m.interfaces[ifnum]
+        self.emit({"event": "links", "machine": name})
+
+    # -- stopping -------------------------------------------------------------------
+    def kill(self, name: str, state: str) -> None:
+        ms = self.machines.get(name)
+        if ms and ms.node:
+            ms.node.kill()
+            ms.node = None
+        if ms:
+            self.set_state(ms, state)
+
+    def discard_disk(self, name: str) -> None:
+        shutil.rmtree(self.state.node_dir(name), ignore_errors=True)
+
+    def add_machine(self, machine: Machine) -> None:
+        if machine.name in self.lab.machines and self.machines.get(machine.name) and self.machines[machine.name].node:
+            raise LabAlreadyRunningError(f"machine {machine.name!r} is already running")
+        self.lab.machines[machine.name] = machine

@@ -1,0 +1,130 @@
+"""Where a lab's runtime state lives (RootlessKit's state dir, one per lab).
+
+Root: $XDG_RUNTIME_DIR/nk when that is set and ours, else /tmp/nk-<uid> (0700).
+Each lab gets ROOT/<lab id>/ holding these documented files:
+
+    lock            flock held by the lab's supervisor for as long as it lives
+    supervisor.pid  host pid of the supervisor, written once it serves the API
+    api.sock        the supervisor's API socket (engine/protocol.py)
+    lab.json        what was started: lab directory, overrides, owner
+    supervisor.log  the supervisor's own log
+    template/       copies of host files every node starts from (etc, var ...)
+    nodes/<name>/   a machine's private files (Netkit's .disk): kept by lhalt,
+                    discarded by lcrash and lclean
+    logs/<name>.log a machine's startup output
+
+Anything else is internal and may change.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HostSetupError
+
+LOCK, PID, SOCK, LABJSON, LOG = "lock", "supervisor.pid", "api.sock", "lab.json", "supervisor.log"
+
+
+def state_root() -> Path:
+    """This user's nk state root, created 0700 and checked to be ours."""
+    uid = os.getuid()
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == uid and os.access(xdg, os.W_OK):
+        root = Path(xdg) / "nk"
+    else:
+        root = Path(f"/tmp/nk-{uid}")
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise HostSetupError(f"cannot create the nk state folder {root}: {e.strerror}") from None
+    st = root.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+        raise HostSetupError(f"{root} exists but is not a folder owned by you; remove it and retry")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(root, 0o700)
+    return root
+
+
+def lab_id(directory: Path) -> str:
+    """A short, stable id for a lab folder: its name plus a hash of its absolute path."""
+    directory = directory.resolve()
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", directory.name)[:24] or "lab"
+    return f"{slug}-{hashlib.sha1(str(directory).encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class StateDir:
+    path: Path
+
+    @classmethod
+    def for_lab(cls, directory: Path) -> "StateDir":
+        return cls(state_root() / lab_id(directory))
+
+    @property
+    def sock(self) -> Path:
+        return self.path / SOCK
+
+    @property
+    def log(self) -> Path:
+        return self.path / LOG
+
+    def node_dir(self, name: str) -> Path:
+        return self.path / "nodes" / name
+
+    def startup_log(self, name: str) -> Path:
+        return self.path / "logs" / f"{name}.log"
+
+    def create(self) -> None:
+        self.path.mkdir(mode=0o700, exist_ok=True)
+        (self.path / "nodes").mkdir(exist_ok=True)
+        (self.path / "logs").mkdir(exist_ok=True)
+
+    def read_json(self) -> dict:
+        try:
+            return json.loads((self.path / LABJSON).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_json(self, data: dict) -> None:
+        tmp = self.path / (LABJSON + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.rename(self.path / LABJSON)
+
+    def supervisor_pid(self) -> int | None:
+        try:
+            return int((self.path / PID).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def is_live(self) -> bool:
+        """True while a supervisor holds the lock."""
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def take_lock(self) -> int:
+        """Take the lab lock for this process (and its children); returns the fd."""
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+
+
+def all_states() -> list[StateDir]:
+    root = state_root()
+    return [StateDir(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]

@@ -1,0 +1,165 @@
+"""The lab supervisor: `python -m nk_jupyter.engine.supervisor STATE_DIR R W`.
+
+RootlessKit's child half, in Python. Started fresh by engine/launch.py (never the
+caller's own process: a Jupyter kernel is multi-threaded and cannot unshare a user
+namespace). Handshake over the two pipes R (from the launcher) and W (to it):
+
+    supervisor: unshare(USER)            -> writes "U"
+    launcher:   newuidmap/newgidmap      -> writes "M" (or "S" for a single-ID map)
+    supervisor: becomes root; unshares mount, net (the hub), pid, uts, ipc; forks
+                the lab's pid 1, which serves api.sock  -> writes "R" (or "E <why>")
+
+If the supervisor dies, its pid-1 child gets SIGKILL (PDEATHSIG); when that dies the
+kernel kills every node, since all live in its pid namespace.
+With --rm PATH... it only removes those trees (owned by sub-IDs) and exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import traceback
+from pathlib import Path
+
+from ..linux import ns
+
+
+def _handshake(r: int, w: int) -> bool:
+    ns.unshare(ns.CLONE_NEWUSER)
+    os.write(w, b"U")
+    answer = os.read(r, 1)
+    if answer not in (b"M", b"S"):
+        os._exit(3)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    if answer == b"M":
+        os.setgroups([])
+    return answer == b"M"
+
+
+def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
+    from ..engine.statedir import StateDir
+    from ..labconf import load_lab
+    from ..backends import template
+    from . import protocol
+    from .handlers import Conn, Handlers, dispatch
+    from .loop import Loop
+    from .runtime import LabRuntime
+
+    ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+    state = StateDir(state_dir)
+    conf = state.read_json()
+    lab = load_lab(conf["directory"], conf.get("overrides") or (), force=True)
+    tpl = Path(conf["template"])
+    if not (tpl / ".owned").exists():
+        template.restore_owners(tpl, full_map)
+        (tpl / ".owned").touch()
+    rt = LabRuntime(lab, state, str(tpl), full_map)
+    loop = Loop()
+    handlers = Handlers(rt, loop, host_pid)
+    try:
+        state.sock.unlink()
+    except FileNotFoundError:
+        pass
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(state.sock))
+    server.listen(128)
+
+    def accept() -> None:
+        sock, _ = server.accept()
+        conn = Conn(sock)
+
+        def readable() -> None:
+            try:
+                msg, fds = protocol.recv(sock)
+            except (EOFError, OSError, protocol.ProtocolError):
+                loop.remove_reader(sock)
+                conn.close()
+                return
+            if conn.on_message:
+                return conn.on_message(msg, fds)
+            try:
+                dispatch(handlers, conn, msg, fds)
+            except Exception as e:  # errors go back to the client, typed
+                from ..errors import NkError
+                if not isinstance(e, NkError):
+                    traceback.print_exc()
+                conn.send({"ok": False, "kind": type(e).__name__, "message": str(e)})
+        loop.add_reader(sock, readable)
+    loop.add_reader(server, accept)
+    (state.path / "supervisor.pid").write_text(str(host_pid))
+    os.write(w, b"R")
+    os.close(w)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(loop, "stopping", True))
+    loop.run()
+    for ms in rt.machines.values():
+        if ms.node:
+            ms.node.kill()
+    state.sock.unlink(missing_ok=True)
+    (state.path / "supervisor.pid").unlink(missing_ok=True)
+    shutil.rmtree(state.path / "mnt", ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "--rm":
+        r, w = int(argv[1]), int(argv[2])
+        os.chdir("/")
+        _handshake(r, w)
+        for path in argv[3:]:
+            shutil.rmtree(path, ignore_errors=True)
+        os.write(w, b"R")
+        return
+    state_dir, r, w = Path(argv[0]), int(argv[1]), int(argv[2])
+    host_pid = os.getpid()
+    from .statedir import StateDir
+    try:
+        StateDir(state_dir).take_lock()
+    except OSError:
+        os.write(w, b'E {"kind": "LabAlreadyRunningError", "message": "another supervisor holds this lab"}')
+        os._exit(1)
+    try:
+        full_map = _handshake(r, w)
+        ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWPID | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC)
+        ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
+    except Exception as e:
+        os.write(w, f"E {json.dumps(str(e))}".encode())
+        os._exit(1)
+    child = os.fork()
+    if child == 0:
+        try:
+            ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
+            ns.sethostname("nk-hub")
+            _serve(state_dir, w, full_map, host_pid)
+            os._exit(0)
+        except BaseException as e:
+            traceback.print_exc()
+            try:
+                from ..errors import NkError
+                kind = type(e).__name__ if isinstance(e, NkError) else "EngineError"
+                os.write(w, f"E {json.dumps({'kind': kind, 'message': str(e)})}".encode())
+            except OSError:
+                pass
+            os._exit(1)
+    os.close(w)
+
+    def forward(sig, _frame):
+        try:
+            os.kill(child, sig)
+        except ProcessLookupError:
+            pass
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

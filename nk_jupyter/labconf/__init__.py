@@ -1,0 +1,75 @@
+"""Lab folders (lab.conf, lab.dep, machine folders) -> model.Lab.
+
+load_lab is the only entry point; every error is a LabConfError naming the file and line,
+or a UserError naming the bad `-o` argument.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from nk_jupyter.errors import LabConfError
+from nk_jupyter.labconf.folder import find_machines
+from nk_jupyter.labconf.lab_conf import LabConf, parse_lab_conf
+from nk_jupyter.labconf.lab_dep import parse_lab_dep
+from nk_jupyter.labconf.lines import read_lab_file
+from nk_jupyter.labconf.overrides import Override, apply_overrides, parse_overrides
+from nk_jupyter.model import Lab, Link, Machine, MachineOptions
+
+__all__ = ["load_lab", "parse_overrides", "Override"]
+
+
+def _lab_file(path: Path) -> str | None:
+    """The text of an optional lab file, None if absent."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise LabConfError(path, None, "is not a regular file")
+    return read_lab_file(path)
+
+
+def load_lab(path: str | Path, overrides: Iterable[str] = (), *, force: bool = False) -> Lab:
+    """Read the lab folder at `path`.
+
+    overrides are `-o KEY=VALUE` strings applied to every machine. force makes a folder
+    with neither lab.conf nor lab.dep a lab of its sub-folders (Netkit `lstart -F`).
+    """
+    directory = Path(path)
+    checked = parse_overrides(overrides)
+    if not directory.is_dir():
+        raise LabConfError(directory, None, "no such lab folder")
+    conf_text = _lab_file(directory / "lab.conf")
+    conf = parse_lab_conf(conf_text, directory / "lab.conf") if conf_text is not None else None
+    dep_text = _lab_file(directory / "lab.dep")
+    found = find_machines(directory, conf, dep_text is not None, force)
+    root = directory.resolve()
+    machines = {name: _machine(name, conf, root / name if found.folders[name] else None)
+                for name in found.names}
+    apply_overrides(machines.values(), checked)
+    deps = parse_lab_dep(dep_text, directory / "lab.dep", found.names) if dep_text is not None else {}
+    metadata = dict(conf.metadata) if conf else {}
+    return Lab(
+        name=metadata.get("LAB_NAME") or root.name,
+        directory=root,
+        machines=machines,
+        links=_links(machines),
+        metadata=metadata,
+        dependencies=deps,
+        has_dep_file=dep_text is not None,
+        warnings=(conf.warnings if conf else []) + found.warnings,
+        ignored_folders=found.ignored,
+    )
+
+
+def _machine(name: str, conf: LabConf | None, folder: Path | None) -> Machine:
+    interfaces = conf.interfaces.get(name, {}) if conf else {}
+    options = conf.options.get(name) if conf else None
+    return Machine(name, dict(sorted(interfaces.items())), options or MachineOptions(), folder)
+
+
+def _links(machines: dict[str, Machine]) -> dict[str, Link]:
+    links: dict[str, Link] = {}
+    for machine in machines.values():
+        for number, iface in machine.interfaces.items():
+            links.setdefault(iface.link, Link(iface.link)).attachments.append((machine.name, number))
+    return links

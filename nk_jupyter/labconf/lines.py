@@ -1,0 +1,88 @@
+"""Shared pieces of the lab-file parsers: reading text, names, quoted values.
+
+Every lab file is read through read_lab_file, which refuses non-UTF-8 text and Windows
+line ends (naming the first bad line) instead of silently accepting them.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+from nk_jupyter.errors import LabConfError
+
+# Debian hostname(7) as Netkit-JH checks it, plus `_` (Kathara) and one-character names.
+MACHINE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,62}[a-zA-Z0-9])?")
+RESERVED_NAMES = ("shared", "_test", "CVS")
+DOMAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAC_ADDRESS = re.compile(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}")
+# `x[..]=` inside a value: two assignments glued on one line.
+_GLUED = re.compile(r"[^\s\[\]=]\[[^\]]*\]\s*=")
+
+
+class Unparsable(Exception):
+    """A line that fits no rule; the caller reports "cannot parse: LINE" with its number."""
+
+    def __init__(self, hint: str = "") -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+def read_lab_file(path: Path) -> str:
+    """The text of a lab file; LabConfError for bad encoding or CRLF line ends."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise LabConfError(path, line, "not UTF-8 text") from None
+    if "\r" in text:
+        line = text[: text.index("\r")].count("\n") + 1
+        raise LabConfError(path, line, "Windows (CRLF) line ends; convert with dos2unix")
+    return text
+
+
+def content_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped text) of each line that is not blank or a `#` comment."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
+def machine_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a machine name, or None if it can."""
+    if name in RESERVED_NAMES:
+        return f"{name!r} is a reserved name and cannot be a machine"
+    if not MACHINE_NAME.fullmatch(name):
+        return (f"invalid machine name {name!r}: use letters, digits, '-' and '_' "
+                "(up to 64, starting and ending with a letter or digit)")
+    return None
+
+
+def check_machine_name(name: str, path: Path, line: int | None) -> None:
+    problem = machine_name_problem(name)
+    if problem:
+        raise LabConfError(path, line, problem)
+
+
+def split_value(rest: str) -> str:
+    """The value after `=`: one pair of matching quotes stripped, an inline comment dropped.
+
+    An inline comment is `#` after whitespace (Kathara). Unquoted values are verbatim;
+    Unparsable for unbalanced quotes, text after the closing quote, or a glued assignment.
+    """
+    if rest[:1] in ("'", '"'):
+        end = rest.find(rest[0], 1)
+        if end < 0:
+            raise Unparsable("unbalanced quotes")
+        tail = rest[end + 1:]
+        if tail and not re.fullmatch(r"\s+#.*", tail, re.S):
+            raise Unparsable("text after the closing quote")
+        return rest[1:end]
+    value = re.split(r"\s+#", rest, maxsplit=1)[0].rstrip()
+    if _GLUED.search(value):
+        raise Unparsable("two assignments on one line?")
+    if value.count('"') % 2 or value.count("'") % 2:
+        raise Unparsable("unbalanced quotes")
+    return value

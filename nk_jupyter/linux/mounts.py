@@ -1,0 +1,82 @@
+"""Building a node's root filesystem out of mounts (run inside the node's mount namespace).
+
+Layout of a node's /, a tmpfs of its own (see backends/template.py for the why):
+
+    etc var srv opt    overlay: node upper dir / lab template / host folder
+    root home          the node's own folders, kept in its disk
+    tmp run dev/shm    fresh tmpfs
+    proc sys           the node's own (its pid and net namespaces)
+    dev                tmpfs with the host's null, zero, full, random, urandom, tty, net/tun;
+                       a private devpts
+    hostlab shared     the lab folder and its shared/ folder, read-write
+    everything else    the host's, read-only (usr, bin, lib ...)
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+from . import ns
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_AT_RECURSIVE = 0x8000
+_MOUNT_ATTR_RDONLY = 1
+
+
+def _readonly_recursive(path: str) -> None:
+    class Attr(ctypes.Structure):
+        _fields_ = [("set", ctypes.c_uint64), ("clr", ctypes.c_uint64),
+                    ("prop", ctypes.c_uint64), ("userns", ctypes.c_uint64)]
+    attr = Attr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+    nr = {"x86_64": 442, "aarch64": 442}.get(os.uname().machine, 442)
+    AT_FDCWD = -100
+    ret = ns._libc.syscall(nr, AT_FDCWD, path.encode(), _AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+    if ret < 0:
+        ns.mount(None, path, None, ns.MS_BIND | ns.MS_REMOUNT | ns.MS_RDONLY)
+
+
+def bind_readonly(src: str, dst: str) -> None:
+    ns.mount(src, dst, None, ns.MS_BIND | ns.MS_REC)
+    _readonly_recursive(dst)
+
+
+def overlay(dst: str, lowers: list[str], upper: str, work: str) -> None:
+    os.makedirs(upper, exist_ok=True)
+    os.makedirs(work, exist_ok=True)
+    opts = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work},userxattr"
+    ns.mount("overlay", dst, "overlay", 0, opts)
+
+
+def tmpfs(dst: str, mode: str = "755", size: str | None = None) -> None:
+    data = f"mode={mode}" + (f",size={size}" if size else "")
+    ns.mount("tmpfs", dst, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, data)
+
+
+def make_dev(dev: str) -> None:
+    tmpfs(dev, "755")
+    for name in DEVICES:
+        target = f"{dev}/{name}"
+        open(target, "w").close()
+        ns.mount(f"/dev/{name}", target, None, ns.MS_BIND)
+    if os.path.exists("/dev/net/tun"):
+        os.mkdir(f"{dev}/net")
+        open(f"{dev}/net/tun", "w").close()
+        ns.mount("/dev/net/tun", f"{dev}/net/tun", None, ns.MS_BIND)
+    for name in ("pts", "shm", "mqueue"):
+        os.mkdir(f"{dev}/{name}")
+    ns.mount("devpts", f"{dev}/pts", "devpts", ns.MS_NOSUID | ns.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+    os.symlink("pts/ptmx", f"{dev}/ptmx")
+    tmpfs(f"{dev}/shm", "1777")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
+
+
+def pivot(root: str) -> None:
+    """Make root the new / and drop every view of the host."""
+    old = f"{root}/.nk-oldroot"
+    os.mkdir(old)
+    ns.pivot_root(root, old)
+    os.chdir("/")
+    ns.umount("/.nk-oldroot", ns.MNT_DETACH)
+    os.rmdir("/.nk-oldroot")

@@ -1,0 +1,100 @@
+"""Bridges and veths for a lab, over pyroute2 (imported only here, in the supervisor).
+
+Names in the hub namespace (the supervisor's own netns, private to the lab):
+    nkd<N>       the bridge of collision domain number N (ifalias = the domain's name)
+    nkv<I>.<K>   the hub end of node number I's interface ethK
+Inside a node the interface is ethK, with its lab.conf MAC or Netkit's SHA-1 MAC.
+Bridges are hubs: STP off, no ageing (flood everything), group_fwd_mask 0xfff8,
+no multicast snooping.
+"""
+from __future__ import annotations
+
+import os
+
+from . import ns
+
+
+def bridge_name(index: int) -> str:
+    return f"nkd{index}"
+
+
+def veth_name(node_index: int, ifnum: int) -> str:
+    return f"nkv{node_index}.{ifnum}"
+
+
+class Hub:
+    """The lab's hub netns, as seen from the supervisor (which lives in it)."""
+
+    def __init__(self) -> None:
+        from pyroute2 import IPRoute
+        self._IPRoute = IPRoute
+        self.ipr = IPRoute()
+        self.hub_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.bridges: dict[str, int] = {}  # domain -> ifindex
+        self._names: dict[str, str] = {}
+        self.ipr.link("set", index=self.ipr.link_lookup(ifname="lo")[0], state="up")
+
+    def bridge(self, domain: str) -> int:
+        """The bridge of a collision domain, created on first use."""
+        if domain not in self.bridges:
+            name = bridge_name(len(self.bridges))
+            self.ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_ageing_time=0,
+                          br_group_fwd_mask=0xFFF8, br_mcast_snooping=0, state="up")
+            idx = self.ipr.link_lookup(ifname=name)[0]
+            self.ipr.link("set", index=idx, ifalias=domain[:255])
+            self.bridges[domain] = idx
+            self._names[domain] = name
+        return self.bridges[domain]
+
+    def bridge_ifname(self, domain: str) -> str | None:
+        return self._names.get(domain)
+
+    def plug(self, node_pid: int, node_index: int, ifnum: int, domain: str, mac: str, mtu: int | None = None) -> None:
+        """Create node's ethN, its hub end enslaved to the domain's bridge, both up."""
+        br = self.bridge(domain)
+        extra = {"mtu": mtu} if mtu else {}
+        self.ipr.link("add", ifname=veth_name(node_index, ifnum), kind="veth", master=br, state="up",
+                      peer={"ifname": f"eth{ifnum}", "address": mac, "net_ns_pid": node_pid, **extra})
+
+    def unplug(self, node_index: int, ifnum: int) -> None:
+        idx = self.ipr.link_lookup(ifname=veth_name(node_index, ifnum))
+        if idx:
+            self.ipr.link("del", index=idx[0])
+
+    def in_node(self, node_pid: int):
+        """Context manager: an IPRoute bound to the node's netns (setns there and back)."""
+        return _InNode(self, node_pid)
+
+    def links_up(self, node_pid: int, ifnames: list[str]) -> None:
+        with self.in_node(node_pid) as ipr:
+            for name in ["lo", *ifnames]:
+                found = ipr.link_lookup(ifname=name)
+                if found:
+                    ipr.link("set", index=found[0], state="up")
+
+    def close(self) -> None:
+        self.ipr.close()
+
+
+class _InNode:
+    def __init__(self, hub: Hub, pid: int) -> None:
+        self.hub, self.pid = hub, pid
+
+    def __enter__(self):
+        fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ns.setns(fd, ns.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+        try:
+            self.ipr = self.hub._IPRoute()
+        except BaseException:
+            ns.setns(self.hub.hub_fd, ns.CLONE_NEWNET)
+            raise
+        return self.ipr
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.ipr.close()
+        finally:
+            ns.setns(self.hub.hub_fd, ns.CLONE_NEWNET)

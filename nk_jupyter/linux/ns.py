@@ -1,0 +1,100 @@
+"""Thin ctypes wrappers for the namespace and mount syscalls (nothing else lives here).
+
+Python 3.11 has no os.unshare/os.setns, so these call libc directly. Every wrapper
+raises OSError with errno on failure.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
+
+NS_FLAGS = {
+    "user": CLONE_NEWUSER, "mnt": CLONE_NEWNS, "net": CLONE_NEWNET, "uts": CLONE_NEWUTS,
+    "ipc": CLONE_NEWIPC, "pid": CLONE_NEWPID, "cgroup": CLONE_NEWCGROUP,
+}
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    ret = _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
+    _check(ret, f"mount {fstype or ''} {source} on {target}")
+
+
+def umount(target: str, flags: int = MNT_DETACH) -> None:
+    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    nr = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203}[os.uname().machine]
+    _check(_libc.syscall(nr, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def sethostname(name: str) -> None:
+    raw = name.encode()
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+
+
+def prctl(option: int, arg: int) -> None:
+    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0), "prctl")
+
+
+def bind(source: str, target: str, readonly: bool = False, recursive: bool = False) -> None:
+    """Bind-mount source on target (optionally read-only)."""
+    flags = MS_BIND | (MS_REC if recursive else 0)
+    mount(source, target, None, flags)
+    if readonly:
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | (MS_REC if recursive else 0))
+
+
+def enter(pid: int, kinds: tuple[str, ...]) -> None:
+    """setns into the given namespaces of process pid ("net", "mnt", ...), mnt last."""
+    order = [k for k in kinds if k != "mnt"] + (["mnt"] if "mnt" in kinds else [])
+    fds = [(os.open(f"/proc/{pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC), k) for k in order]
+    try:
+        for fd, kind in fds:
+            setns(fd, NS_FLAGS[kind])
+    finally:
+        for fd, _ in fds:
+            os.close(fd)

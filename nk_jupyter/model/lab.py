@@ -1,0 +1,110 @@
+"""A whole lab: machines in boot-list order, collision domains, metadata, boot dependencies."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nk_jupyter.errors import UnknownMachineError
+from nk_jupyter.model.link import Link
+from nk_jupyter.model.machine import Machine
+
+METADATA_KEYS = ("LAB_DESCRIPTION", "LAB_VERSION", "LAB_AUTHOR", "LAB_EMAIL", "LAB_WEB", "LAB_NAME")
+
+
+@dataclass
+class Lab:
+    """A parsed lab folder. Built by nk_jupyter.labconf.load_lab; no I/O here.
+
+    - machines: in boot-list order (machines=/LAB_MACHINES=, else lab.conf, else folders).
+    - dependencies: lab.dep, target -> prerequisites (each a machine of the lab).
+    - has_dep_file: lab.dep exists, even empty (Netkit then starts machines in parallel).
+    """
+
+    name: str
+    directory: Path
+    machines: dict[str, Machine] = field(default_factory=dict)
+    links: dict[str, Link] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    dependencies: dict[str, list[str]] = field(default_factory=dict)
+    has_dep_file: bool = False
+    warnings: list[str] = field(default_factory=list)
+    ignored_folders: list[str] = field(default_factory=list)
+
+    def machine(self, name: str) -> Machine:
+        """The machine called `name`; UnknownMachineError if the lab has none."""
+        try:
+            return self.machines[name]
+        except KeyError:
+            raise UnknownMachineError(name, list(self.machines)) from None
+
+    def boot_levels(self, selected: list[str] | None = None) -> list[list[str]]:
+        """Machines grouped in levels: each level boots after every earlier one.
+
+        Level 0 holds machines without prerequisites; a machine sits one level above its
+        deepest prerequisite. Selected machines pull in their prerequisites (as Netkit's
+        make-based start does). Within a level the boot-list order is kept.
+        """
+        names = list(self.machines) if selected is None else list(selected)
+        for name in names:
+            self.machine(name)
+        wanted = self._with_prerequisites(names)
+        level: dict[str, int] = {}
+        for name in self.machines:
+            if name in wanted:
+                self._level_of(name, level, [])
+        levels: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+        for name in self.machines:
+            if name in wanted:
+                levels[level[name]].append(name)
+        return levels
+
+    def _with_prerequisites(self, names: list[str]) -> set[str]:
+        wanted: set[str] = set()
+        todo = list(names)
+        while todo:
+            name = todo.pop()
+            if name not in wanted:
+                wanted.add(name)
+                todo.extend(self._prerequisites(name))
+        return wanted
+
+    def _prerequisites(self, name: str) -> list[str]:
+        deps = self.dependencies.get(name, [])
+        for dep in deps:
+            self.machine(dep)
+        return deps
+
+    def _level_of(self, name: str, level: dict[str, int], stack: list[str]) -> int:
+        if name in level:
+            return level[name]
+        if name in stack:
+            cycle = " -> ".join(stack[stack.index(name):] + [name])
+            raise ValueError(f"dependency cycle: {cycle}")
+        stack.append(name)
+        deps = self._prerequisites(name)
+        level[name] = 1 + max((self._level_of(d, level, stack) for d in deps), default=-1)
+        stack.pop()
+        return level[name]
+
+    def startup_path(self, name: str) -> Path:
+        """MACHINE.startup in the lab folder (it may not exist)."""
+        return self.directory / f"{self.machine(name).name}.startup"
+
+    def shutdown_path(self, name: str) -> Path:
+        """MACHINE.shutdown in the lab folder (it may not exist)."""
+        return self.directory / f"{self.machine(name).name}.shutdown"
+
+    @property
+    def shared_startup(self) -> Path:
+        """shared.startup: run on every machine before MACHINE.startup (may not exist)."""
+        return self.directory / "shared.startup"
+
+    @property
+    def shared_shutdown(self) -> Path:
+        """shared.shutdown: run on every machine after MACHINE.shutdown (may not exist)."""
+        return self.directory / "shared.shutdown"
+
+    @property
+    def shared_folder(self) -> Path:
+        """shared/: copied into every machine before MACHINE/ (may not exist)."""
+        return self.directory / "shared"
