@@ -160,6 +160,29 @@ class Node:
         return total
 
 
+def hub_exec(argv: list[str], env: dict[str, str], fds: tuple[int, int, int], tty: bool = False) -> int:
+    """Run argv in the supervisor's own namespaces (the lab's fake-root hub); returns its pid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            os.setsid()
+            for i, fd in enumerate(fds):
+                os.dup2(fd, i, inheritable=True)
+            os.closerange(3, 65536)
+            if tty:
+                import fcntl
+                import termios
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            os.execve(argv[0], argv, env)
+        except BaseException as e:
+            os.write(2, f"nk: cannot run {argv[0]}: {e}\n".encode())
+        os._exit(127)
+    return pid
+
+
 def _relay_signals(child: int) -> None:
     def forward(sig, _frame):
         try:

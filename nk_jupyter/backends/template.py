@@ -52,7 +52,10 @@ def fingerprint(host_root: Path = Path("/")) -> str:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
-            h.update(f"{rel}/{e.name}:{st.st_mode}:{st.st_uid}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            volatile = rel.startswith("var")  # /var changes all the time: only its shape counts
+            h.update(f"{rel}/{e.name}:{st.st_mode}:{st.st_uid}".encode())
+            if not volatile:
+                h.update(f":{st.st_size}:{st.st_mtime_ns}".encode())
             if stat.S_ISDIR(st.st_mode):
                 walk(Path(e.path), f"{rel}/{e.name}")
 
@@ -88,11 +91,10 @@ def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
     try:
         entries = list(os.scandir(src))
     except OSError:
-        return  # unreadable folder: left empty, owner recorded
+        _make_opaque(dst)  # unreadable folder: left empty (owner recorded), hiding the host's
+        return
     for e in entries:
         r = f"{rel}/{e.name}"
-        if r in SKIP:
-            continue
         try:
             est = e.stat(follow_symlinks=False)
         except OSError:
@@ -112,6 +114,14 @@ def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
             os.chmod(d, stat.S_IMODE(est.st_mode) | stat.S_IRUSR)
             os.utime(d, ns=(est.st_atime_ns, est.st_mtime_ns))
             _record(owners, r, est)
+
+
+def _make_opaque(path: Path) -> None:
+    """Mark a template folder opaque, so overlays never read the host folder below it."""
+    try:
+        os.setxattr(path, "user.overlay.opaque", b"y")
+    except OSError:
+        pass
 
 
 def _record(owners: list[list], rel: str, st: os.stat_result) -> None:

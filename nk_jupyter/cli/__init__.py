@@ -1,0 +1,49 @@
+"""`nk`: Netkit's commands on the nk engine. One table of verbs; errors translated here only.
+
+Exit status: 0 success, 1 a user error (lab file, host set-up, no such machine ...),
+2 bad arguments; `vcmd` exits with the command's own status. Bugs show a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import NkError, UserError
+from . import lab_cmds, machine_cmds, exec_cmds, wipe
+
+COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **wipe.COMMANDS}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nk", description="Rootless Netkit/Kathara labs (nk-jupyter).")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+    for name, (setup, _run, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        setup(sp)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if not args.verb:
+        p.print_help()
+        return 2
+    if extra and args.verb not in ("vstart", "vconfig"):
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    _setup, run, _help = COMMANDS[args.verb]
+    try:
+        return int(run(args) or 0)
+    except UserError as e:
+        print(f"nk {args.verb}: {e}", file=sys.stderr)
+        return 1
+    except NkError as e:
+        print(f"nk {args.verb}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

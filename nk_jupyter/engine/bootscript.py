@@ -28,7 +28,7 @@ def boot(machine: Machine, first_boot: bool) -> str:
             f"echo {name} > /etc/hostname",
             "for d in /hostlab/shared /hostlab/" + name + "; do",
             "  if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then",
-            "    cp -r --no-preserve=ownership --no-dereference --preserve=mode,links \"$d\"/. / || echo \"nk: some files of $d could not be copied\" >&2",
+            "    cp -r --no-preserve=ownership --no-dereference --preserve=links \"$d\"/. / || echo \"nk: some files of $d could not be copied\" >&2",
             "  fi",
             "done",
             "for d in /etc/frr /etc/quagga; do",

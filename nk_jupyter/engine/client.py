@@ -68,13 +68,13 @@ class EngineClient:
         finally:
             s.close()
 
-    def exec_fds(self, machine: str, command: str, fds: tuple[int, int, int], env: dict | None = None,
-                 tty: bool = False) -> "RunningCommand":
-        """Start command in machine, its stdin/stdout/stderr being fds (sent, not copied)."""
+    def exec_fds(self, machine: str | None, command: str | None, fds: tuple[int, int, int], env: dict | None = None,
+                 tty: bool = False, argv: list[str] | None = None) -> "RunningCommand":
+        """Start command in machine (None: the lab's hub), its stdin/stdout/stderr being fds (sent, not copied)."""
         s = self._connect()
         try:
-            protocol.send(s, {"op": "exec", "machine": machine, "command": command, "env": env or {}, "tty": tty},
-                          fds=list(fds))
+            protocol.send(s, {"op": "exec", "machine": machine, "hub": machine is None, "command": command,
+                              "argv": argv, "env": env or {}, "tty": tty}, fds=list(fds))
             msg, _ = protocol.recv(s)
             self._final(msg)
         except BaseException:

@@ -11,6 +11,7 @@ import socket
 import time
 from pathlib import Path
 
+from ..backends.namespaces import hub_exec
 from ..errors import UserError
 from ..model import Interface, Machine, MachineOptions
 from . import bootscript, protocol
@@ -162,14 +163,20 @@ class Handlers:
     # -- exec -----------------------------------------------------------------------
     def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:
         try:
-            ms = self.rt.running(req["machine"])
             if len(fds) != 3:
                 raise UserError("exec needs stdin, stdout and stderr descriptors")
-            m = ms.machine
-            shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-            argv = req.get("argv") or [shell, "-c", req["command"]]
-            relay = ms.node.exec(argv, bootscript.environment(m, req.get("env")), tuple(fds),
-                                 req.get("cwd") or "/root", tty=bool(req.get("tty")))
+            if req.get("hub"):
+                env = {"PATH": bootscript.ENV_PATH, "HOME": "/root", "TERM": "xterm", "PS1": "nk-hub# ",
+                       **(req.get("env") or {})}
+                relay = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, tuple(fds),
+                                 tty=bool(req.get("tty")))
+            else:
+                ms = self.rt.running(req["machine"])
+                m = ms.machine
+                shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
+                argv = req.get("argv") or [shell, "-c", req["command"]]
+                relay = ms.node.exec(argv, bootscript.environment(m, req.get("env")), tuple(fds),
+                                     req.get("cwd") or "/root", tty=bool(req.get("tty")))
         finally:
             for fd in fds:
                 os.close(fd)

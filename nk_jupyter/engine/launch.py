@@ -86,9 +86,19 @@ def ensure_template() -> Path:
             tmp.mkdir(mode=0o700)
             template.build(tmp)
             tmp.rename(path)
+            _prune_templates(root, keep=path)
     finally:
         os.close(lock)
     return path
+
+
+def _prune_templates(root: Path, keep: Path) -> None:
+    """Remove older templates that no live lab uses."""
+    from .statedir import all_states
+    used = {s.read_json().get("template") for s in all_states() if s.is_live()}
+    old = [p for p in root.glob("template-*") if p != keep and str(p) not in used]
+    if old:
+        remove_trees(old)
 
 
 def start_supervisor(state: StateDir, directory: Path, overrides: list[str], owner: dict | None = None) -> list[str]:

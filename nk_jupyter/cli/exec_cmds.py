@@ -1,0 +1,114 @@
+"""Verbs that run things inside a lab: vcmd, vconnect, shell."""
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shlex
+import signal
+import sys
+
+from ..engine.client import RunningCommand
+from .common import add_dir, running_lab
+
+
+def _setup_vcmd(p) -> None:
+    add_dir(p)
+    p.add_argument("machine", metavar="MACHINE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND...",
+                   help="words run by the machine's shell; output streamed, exit status returned")
+
+
+def vcmd(args) -> int:
+    if not args.command:
+        raise SystemExit("nk vcmd: give a command, e.g. nk vcmd pc1 ip address")
+    lab = running_lab(args)
+    command = " ".join(args.command) if len(args.command) > 1 else args.command[0]
+    running = lab.client.exec_fds(args.machine, command, (0, 1, 2))
+    return _wait_forwarding(running)
+
+
+def _wait_forwarding(running: RunningCommand) -> int:
+    """Wait for the command; Ctrl-C and friends are passed on to it."""
+    def forward(sig, _frame):
+        running.signal({signal.SIGINT: "INT", signal.SIGTERM: "TERM", signal.SIGHUP: "HUP"}[sig])
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return running.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _setup_vconnect(p) -> None:
+    add_dir(p)
+    p.add_argument("machine", metavar="MACHINE")
+    p.add_argument("--shell", default=None, help="shell to run (default: the machine's shell)")
+
+
+def vconnect(args) -> int:
+    lab = running_lab(args)
+    shell = args.shell or lab.model.machines.get(args.machine) and lab.model.machines[args.machine].options.shell or "/bin/bash"
+    return _interactive(lab, args.machine, [shell, "-l"])
+
+
+def shell(args) -> int:
+    lab = running_lab(args)
+    cmd = args.command or ["/bin/bash", "--norc", "-i"]
+    if args.command:
+        return _wait_forwarding(lab.client.exec_fds(None, None, (0, 1, 2), argv=["/bin/sh", "-c", shlex.join(cmd)]))
+    return _interactive(lab, None, cmd)
+
+
+def _setup_shell(p) -> None:
+    add_dir(p)
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND...")
+
+
+def _interactive(lab, machine: str | None, argv: list[str]) -> int:
+    """Run argv on a new pty, relaying this terminal to it (raw mode) until it exits."""
+    import fcntl
+    import termios
+    import tty
+    master, slave = os.openpty()
+    if sys.stdin.isatty():
+        fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
+    env = {"TERM": os.environ.get("TERM", "xterm")}
+    running = lab.client.exec_fds(machine, None, (slave, slave, slave), env=env, tty=True, argv=argv)
+    os.close(slave)
+    saved = termios.tcgetattr(0) if sys.stdin.isatty() else None
+    if saved:
+        tty.setraw(0)
+    try:
+        fds = [0, master, running.fileno()]
+        while True:
+            ready, _, _ = select.select(fds, [], [])
+            if running.fileno() in ready:
+                break
+            if 0 in ready:
+                data = os.read(0, 4096)
+                if not data:
+                    fds.remove(0)
+                else:
+                    os.write(master, data)
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    fds.remove(master)
+                else:
+                    os.write(1, data)
+    finally:
+        if saved:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
+    return running.wait()
+
+
+COMMANDS = {
+    "vcmd": (_setup_vcmd, vcmd, "run a command in a machine: nk vcmd pc1 ip address"),
+    "vconnect": (_setup_vconnect, vconnect, "open an interactive shell in a machine"),
+    "shell": (_setup_shell, shell, "a shell (or command) in the lab's fake-root hub namespace, like `rootlesskit bash`"),
+}
