@@ -10,8 +10,11 @@ from ..engine.launch import remove_trees
 from ..engine.statedir import state_root
 
 
-def our_processes() -> list[int]:
-    """Pids of this user's nk supervisors (found by their module name in the command line)."""
+def our_processes(under: str | None = None) -> list[int]:
+    """Pids of this user's nk supervisors (found by their module name in the command line).
+
+    With under, only supervisors whose state folder is that folder (or inside it).
+    """
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -24,7 +27,10 @@ def our_processes() -> list[int]:
         except OSError:
             continue
         if b"nk_jupyter.engine.supervisor" in argv:
-            out.append(int(entry))
+            i = argv.index(b"nk_jupyter.engine.supervisor")
+            state = argv[i + 1].decode(errors="replace") if len(argv) > i + 1 else ""
+            if under is None or state == under or state.startswith(under.rstrip("/") + "/"):
+                out.append(int(entry))
     return out
 
 

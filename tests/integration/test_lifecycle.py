@@ -1,0 +1,96 @@
+"""Boot order (lab.dep), shutdown scripts, first-boot semantics, hot-plug, two labs at once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..conftest import nk
+
+
+def test_lab_dep_orders_startups(make_lab, started):
+    folder = make_lab({
+        "lab.conf": "a[0]=X\nb[0]=X\nc[0]=X\n",
+        "lab.dep": "a: b\nb: c\n",
+        "c.startup": "sleep 0.3; date +%s.%N > /hostlab/c.done\n",
+        "b.startup": "test -f /hostlab/c.done && date +%s.%N > /hostlab/b.done\n",
+        "a.startup": "test -f /hostlab/b.done && date +%s.%N > /hostlab/a.done\n",
+    })
+    lab, result = started(folder)
+    assert result["failed"] == []
+    times = [float((folder / f"{m}.done").read_text()) for m in "cba"]
+    assert times == sorted(times)
+
+
+def test_shutdown_scripts_run_on_halt_not_on_crash(make_lab):
+    folder = make_lab({
+        "lab.conf": "pc1[0]=A\n",
+        "pc1.shutdown": "echo machine >> /hostlab/down.log\n",
+        "shared.shutdown": "echo shared >> /hostlab/down.log\n",
+    })
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    assert nk("lhalt", "-d", str(folder)).returncode == 0
+    assert (folder / "down.log").read_text().split() == ["machine", "shared"]
+    (folder / "down.log").unlink()
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    assert nk("lcrash", "-d", str(folder)).returncode == 0
+    assert not (folder / "down.log").exists()
+    assert nk("lclean", "-d", str(folder)).returncode == 0
+
+
+def test_halt_keeps_files_crash_discards_them(make_lab):
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", "pc1/etc/motd.lab": "from the lab\n"})
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    assert nk("vcmd", "-d", str(folder), "pc1", "echo kept > /root/note; echo >> /etc/motd.lab changed").returncode == 0
+    assert nk("lhalt", "-d", str(folder)).returncode == 0
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    r = nk("vcmd", "-d", str(folder), "pc1", "cat /root/note /etc/motd.lab")
+    assert r.stdout.split() == ["kept", "from", "the", "lab", "changed"]
+    assert nk("lcrash", "-d", str(folder)).returncode == 0
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    r = nk("vcmd", "-d", str(folder), "pc1", "cat /root/note 2>&1; cat /etc/motd.lab")
+    assert "No such file" in r.stdout and "changed" not in r.stdout
+    assert nk("lcrash", "-d", str(folder)).returncode == 0
+
+
+def test_hot_plug_and_unplug(make_lab, started):
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n",
+                               "pc1.startup": "ip a add 10.0.0.1/24 dev eth0\n",
+                               "pc2.startup": "ip a add 10.0.0.2/24 dev eth0\n"}))
+    assert nk("vconfig", "-d", str(lab.directory), "pc1", "--eth1=B").returncode == 0
+    assert nk("vconfig", "-d", str(lab.directory), "pc2", "--eth1=B").returncode == 0
+    lab.run("pc1", "ip a add 10.9.0.1/24 dev eth1").check()
+    lab.run("pc2", "ip a add 10.9.0.2/24 dev eth1").check()
+    assert lab.run("pc1", "ping -c1 -W2 10.9.0.2").status == 0
+    topo = {d["name"]: d["members"] for d in lab.topology()["domains"]}
+    assert topo["B"] == ["pc1:eth1", "pc2:eth1"]
+    assert nk("vconfig", "-d", str(lab.directory), "pc1", "--eth1=").returncode == 0
+    assert "eth1" not in lab.run("pc1", "ip -br link").stdout
+    bad = nk("vconfig", "-d", str(lab.directory), "nosuch", "--eth1=B")
+    assert bad.returncode == 1 and "pc1, pc2" in bad.stderr
+
+
+def test_two_labs_side_by_side(make_lab, started):
+    conf = {"lab.conf": "pc1[0]=A\npc2[0]=A\n", "pc1.startup": "ip a add 10.0.0.1/24 dev eth0\n",
+            "pc2.startup": "ip a add 10.0.0.2/24 dev eth0\n"}
+    one, _ = started(make_lab(conf, "one"))
+    two, _ = started(make_lab(conf, "two"))
+    assert one.run("pc1", "ping -c1 -W2 10.0.0.2").status == 0
+    assert two.run("pc1", "ping -c1 -W2 10.0.0.2").status == 0
+    one.run("pc2", "ip link set eth0 down").check()
+    assert one.run("pc1", "ping -c1 -W1 10.0.0.2").status != 0
+    assert two.run("pc1", "ping -c1 -W2 10.0.0.2").status == 0
+    listing = nk("vlist").stdout
+    assert str(one.directory) in listing and str(two.directory) in listing
+
+
+def test_vcmd_streams_and_propagates_status(make_lab, started):
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+    r = nk("vcmd", "-d", str(lab.directory), "pc1", "echo out; echo err >&2; exit 7")
+    assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n")
+    chunks = list(lab.exec("pc1", "for i in 1 2 3; do echo $i; sleep 0.2; done"))
+    assert len(chunks) >= 3 and "".join(t for _, t in chunks) == "1\n2\n3\n"
+    stream = lab.exec("pc1", "echo started; sleep 30")
+    it = iter(stream)
+    assert next(it) == ("stdout", "started\n")
+    stream.signal("INT")
+    assert list(it) == [] and stream.status == 130
+    assert Path(lab.directory).is_dir()

@@ -1,0 +1,84 @@
+"""Bad input stops before anything starts; in-place edits stay inside the node; nothing leaks."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from nk_jupyter.cli.wipe import our_processes
+from nk_jupyter.engine.statedir import StateDir
+
+from ..conftest import nk
+
+
+def _mounts() -> int:
+    return len(Path("/proc/self/mountinfo").read_text().splitlines())
+
+
+def test_malformed_lab_conf_names_file_and_line_and_starts_nothing(make_lab):
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=Apc3[0]=B\n"})
+    r = nk("lstart", "-d", str(folder))
+    assert r.returncode == 1
+    assert "lab.conf:2" in r.stderr and "Traceback" not in r.stderr
+    assert not StateDir.for_lab(folder).path.exists()
+
+
+def test_dependency_cycle_is_an_error(make_lab):
+    folder = make_lab({"lab.conf": "a[0]=X\nb[0]=X\n", "lab.dep": "a: b\nb: a\n"})
+    r = nk("lstart", "-d", str(folder))
+    assert r.returncode == 1 and "lab.dep" in r.stderr and "cycle" in r.stderr
+
+
+def test_in_place_edits_of_host_files_stay_in_the_node(make_lab, started):
+    before = Path("/etc/hosts").read_bytes()
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+    lab.run("pc1", "echo '10.0.0.9 far' >> /etc/hosts && sed -i 's/far/away/' /etc/hosts").check()
+    assert "10.0.0.9 away" in lab.run("pc1", "cat /etc/hosts").stdout
+    assert lab.run("pc1", "echo x > /var/www/html/index.html 2>/dev/null || echo x > /var/www/x").status == 0
+    assert Path("/etc/hosts").read_bytes() == before
+
+
+def test_symlinks_in_a_lab_cannot_write_outside(make_lab, started, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", "pc1/etc/": ""})
+    os.symlink(victim, folder / "pc1" / "etc" / "evil")
+    os.symlink(str(victim.parent), folder / "pc1" / "outside")
+    lab, _ = started(folder)
+    lab.run("pc1", "echo owned > /etc/evil; echo owned > /outside/victim.txt; "
+                   f"echo owned > {victim}").status
+    assert victim.read_text() == "untouched\n"
+
+
+def test_nothing_left_after_lhalt_lcrash_and_sigkill(make_lab):
+    mounts = _mounts()
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "pc1.startup": "sleep 1000 &\n"})
+    state = StateDir.for_lab(folder)
+    for stop in ("lhalt", "lcrash"):
+        assert nk("lstart", "-d", str(folder)).returncode == 0
+        assert nk(stop, "-d", str(folder)).returncode == 0
+        assert our_processes(str(state.path)) == [] and _mounts() == mounts
+    assert not state.path.exists()
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    os.kill(state.supervisor_pid(), signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while our_processes(str(state.path)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert our_processes(str(state.path)) == []
+    assert not _sleepers(), "node processes survived the supervisor"
+    assert state.path.exists()  # the orphaned state folder is there for `nk wipe` to find
+    assert nk("lclean", "-d", str(folder)).returncode == 0
+    assert not state.path.exists() and _mounts() == mounts
+
+
+def _sleepers() -> list[str]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x001000\x00":
+                    out.append(pid)
+            except OSError:
+                pass
+    return out
