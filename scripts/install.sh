@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything nk-jupyter needs on Debian 12 (run as root): system packages,
+# a world-readable virtualenv at $NK_VENV (default /opt/nk-venv) with the package and
+# its Jupyter/test extras, and the "Netkit Lab (Python 3)" kernelspec.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+NK_VENV=${NK_VENV:-/opt/nk-venv}
+export DEBIAN_FRONTEND=noninteractive
+
+# Daemons we install are started inside lab machines, never on the host.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  python3 python3-venv python3-dev gcc uidmap iproute2 iputils-ping net-tools traceroute procps psmisc \
+  frr frr-pythontools bind9 bind9-dnsutils apache2 isc-dhcp-server dnsmasq-base openssh-server \
+  curl iperf3 tcpdump ethtool busybox-static util-linux chromium mininet openvswitch-switch \
+  > /tmp/nk-apt.log 2>&1 || { tail -30 /tmp/nk-apt.log; exit 1; }
+
+# Rootless labs need user namespaces; /dev/net/tun is 0666 on normal distros.
+[ -c /dev/net/tun ] && chmod 666 /dev/net/tun || true
+
+# Install from a world-readable copy, so ordinary users can run it even when the
+# checkout lives in a private home folder.
+src=/opt/nk-src
+rm -rf "$src"
+mkdir -p "$src"
+(cd "$here" && tar --exclude=.git --exclude='*.egg-info' --exclude=__pycache__ --exclude=node_modules -cf - .) | tar -C "$src" -xf -
+chmod -R a+rX "$src"
+if [ ! -x "$NK_VENV/bin/python" ]; then
+  /usr/bin/python3 -m venv "$NK_VENV"
+fi
+"$NK_VENV/bin/pip" install -q --upgrade pip >/dev/null
+"$NK_VENV/bin/pip" install -q "$src[jupyter,grading,test]"
+"$NK_VENV/bin/python" -m nk_jupyter.jupyter.kernelspec install --prefix "$NK_VENV" >/dev/null 2>&1 || true
+chmod -R a+rX "$NK_VENV"
+ln -sf "$NK_VENV/bin/nk" /usr/local/bin/nk
+echo "nk-jupyter installed in $NK_VENV (source copy in $src)"
