@@ -16,7 +16,7 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   python3 python3-venv python3-dev gcc uidmap iproute2 iputils-ping net-tools traceroute procps psmisc \
-  frr frr-pythontools bind9 bind9-dnsutils apache2 isc-dhcp-server dnsmasq-base openssh-server \
+  frr frr-pythontools bind9 bind9-dnsutils apache2 isc-dhcp-server isc-dhcp-client dnsmasq-base openssh-server \
   curl iperf3 tcpdump ethtool busybox-static util-linux chromium mininet openvswitch-switch \
   > /tmp/nk-apt.log 2>&1 || { tail -30 /tmp/nk-apt.log; exit 1; }
 

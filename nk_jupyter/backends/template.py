@@ -33,12 +33,13 @@ SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg", "var/cache/debconf", "va
         "var/tmp", "var/cache/man", "var/lib/postgresql", "var/lib/containers", "var/lib/docker",
         "var/cache/fontconfig", "var/lib/ucf", "var/lib/systemd/coredump", "var/log/journal"}
 MAX_FILE = 512 * 1024
+FORMAT = 3  # bump when build() changes what it writes
 DEFAULTS = Path(__file__).parent / "shims" / "defaults"
 
 
 def fingerprint(host_root: Path = Path("/")) -> str:
     """A hash of what build() would copy (names, sizes, mtimes); names the cached template."""
-    h = hashlib.sha1()
+    h = hashlib.sha1(f"format {FORMAT}".encode())
 
     def walk(path: Path, rel: str) -> None:
         if rel in SKIP:
@@ -75,7 +76,16 @@ def build(target: Path, host_root: Path = Path("/")) -> None:
             _copy_tree(src, target / top, top, owners)
     if DEFAULTS.is_dir():
         _apply_defaults(DEFAULTS, target, owners)
+    _ssh_host_keys(target)
     (target / "owners.json").write_text(json.dumps(owners))
+
+
+def _ssh_host_keys(target: Path) -> None:
+    """The host's ssh keys are unreadable to us: give the template keys of its own."""
+    ssh = target / "etc" / "ssh"
+    if ssh.is_dir() and shutil.which("ssh-keygen") and not list(ssh.glob("ssh_host_*_key")):
+        import subprocess
+        subprocess.run(["ssh-keygen", "-A", "-f", str(target)], capture_output=True)
 
 
 def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
@@ -137,10 +147,16 @@ def _apply_defaults(src: Path, target: Path, owners: list[list]) -> None:
             rel = rel_dir / name
             if not (target / rel.parent).is_dir() or (target / rel).exists():
                 continue
-            shutil.copyfile(Path(dirpath) / name, target / rel)
+            src_file = Path(dirpath) / name
+            if src_file.is_symlink():
+                os.symlink(os.readlink(src_file), target / rel)
+                continue
+            shutil.copyfile(src_file, target / rel)
+            mode = stat.S_IMODE(src_file.stat().st_mode)
+            os.chmod(target / rel, mode)
             parent = next((o for o in owners if o[0] == str(rel.parent)), None)
             if parent:
-                owners.append([str(rel), parent[1], parent[2], 0o640])
+                owners.append([str(rel), parent[1], parent[2], mode & ~0o027 if parent[1] else mode])
 
 
 def restore_owners(target: Path, full_map: bool) -> None:

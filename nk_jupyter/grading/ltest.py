@@ -1,0 +1,173 @@
+"""`nk ltest`: Netkit 2.8's lab test on the nk engine.
+
+run_ltest boots the lab, waits for every startup (and --delay), then in every machine at
+once runs the shared test, the machine's user test and the built-in test, each output
+going to `_test/results/MACHINE.{shared,user,default}`. With no signature yet (or with
+rebuild) the results become `_test/signature/` ([SIGN]); otherwise each machine is
+compared with it ([ OK ] / [FAIL]). A test that outlives its timeout is stopped and its
+machine fails, named in the report. The lab is crashed and cleaned at the end.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..api import Lab
+from ..errors import UserError
+from . import builtin, signature
+from .execs import run_limited
+from .testfiles import TEST_DIR, UserTests, find_tests
+
+VERIFY = ("user", "builtin", "both")
+BUILTIN_TIMEOUT = 30.0
+SCRATCH = "/tmp/nk-ltest"
+
+
+@dataclass
+class MachineOutcome:
+    name: str
+    status: str = "OK"                    # "OK", "FAIL" or "SIGN"
+    problems: list[str] = field(default_factory=list)   # timeouts, tests that could not run
+    mismatches: list[signature.Mismatch] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"machine": self.name, "status": self.status, "problems": self.problems,
+                "mismatches": [{"file": f"{self.name}.{m.kind}" if m.kind else "", "message": m.message,
+                                "diff": m.diff} for m in self.mismatches]}
+
+
+@dataclass
+class LtestReport:
+    lab: str
+    directory: Path
+    signed: bool
+    machines: list[MachineOutcome]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(m.status != "FAIL" for m in self.machines)
+
+    @property
+    def exit_status(self) -> int:
+        """0: every machine passed or was signed; 1: some machine failed."""
+        return 0 if self.passed else 1
+
+    def as_dict(self) -> dict:
+        return {"lab": self.lab, "directory": str(self.directory), "signed": self.signed, "passed": self.passed,
+                "warnings": self.warnings, "machines": [m.as_dict() for m in self.machines]}
+
+
+def _tag(status: str) -> str:
+    return {"OK": "[ OK ]", "FAIL": "[FAIL]", "SIGN": "[SIGN]"}[status]
+
+
+def script_lines(report: LtestReport) -> list[str]:
+    """-S output: one line per machine."""
+    return [f"{_tag(m.status)} {m.name}" for m in report.machines]
+
+
+def text_lines(report: LtestReport) -> list[str]:
+    """The readable report: a line per machine, then why each failing machine failed."""
+    out = [f"{_tag(m.status)} {m.name}" for m in report.machines]
+    for m in report.machines:
+        if m.status != "FAIL":
+            continue
+        out.append("")
+        out.append(f"{m.name}: FAIL")
+        out.extend(f"  {p}" for p in m.problems)
+        for mm in m.mismatches:
+            out.append(f"  {mm.message}")
+            out.extend(f"    {line}" for line in mm.diff.splitlines())
+    failed = [m.name for m in report.machines if m.status == "FAIL"]
+    out.append("")
+    if report.signed:
+        out.append(f"lab {report.lab}: signature written to {report.directory / TEST_DIR / 'signature'}")
+    elif failed:
+        out.append(f"lab {report.lab}: FAILED on {', '.join(failed)} ({len(failed)} of {len(report.machines)})")
+    else:
+        out.append(f"lab {report.lab}: all {len(report.machines)} machine(s) match the signature")
+    return out
+
+
+def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | None = None, delay: float = 0,
+              timeout: float = 120, startup_timeout: float = 300, keep: bool = False,
+              progress: Callable[[str], None] | None = None) -> LtestReport:
+    """Test the lab in directory; see the module docstring. UserError if it cannot be tested."""
+    if verify is not None and verify not in VERIFY:
+        raise UserError(f"--verify must be one of {', '.join(VERIFY)}, not {verify!r}")
+    say = progress or (lambda _m: None)
+    lab = Lab.from_dir(directory)
+    names = list(lab.model.machines)
+    base = lab.directory / TEST_DIR
+    tests = find_tests(lab.directory, names)
+    sig_dir, res_dir = base / "signature", base / "results"
+    signing = rebuild or not signature.result_files(sig_dir)
+    if not signing:
+        signature.check_origin(sig_dir, lab.model.name, names)
+    if lab.running:
+        raise UserError(f"the lab in {lab.directory} is running; ltest boots it itself "
+                        f"(stop it first: nk lcrash -d {lab.directory})")
+    if res_dir.exists():
+        shutil.rmtree(res_dir)
+    res_dir.mkdir(parents=True)
+    outcomes = {name: MachineOutcome(name) for name in names}
+    warnings: list[str] = []
+    try:
+        say(f"starting lab {lab.model.name} ({len(names)} machine(s)) in test mode")
+        started = lab.start(timeout=startup_timeout)
+        for name in started.get("failed", []):
+            warnings.append(f"{name}: startup failed: {started.get('details', {}).get(name, '')}".rstrip(": "))
+        if delay > 0:
+            say(f"waiting {delay:g} s for the lab to settle")
+            time.sleep(delay)
+        say("running tests")
+        workers = [threading.Thread(target=_test_machine, args=(lab, tests, outcomes[n], res_dir, timeout),
+                                    daemon=True) for n in names]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        if not keep and lab.running:
+            lab.crash()
+    if signing:
+        signature.sign(res_dir, sig_dir, lab.model.name, names)
+        for o in outcomes.values():
+            if o.status != "FAIL":
+                o.status = "SIGN"
+    else:
+        for o in outcomes.values():
+            o.mismatches = signature.compare(o.name, res_dir, sig_dir, verify)
+            if o.mismatches:
+                o.status = "FAIL"
+    return LtestReport(lab.model.name, lab.directory, signing, [outcomes[n] for n in names], warnings)
+
+
+def _test_machine(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Path, timeout: float) -> None:
+    name = outcome.name
+    scratch = f"{SCRATCH}/{name}"
+    lab.run(name, f"rm -rf {SCRATCH} && mkdir -p {scratch}")
+    for kind, script in tests.for_machine(name):
+        out, err = f"{scratch}/{kind}.out", f"{scratch}/{kind}.err"
+        run = run_limited(lab, name, script.command(out, err), timeout)
+        if run.timed_out:
+            outcome.status = "FAIL"
+            outcome.problems.append(f"{script.relative} did not finish within {timeout:g} s: stopped")
+        elif run.error:
+            outcome.status = "FAIL"
+            outcome.problems.append(f"{script.relative} could not run: {run.error}")
+        elif run.result.status != 0:
+            # Netkit ignores a test's exit status; say it, the output still decides
+            outcome.problems.append(f"note: {script.relative} exited with status {run.result.status}")
+        text = lab.run(name, f"cat {out} 2>/dev/null").stdout
+        (res_dir / f"{name}.{kind}").write_text(text)
+    run = run_limited(lab, name, builtin.COMMAND, BUILTIN_TIMEOUT)
+    if run.timed_out or run.error:
+        outcome.status = "FAIL"
+        outcome.problems.append(f"the built-in test could not run: {run.error or 'timed out'}")
+    (res_dir / f"{name}.default").write_text(builtin.render(run.result.stdout))

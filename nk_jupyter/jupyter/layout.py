@@ -1,0 +1,117 @@
+"""Deterministic positions for the topology graph (the same lab always looks the same).
+
+Nodes are machines and collision domains; edges join a machine to the domain of each of
+its interfaces. The layout is a Fruchterman-Reingold spring layout with no randomness:
+nodes start on a circle in breadth-first order from the first machine by name, and a
+fixed number of cooling steps follows. Big labs (more than LARGE nodes) get a grid in the
+same order instead, to keep the cost small.
+
+positions(nodes, edges) -> {node id: (x, y)} in pixels, inside a WIDTH x HEIGHT box.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+WIDTH, HEIGHT = 640.0, 400.0
+ITERATIONS = 250
+LARGE = 150
+
+
+def bfs_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """nodes in breadth-first order (components one after the other, names sorted)."""
+    adj: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        if a in adj and b in adj:
+            adj[a].append(b)
+            adj[b].append(a)
+    seen: set[str] = set()
+    order: list[str] = []
+    for start in sorted(nodes):
+        if start in seen:
+            continue
+        seen.add(start)
+        todo = deque([start])
+        while todo:
+            n = todo.popleft()
+            order.append(n)
+            for m in sorted(adj[n]):
+                if m not in seen:
+                    seen.add(m)
+                    todo.append(m)
+    return order
+
+
+def _grid(order: list[str]) -> dict[str, tuple[float, float]]:
+    cols = max(1, math.ceil(math.sqrt(len(order) * WIDTH / HEIGHT)))
+    step = WIDTH / cols
+    return {n: ((i % cols) * step, (i // cols) * step) for i, n in enumerate(order)}
+
+
+def _springs(order: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
+    n = len(order)
+    index = {name: i for i, name in enumerate(order)}
+    pairs = [(index[a], index[b]) for a, b in edges if a in index and b in index]
+    xs = [math.cos(2 * math.pi * i / n) * WIDTH / 2 for i in range(n)]
+    ys = [math.sin(2 * math.pi * i / n) * HEIGHT / 2 for i in range(n)]
+    k = math.sqrt(WIDTH * HEIGHT / n) * 0.6
+    temperature = WIDTH / 8
+    for step in range(ITERATIONS):
+        dx = [0.0] * n
+        dy = [0.0] * n
+        for i in range(n):
+            for j in range(i + 1, n):
+                ddx, ddy = xs[i] - xs[j], ys[i] - ys[j]
+                dist = math.hypot(ddx, ddy) or 0.01
+                force = k * k / dist
+                dx[i] += ddx / dist * force
+                dy[i] += ddy / dist * force
+                dx[j] -= ddx / dist * force
+                dy[j] -= ddy / dist * force
+        for i, j in pairs:
+            ddx, ddy = xs[i] - xs[j], ys[i] - ys[j]
+            dist = math.hypot(ddx, ddy) or 0.01
+            force = dist * dist / k
+            dx[i] -= ddx / dist * force
+            dy[i] -= ddy / dist * force
+            dx[j] += ddx / dist * force
+            dy[j] += ddy / dist * force
+        for i in range(n):
+            d = math.hypot(dx[i], dy[i]) or 0.01
+            xs[i] += dx[i] / d * min(d, temperature)
+            ys[i] += dy[i] / d * min(d, temperature)
+        temperature = max(1.0, temperature * 0.97)
+    return {name: (xs[i], ys[i]) for i, name in enumerate(order)}
+
+
+def _fit(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Scale into the box (keeping proportions) and round, so output is stable text."""
+    if not pos:
+        return {}
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    span = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
+    scale = min(WIDTH / span[0], HEIGHT / span[1], 3.0)
+    return {n: (round((x - min(xs)) * scale, 1), round((y - min(ys)) * scale, 1)) for n, (x, y) in pos.items()}
+
+
+def positions(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
+    """Stable pixel positions for nodes joined by edges."""
+    order = bfs_order(nodes, edges)
+    if len(order) <= 1:
+        return {n: (WIDTH / 2, HEIGHT / 2) for n in order}
+    if len(order) > LARGE:
+        return _fit(_grid(order))
+    return _fit(_springs(order, edges))
+
+
+def place_near(neighbours: list[tuple[float, float]], taken: list[tuple[float, float]]) -> tuple[float, float]:
+    """A position for a node added later: beside its neighbours, off any taken spot."""
+    if neighbours:
+        x = sum(p[0] for p in neighbours) / len(neighbours) + 60
+        y = sum(p[1] for p in neighbours) / len(neighbours) + 60
+    else:
+        x, y = (max((p[0] for p in taken), default=0.0) + 80, 0.0)
+    while any(abs(x - a) < 30 and abs(y - b) < 30 for a, b in taken):
+        x, y = x + 40, y + 25
+    return (round(x, 1), round(y, 1))

@@ -1,0 +1,136 @@
+"""What one kernel knows: the current lab, the labs it started, and their clean-up.
+
+- The current lab is the one last started or attached in this kernel; magics act on it
+  unless `-d DIR` (a lab folder, or the NAME of a %%lab lab) says otherwise.
+- Labs started here carry owner={"kernel": connection file, "pid": kernel pid}. When the
+  kernel exits (shutdown or restart) they are halted: by an atexit hook in the kernel,
+  and, should the kernel be killed first, by a small reaper process (jupyter/reaper.py)
+  that waits for the kernel pid to end. Labs started by the CLI or another kernel are
+  left alone.
+- After a restart, running labs are found again through the state root (all_states()).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..api import Lab
+from ..engine.statedir import StateDir, all_states, state_root
+from ..errors import LabNotRunningError, UserError
+
+PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+NO_LAB = ("no lab in this kernel yet: start one with %lstart DIR or a %%lab cell, "
+          "or attach to a running one with %lattach DIR")
+
+
+def kernel_owner() -> dict:
+    """This process as a lab owner: the kernel's connection file (when in a kernel) and pid."""
+    owner: dict = {"pid": os.getpid()}
+    try:
+        from ipykernel.connect import get_connection_file
+        owner["kernel"] = get_connection_file()
+    except (ImportError, RuntimeError):
+        owner["kernel"] = f"ipython:{os.getpid()}"
+    return owner
+
+
+def text_lab_folder(name: str) -> Path:
+    """Where Lab.from_text keeps the lab NAME (mirrors nk_jupyter.api.Lab.from_text)."""
+    return state_root() / "text-labs" / name
+
+
+def running_states() -> list[tuple[StateDir, dict]]:
+    """(state dir, lab.json) of every lab of this user that a supervisor serves now."""
+    return [(s, s.read_json()) for s in all_states() if s.is_live() and s.read_json().get("directory")]
+
+
+class Session:
+    """The labs of one kernel (or one InteractiveShell)."""
+
+    def __init__(self) -> None:
+        self.current: Lab | None = None
+        self.labs: dict[str, Lab] = {}
+        self.owner = kernel_owner()
+        self._reaper: subprocess.Popen | None = None
+        atexit.register(self.shutdown)
+
+    # -- choosing a lab -----------------------------------------------------------
+    def resolve(self, where: str | None = None) -> Lab:
+        """The lab named by `-d WHERE` (folder or %%lab name), else the current lab."""
+        if where is None:
+            if self.current is None:
+                running = running_states()
+                hint = f" ({len(running)} lab(s) running: see %linfo)" if running else ""
+                raise UserError(NO_LAB + hint)
+            return self.current
+        return self.lab_at(self.folder_of(where))
+
+    def folder_of(self, where: str) -> Path:
+        path = Path(where).expanduser()
+        if path.is_dir():
+            return path.resolve()
+        named = text_lab_folder(where)
+        if "/" not in where and named.is_dir():
+            return named.resolve()
+        raise UserError(f"no lab folder {where!r} (give a folder with lab.conf, or the name of a %%lab lab)")
+
+    def lab_at(self, folder: Path, overrides: list[str] | None = None, fresh: bool = False) -> Lab:
+        """A Lab for folder, reusing this kernel's handle unless fresh (re-read lab.conf)."""
+        key = str(folder.resolve())
+        lab = self.labs.get(key)
+        if lab is None or fresh or (overrides is not None and overrides != lab.overrides):
+            if overrides is None:
+                overrides = StateDir.for_lab(folder).read_json().get("overrides") or []
+            lab = Lab.from_dir(folder, overrides, force=True)
+            self.labs[key] = lab
+        return lab
+
+    def use(self, lab: Lab) -> Lab:
+        self.current = lab
+        self.labs[str(lab.directory)] = lab
+        return lab
+
+    @staticmethod
+    def require_running(lab: Lab) -> Lab:
+        if not lab.running:
+            raise LabNotRunningError(f"lab {lab.model.name!r} is not running; start it with "
+                                     f"%lstart -d {lab.directory} (or run its %%lab cell again)")
+        return lab
+
+    # -- ownership and clean-up ---------------------------------------------------
+    def start_owner(self) -> dict:
+        """The owner record for a lab started now; starts the reaper on first use."""
+        if self._reaper is None or self._reaper.poll() is not None:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-m", "nk_jupyter.jupyter.reaper", str(os.getpid())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True, env=env)
+        return dict(self.owner)
+
+    def owned_running(self) -> list[tuple[StateDir, dict]]:
+        pid = os.getpid()
+        return [(s, j) for s, j in running_states() if (j.get("owner") or {}).get("pid") == pid]
+
+    def shutdown(self) -> None:
+        """Halt every lab this process started that still runs (atexit and kernel shutdown)."""
+        for state, info in self.owned_running():
+            halt_state(state, info)
+
+
+def halt_state(state: StateDir, info: dict) -> None:
+    """Halt the lab of a state dir; crash it if halting fails."""
+    try:
+        Lab.from_dir(info["directory"], info.get("overrides") or [], force=True).halt()
+        return
+    except Exception:  # the folder may be gone or the halt may fail: fall back to a hard stop
+        pass
+    try:
+        from ..engine.client import EngineClient
+        EngineClient(state).call("shutdown")
+    except Exception:
+        pass

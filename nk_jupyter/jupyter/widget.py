@@ -1,0 +1,241 @@
+"""TopologyView: the live lab graph, beside a panel with the clicked machine's details.
+
+The only module that knows ipycytoscape (1.3.3, unmaintained: see docs/jupyter.md);
+replacing it means rewriting this file only. Public surface:
+
+    view = TopologyView(lab.topology(), details=lab_topology_function)
+    display(view)                        # graph + details panel
+    view.set_state("pc1", "running")     # in place: no redraw, no relayout
+    view.update(lab.topology())          # states, addresses, links added or removed
+    view.select("r1")                    # what a click on r1 does
+
+Machines and collision domains are nodes; each interface is an edge from its machine to
+its domain, labelled with the interface name and addresses. Routers (more than one
+interface) are blue rounded squares, hosts light circles, domains small grey diamonds.
+Positions come from layout.positions (deterministic, "preset" layout).
+"""
+from __future__ import annotations
+
+import html
+import threading
+from typing import Callable
+
+from .layout import place_near, positions
+
+PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 11: "zebra", 16: "dhcp", 186: "bgp", 187: "isis",
+             188: "ospf", 189: "rip", 196: "static"}
+STYLE = [
+    {"selector": "node", "style": {"label": "data(label)", "font-size": 12, "text-valign": "bottom",
+                                   "text-margin-y": 4, "text-wrap": "wrap", "color": "#24292f"}},
+    {"selector": "node.machine", "style": {"width": 34, "height": 34, "border-width": 3, "border-color": "#8c959f"}},
+    {"selector": "node.router", "style": {"shape": "round-rectangle", "background-color": "#0969da",
+                                          "width": 42, "height": 30}},
+    {"selector": "node.host", "style": {"shape": "ellipse", "background-color": "#9fd4ff"}},
+    {"selector": "node.domain", "style": {"shape": "diamond", "width": 16, "height": 16, "font-size": 10,
+                                          "background-color": "#6e7781", "color": "#57606a"}},
+    {"selector": "node.running", "style": {"border-color": "#1a7f37"}},
+    {"selector": "node.booting, node.created, node.halting", "style": {"border-color": "#d4a72c",
+                                                                        "border-style": "dashed"}},
+    {"selector": "node.halted, node.defined", "style": {"background-opacity": 0.35}},
+    {"selector": "node.crashed, node.failed", "style": {"border-color": "#cf222e", "background-color": "#ffcecb"}},
+    {"selector": "edge", "style": {"width": 2, "line-color": "#afb8c1", "source-label": "data(label)",
+                                   "source-text-offset": 40, "font-size": 9, "text-wrap": "wrap",
+                                   "text-background-color": "#ffffff", "text-background-opacity": 0.85}},
+]
+PANEL_HINT = "<i style='color:#57606a'>Click a machine to see its interfaces and routes.</i>"
+
+
+def machine_id(name: str) -> str:
+    return f"m:{name}"
+
+
+def domain_id(name: str) -> str:
+    return f"d:{name}"
+
+
+def edge_label(iface: dict) -> str:
+    return "\n".join([iface["name"]] + list(iface.get("addresses") or []))
+
+
+class TopologyView:
+    """An ipycytoscape graph of a lab's topology plus a details panel; updated in place."""
+
+    def __init__(self, topology: dict, details: Callable[[], dict] | None = None, height: str = "380px") -> None:
+        import ipycytoscape
+        import ipywidgets
+        self._lock = threading.RLock()
+        self.details = details
+        self.topology = topology
+        self.cyto = ipycytoscape.CytoscapeWidget()
+        self.cyto.set_style(STYLE)
+        self.cyto.set_layout(name="preset", fit=True, padding=40, animate=False)
+        self.cyto.layout.height = height
+        self.cyto.layout.width = "66%"
+        self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(width="34%", overflow="auto",
+                                                                             max_height=height))
+        self.box = ipywidgets.HBox([self.cyto, self.panel])
+        self.nodes: dict[str, object] = {}
+        self.edges: dict[str, object] = {}
+        self.selected: str | None = None
+        self._build(topology)
+        self.cyto.on("node", "click", self._clicked)
+
+    # -- building -----------------------------------------------------------------
+    def _node(self, nid: str, label: str, classes: str, pos: tuple[float, float]):
+        import ipycytoscape
+        node = ipycytoscape.Node(data={"id": nid, "label": label}, classes=classes,
+                                 position={"x": pos[0], "y": pos[1]})
+        self.nodes[nid] = node
+        return node
+
+    def _edge(self, machine: str, iface: dict):
+        import ipycytoscape
+        eid = f"e:{machine}:{iface['name']}"
+        edge = ipycytoscape.Edge(data={"id": eid, "source": machine_id(machine), "target": domain_id(iface["domain"]),
+                                       "label": edge_label(iface)})
+        self.edges[eid] = edge
+        return edge
+
+    def _build(self, topo: dict) -> None:
+        ids = [machine_id(m["name"]) for m in topo["machines"]] + [domain_id(d["name"]) for d in topo["domains"]]
+        links = [(machine_id(m["name"]), domain_id(i["domain"])) for m in topo["machines"] for i in m["interfaces"]]
+        pos = positions(ids, links)
+        nodes = [self._node(machine_id(m["name"]), self._label(m), self._classes(m), pos[machine_id(m["name"])])
+                 for m in topo["machines"]]
+        nodes += [self._node(domain_id(d["name"]), d["name"], "domain", pos[domain_id(d["name"])])
+                  for d in topo["domains"]]
+        self.cyto.graph.add_nodes(nodes)
+        self.cyto.graph.add_edges([self._edge(m["name"], i) for m in topo["machines"] for i in m["interfaces"]],
+                                  multiple_edges=True)
+
+    @staticmethod
+    def _classes(machine: dict) -> str:
+        kind = "router" if machine.get("router") or len(machine.get("interfaces", [])) > 1 else "host"
+        return f"machine {kind} {machine.get('state', 'defined')}"
+
+    @staticmethod
+    def _label(machine: dict) -> str:
+        state = machine.get("state", "defined")
+        return machine["name"] if state == "running" else f"{machine['name']}\n({state})"
+
+    # -- live updates -------------------------------------------------------------
+    def set_state(self, machine: str, state: str) -> None:
+        """Show a machine's new state (colour and label) without redrawing."""
+        with self._lock:
+            node = self.nodes.get(machine_id(machine))
+            if node is None:
+                return
+            for m in self.topology["machines"]:
+                if m["name"] == machine:
+                    m["state"] = state
+                    self._apply_machine(node, m)
+
+    def _apply_machine(self, node, m: dict) -> None:
+        classes, label = self._classes(m), self._label(m)
+        if node.classes != classes:
+            node.classes = classes
+        if node.data.get("label") != label:
+            node.data = {**node.data, "label": label}
+
+    def update(self, topo: dict) -> None:
+        """Apply a fresh lab.topology(): states, addresses, and added or removed links."""
+        with self._lock:
+            self.topology = topo
+            taken = [(n.position.get("x", 0), n.position.get("y", 0)) for n in self.nodes.values()]
+            for d in topo["domains"]:
+                if domain_id(d["name"]) not in self.nodes:
+                    self._add_node(domain_id(d["name"]), d["name"], "domain", [], taken)
+            wanted: set[str] = set()
+            for m in topo["machines"]:
+                nid = machine_id(m["name"])
+                near = [self._pos(domain_id(i["domain"])) for i in m["interfaces"]]
+                node = self.nodes.get(nid) or self._add_node(nid, self._label(m), self._classes(m), near, taken)
+                self._apply_machine(node, m)
+                for iface in m["interfaces"]:
+                    eid = f"e:{m['name']}:{iface['name']}"
+                    wanted.add(eid)
+                    edge = self.edges.get(eid)
+                    if edge is not None and edge.data.get("target") != domain_id(iface["domain"]):
+                        self._remove_edge(eid)
+                        edge = None
+                    if edge is None:
+                        self.cyto.graph.add_edge(self._edge(m["name"], iface), multiple_edges=True)
+                    elif edge.data.get("label") != edge_label(iface):
+                        edge.data = {**edge.data, "label": edge_label(iface)}
+            for eid in [e for e in self.edges if e not in wanted]:
+                self._remove_edge(eid)
+            used = {domain_id(d["name"]) for d in topo["domains"]}
+            for nid in [n for n in self.nodes if n.startswith("d:") and n not in used]:
+                self.cyto.graph.remove_node(self.nodes.pop(nid))
+            if self.selected:
+                self._show(self.selected)
+
+    def _pos(self, nid: str) -> tuple[float, float]:
+        node = self.nodes.get(nid)
+        return (node.position.get("x", 0), node.position.get("y", 0)) if node is not None else (0.0, 0.0)
+
+    def _add_node(self, nid: str, label: str, classes: str, near: list, taken: list):
+        pos = place_near([p for p in near if p != (0.0, 0.0)], taken)
+        taken.append(pos)
+        node = self._node(nid, label, classes, pos)
+        self.cyto.graph.add_node(node)
+        return node
+
+    def _remove_edge(self, eid: str) -> None:
+        edge = self.edges.pop(eid)
+        self.cyto.graph.remove_edge(edge)
+
+    # -- the details panel --------------------------------------------------------
+    def _clicked(self, element: dict) -> None:
+        nid = (element.get("data") or {}).get("id", "")
+        if nid.startswith("m:"):
+            self.select(nid[2:])
+
+    def select(self, machine: str) -> None:
+        """Show machine's interfaces and routes in the panel (fresh from the lab if running)."""
+        self.selected = machine
+        if self.details is not None:
+            try:
+                self.topology = self.details()
+            except Exception:  # a stopped lab: keep the last known topology
+                pass
+        self._show(machine)
+
+    def _show(self, machine: str) -> None:
+        m = next((m for m in self.topology["machines"] if m["name"] == machine), None)
+        self.panel.value = PANEL_HINT if m is None else machine_html(m)
+
+    # -- display --------------------------------------------------------------------
+    def summary(self) -> str:
+        ms = self.topology["machines"]
+        routers = sum(1 for m in ms if "router" in self._classes(m))
+        return (f"Topology of lab {self.topology.get('lab', '?')!r}: {len(ms)} machines "
+                f"({routers} routers), {len(self.topology['domains'])} collision domains")
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = self.summary()
+        return bundle
+
+    def classes_of(self, machine: str) -> str:
+        node = self.nodes.get(machine_id(machine))
+        return node.classes if node is not None else ""
+
+
+def machine_html(m: dict) -> str:
+    """The details panel for one machine: interfaces and routes."""
+    esc = html.escape
+    kind = "router" if len(m["interfaces"]) > 1 else "host"
+    rows = "".join(f"<tr><td>{esc(i['name'])}</td><td>{esc(i['domain'])}</td><td>{esc(', '.join(i.get('addresses') or []) or '-')}</td>"
+                   f"<td><code>{esc(i.get('mac') or '')}</code></td></tr>" for i in m["interfaces"])
+    routes = "".join(f"<tr><td>{esc(r['dst'])}</td><td>{esc(r.get('gateway') or '')}</td><td>{esc(r.get('dev') or '')}</td>"
+                     f"<td>{esc(PROTOCOLS.get(r.get('proto'), str(r.get('proto', ''))))}</td></tr>"
+                     for r in m.get("routes") or [])
+    return (f"<div class='nk-details'><b>{esc(m['name'])}</b> ({kind}, {esc(m.get('state', ''))})"
+            f"<table><tr><th>if</th><th>domain</th><th>addresses</th><th>MAC</th></tr>{rows}</table>"
+            f"<b>Routes</b><table><tr><th>destination</th><th>via</th><th>dev</th><th>proto</th></tr>"
+            f"{routes or '<tr><td colspan=4>(none, or not running)</td></tr>'}</table></div>")
