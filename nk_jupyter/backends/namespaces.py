@@ -22,6 +22,28 @@ class NodeStartError(Exception):
     pass
 
 
+class _Home:
+    """The supervisor's own namespaces, to come back to after visiting a node."""
+    fds: dict[str, int] = {}
+
+    @classmethod
+    def get(cls) -> dict[str, int]:
+        if not cls.fds:
+            cls.fds = {k: os.open(f"/proc/self/ns/{'pid_for_children' if k == 'pid' else k}", os.O_RDONLY | os.O_CLOEXEC)
+                       for k in ENTER}
+        return cls.fds
+
+
+def _which(name: str, path: str) -> str | None:
+    if "/" in name:
+        return name
+    for d in path.split(":"):
+        full = f"{d}/{name}"
+        if os.access(full, os.X_OK) and not os.path.isdir(full):
+            return full
+    return None
+
+
 class Node:
     """A running namespace node, known by its init's pid (in the lab's pid namespace)."""
 
@@ -31,7 +53,7 @@ class Node:
         self.pidfd = os.pidfd_open(init_pid)
 
     @classmethod
-    def spawn(cls, lay: nodeinit.NodeLayout) -> tuple[int, int]:
+    def fork_init(cls, lay: nodeinit.NodeLayout) -> tuple[int, int]:
         """Fork the node; returns (init pid, fd that reports readiness). Does not wait."""
         pid_r, pid_w = os.pipe()
         rep_r, rep_w = os.pipe()
@@ -73,6 +95,39 @@ class Node:
             return True
         except ProcessLookupError:
             return False
+
+    def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root") -> int:
+        """Start argv in the node (no controlling tty); returns its pid, a child of ours.
+
+        The supervisor visits the node's namespaces itself (it is single-threaded),
+        posix_spawns the command there, and comes back: no fork of this big process.
+        The command leads its own session, so its process group can be signalled.
+        """
+        home = _Home.get()
+        theirs = {k: os.open(f"/proc/{self.pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC) for k in ENTER}
+        saved_cwd = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            for k in ENTER:
+                ns.setns(theirs[k], ns.NS_FLAGS[k])
+            try:
+                os.chdir(cwd)
+            except OSError:
+                os.chdir("/")
+            prog = _which(argv[0], env.get("PATH", "/usr/bin:/bin"))
+            if prog is None:
+                prog = "/bin/sh"
+                argv = ["/bin/sh", "-c", f"echo 'nk: {argv[0]}: command not found' >&2; exit 127"]
+            actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
+            return os.posix_spawn(prog, argv, env, file_actions=actions, setsid=True,
+                                  setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE,
+                                             signal.SIGCHLD, signal.SIGUSR1), setsigmask=())
+        finally:
+            for k in ENTER:
+                ns.setns(home[k], ns.NS_FLAGS[k])
+            os.fchdir(saved_cwd)
+            os.close(saved_cwd)
+            for fd in theirs.values():
+                os.close(fd)
 
     def exec(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root",
              tty: bool = False) -> int:

@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from ..errors import NkError, UserError
-from . import lab_cmds, machine_cmds, exec_cmds, wipe
+from . import lab_cmds, machine_cmds, exec_cmds, wipe, grading_cmds
 
-COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **wipe.COMMANDS}
+COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **wipe.COMMANDS, **grading_cmds.COMMANDS}
 
 
 def parser() -> argparse.ArgumentParser:

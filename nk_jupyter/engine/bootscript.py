@@ -8,6 +8,7 @@ Scripts are read from /hostlab at run time and need no exec bit.
 """
 from __future__ import annotations
 
+import os
 import shlex
 
 from ..model import Machine
@@ -52,6 +53,27 @@ def halt(machine: Machine) -> str:
         out.append(f"[ -f {script} ] && {sh} {script}")
     out.append("exit 0")
     return "\n".join(out) + "\n"
+
+
+# Words that only the shell understands: a command starting with one goes to the shell.
+SHELL_WORDS = {"cd", "exit", "export", "set", "unset", "source", ".", "alias", "ulimit", "umask", "exec", "eval",
+               "if", "for", "while", "until", "case", "function", "declare", "local", "read", "trap", "wait",
+               "shopt", "type", "hash", "jobs", "fg", "bg", "history", "let", "readonly", "return", "shift",
+               "time", "[[", "!", "{", "ulimit", "builtin", "command", "compgen", "complete", "pushd", "popd", "dirs"}
+SHELL_CHARS = set("|&;<>()$`\\\"'*?[#~=%{}!\n")
+
+
+def command_argv(machine: Machine, command: str) -> list[str]:
+    """argv for a command line: run directly when it is plain words, else by the machine's shell.
+
+    Plain words (`ip a`, `ping -c 3 10.0.0.1`) mean exactly the same either way; skipping
+    the shell saves its start-up time on every call.
+    """
+    words = command.split()
+    if words and not (set(command) & SHELL_CHARS) and words[0] not in SHELL_WORDS:
+        return words
+    shell = shell_of(machine)
+    return [shell if os.path.exists(shell) else "/bin/sh", "-c", command]
 
 
 def environment(machine: Machine, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -133,16 +133,13 @@ class Handlers:
         marker = self.rt.state.node_dir(m.name) / ".configured"
         log = os.open(self.rt.state.startup_log(m.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-        relay = ms.node.exec([shell, "-c", bootscript.boot(m, not marker.exists())], bootscript.environment(m),
-                             (self.devnull, log, log))
+        relay = ms.node.spawn([shell, "-c", bootscript.boot(m, not marker.exists())], bootscript.environment(m),
+                              (self.devnull, log, log))
         os.close(log)
         self.rt.set_state(ms, "booting")
 
         def timed_out() -> None:
-            try:
-                os.kill(relay, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
+            _signal_command(relay, "KILL", False)
             ms.detail = f"startup did not finish within {timeout:g} s"
 
         timer = self.loop.call_later(timeout, timed_out)
@@ -165,18 +162,22 @@ class Handlers:
         try:
             if len(fds) != 3:
                 raise UserError("exec needs stdin, stdout and stderr descriptors")
+            tty = bool(req.get("tty"))
+            is_relay = tty
             if req.get("hub"):
                 env = {"PATH": bootscript.ENV_PATH, "HOME": "/root", "TERM": "xterm", "PS1": "nk-hub# ",
                        **(req.get("env") or {})}
-                relay = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, tuple(fds),
-                                 tty=bool(req.get("tty")))
+                relay = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, tuple(fds), tty=tty)
+                is_relay = False
             else:
                 ms = self.rt.running(req["machine"])
                 m = ms.machine
-                shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-                argv = req.get("argv") or [shell, "-c", req["command"]]
-                relay = ms.node.exec(argv, bootscript.environment(m, req.get("env")), tuple(fds),
-                                     req.get("cwd") or "/root", tty=bool(req.get("tty")))
+                argv = req.get("argv") or bootscript.command_argv(m, req["command"])
+                env = bootscript.environment(m, req.get("env"))
+                if tty:
+                    relay = ms.node.exec(argv, env, tuple(fds), req.get("cwd") or "/root", tty=True)
+                else:
+                    relay = ms.node.spawn(argv, env, tuple(fds), req.get("cwd") or "/root")
         finally:
             for fd in fds:
                 os.close(fd)
@@ -187,17 +188,11 @@ class Handlers:
             for fd in extra:
                 os.close(fd)
             if msg.get("op") == "signal" and not state["done"]:
-                try:
-                    os.kill(relay, SIGNALS.get(str(msg.get("signal")), signal.SIGTERM))
-                except ProcessLookupError:
-                    pass
+                _signal_command(relay, str(msg.get("signal")), is_relay)
 
         def hangup() -> None:
             if not state["done"]:
-                try:
-                    os.kill(relay, signal.SIGHUP)
-                except ProcessLookupError:
-                    pass
+                _signal_command(relay, "HUP", is_relay)
 
         def exited(code: int) -> None:
             state["done"] = True
@@ -218,11 +213,11 @@ class Handlers:
                 left.discard(name)
                 continue
             log = os.open(self.rt.state.startup_log(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            relay = ms.node.exec(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
-                                 (self.devnull, log, log))
+            relay = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
+                                  (self.devnull, log, log))
             os.close(log)
             self.rt.set_state(ms, "halting")
-            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=relay: _kill(r, signal.SIGUSR1))
+            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=relay: _signal_command(r, "KILL", False))
 
             def exited(code: int, name=name, timer=timer) -> None:
                 self.loop.cancel(timer)
@@ -271,10 +266,15 @@ class Handlers:
         conn.send({"ok": True, **describe(self.rt)})
 
 
-def _kill(pid: int, sig: int) -> None:
+def _signal_command(pid: int, name: str, relay: bool) -> None:
+    """Signal a command started by exec: its process group, or through its relay (tty commands)."""
+    sig = SIGNALS.get(name, signal.SIGTERM)
     try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
+        if relay:
+            os.kill(pid, sig)
+        else:
+            os.killpg(pid, signal.SIGKILL if sig == signal.SIGUSR1 else sig)
+    except (ProcessLookupError, PermissionError):
         pass
 
 

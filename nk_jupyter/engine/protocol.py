@@ -37,7 +37,7 @@ def send(sock: socket.socket, msg: dict, fds: list[int] | tuple[int, ...] = ()) 
 def _recv_exact(sock: socket.socket, n: int, fds: list[int]) -> bytes:
     buf = bytearray()
     while len(buf) < n:
-        data, anc, _flags, _addr = sock.recvmsg(n - len(buf), socket.CMSG_SPACE(MAX_FDS * 4))
+        data, anc, _flags, _addr = sock.recvmsg(n - len(buf), socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
         for level, kind, cdata in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 arr = array.array("i")

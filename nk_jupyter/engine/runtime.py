@@ -106,7 +106,7 @@ class LabRuntime:
             lay = self._layout(ms)
             Path(lay.root).mkdir(parents=True, exist_ok=True)
             try:
-                pid, rep = Node.spawn(lay)
+                pid, rep = Node.fork_init(lay)
             except NodeStartError as e:
                 self.set_state(ms, "failed", str(e))
                 continue

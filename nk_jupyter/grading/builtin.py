@@ -22,19 +22,23 @@ COMMAND = (f"echo {MARK}addr; ip -j addr show 2>/dev/null; "
 
 def render(raw: str) -> str:
     """The MACHINE.default text from the output of COMMAND."""
-    parts: dict[str, str] = {}
+    parts: dict[str, list[str]] = {}
     shell_pid = ""
-    for chunk in raw.split(MARK)[1:]:
-        head, _, body = chunk.partition("\n")
-        key, _, arg = head.partition(" ")
-        parts[key] = body
-        if key == "ps":
-            shell_pid = arg.strip()
+    current: list[str] = []
+    for line in raw.splitlines():
+        if line.startswith(MARK):
+            key, _, arg = line[len(MARK):].partition(" ")
+            current = parts.setdefault(key, [])
+            if key == "ps":
+                shell_pid = arg.strip()
+        else:
+            current.append(line)
+    texts = {k: "\n".join(v) for k, v in parts.items()}
     sections = {
-        "NETWORK INTERFACES": interfaces(_json(parts.get("addr", ""))),
-        "ROUTING TABLE": routes(_json(parts.get("route", ""))) + routes(_json(parts.get("route6", ""))),
-        "LISTENING PORTS": ports(parts.get("ports", "")),
-        "PROCESSES": processes(parts.get("ps", ""), shell_pid),
+        "NETWORK INTERFACES": interfaces(_json(texts.get("addr", ""))),
+        "ROUTING TABLE": routes(_json(texts.get("route", ""))) + routes(_json(texts.get("route6", ""))),
+        "LISTENING PORTS": ports(texts.get("ports", "")),
+        "PROCESSES": processes(texts.get("ps", ""), shell_pid),
     }
     out = []
     for title in SECTIONS:

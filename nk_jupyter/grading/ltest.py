@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..api import Lab
-from ..errors import UserError
+from ..errors import NkError, UserError
 from . import builtin, signature
 from .execs import run_limited
 from .testfiles import TEST_DIR, UserTests, find_tests
@@ -73,7 +73,8 @@ def script_lines(report: LtestReport) -> list[str]:
 
 def text_lines(report: LtestReport) -> list[str]:
     """The readable report: a line per machine, then why each failing machine failed."""
-    out = [f"{_tag(m.status)} {m.name}" for m in report.machines]
+    out = [f"warning: {w}" for w in report.warnings]
+    out += [f"{_tag(m.status)} {m.name}" for m in report.machines]
     for m in report.machines:
         if m.status != "FAIL":
             continue
@@ -136,9 +137,12 @@ def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | Non
         if not keep and lab.running:
             lab.crash()
     if signing:
-        signature.sign(res_dir, sig_dir, lab.model.name, names)
-        for o in outcomes.values():
-            if o.status != "FAIL":
+        if any(o.status == "FAIL" for o in outcomes.values()):
+            warnings.append("signature NOT written: some tests did not complete")
+            signing = False
+        else:
+            signature.sign(res_dir, sig_dir, lab.model.name, names)
+            for o in outcomes.values():
                 o.status = "SIGN"
     else:
         for o in outcomes.values():
@@ -149,6 +153,14 @@ def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | Non
 
 
 def _test_machine(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Path, timeout: float) -> None:
+    try:
+        _run_tests(lab, tests, outcome, res_dir, timeout)
+    except NkError as e:
+        outcome.status = "FAIL"
+        outcome.problems.append(f"tests could not run: {e}")
+
+
+def _run_tests(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Path, timeout: float) -> None:
     name = outcome.name
     scratch = f"{SCRATCH}/{name}"
     lab.run(name, f"rm -rf {SCRATCH} && mkdir -p {scratch}")

@@ -97,10 +97,9 @@ class Followers:
         key = str(lab.directory)
         f = self.by_dir.get(key)
         if f is None or f.lab is not lab:
-            old_views = list(f.views) if f else []
+            if f is not None:  # a replaced lab (a %%lab cell run again): old views stop following
+                f.views = weakref.WeakSet()
             f = self.by_dir[key] = Follower(lab)
-            for v in old_views:
-                f.add(v)
         return f
 
     def view(self, lab: Lab) -> TopologyView:

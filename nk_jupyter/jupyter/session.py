@@ -77,14 +77,19 @@ class Session:
             return named.resolve()
         raise UserError(f"no lab folder {where!r} (give a folder with lab.conf, or the name of a %%lab lab)")
 
-    def lab_at(self, folder: Path, overrides: list[str] | None = None, fresh: bool = False) -> Lab:
-        """A Lab for folder, reusing this kernel's handle unless fresh (re-read lab.conf)."""
+    def lab_at(self, folder: Path, overrides: list[str] | None = None, fresh: bool = False,
+               force: bool = False) -> Lab:
+        """A Lab for folder, reusing this kernel's handle unless fresh (re-read lab.conf).
+
+        A running lab is read as it was started (its overrides, and -F if it had no lab.conf).
+        """
         key = str(folder.resolve())
         lab = self.labs.get(key)
         if lab is None or fresh or (overrides is not None and overrides != lab.overrides):
+            state = StateDir.for_lab(folder)
             if overrides is None:
-                overrides = StateDir.for_lab(folder).read_json().get("overrides") or []
-            lab = Lab.from_dir(folder, overrides, force=True)
+                overrides = state.read_json().get("overrides") or []
+            lab = Lab.from_dir(folder, overrides, force=force or state.is_live())
             self.labs[key] = lab
         return lab
 

@@ -1,0 +1,105 @@
+"""Boot progress for %lstart / %%lab / %vstart, and the report of failed startups.
+
+In a kernel the progress is a small HTML widget, one badge per machine, recoloured as
+the engine reports each machine's state (widget updates are not cell outputs, so nbval
+sees only the fixed text/plain line). Elsewhere (terminal IPython) each state change is
+printed. When the lab is up, report() prints one deterministic summary line and, for
+each machine whose startup failed, the tail of its startup log on stderr.
+"""
+from __future__ import annotations
+
+import html
+import sys
+
+from ..api import Lab
+from .tables import STATE_COLOURS
+
+LOG_LINES = 25
+
+
+def in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+        return getattr(get_ipython(), "kernel", None) is not None
+    except ImportError:
+        return False
+
+
+class BootProgress:
+    """A progress callback for Lab.start that shows per-machine states."""
+
+    def __init__(self, lab_name: str, machines: list[str], widget: bool | None = None) -> None:
+        self.lab_name = lab_name
+        self.states: dict[str, str] = {m: "pending" for m in machines}
+        self.warnings: list[str] = []
+        self.html = None
+        if widget if widget is not None else in_kernel():
+            import ipywidgets
+            self.html = ipywidgets.HTML(self._render())
+
+    def __call__(self, event: dict) -> None:
+        if event.get("event") == "warning":
+            self.warnings.append(event.get("message", ""))
+            sys.stderr.write(f"warning: {event.get('message', '')}\n")
+            sys.stderr.flush()
+        elif event.get("event") == "machine" and event.get("machine"):
+            self.states[event["machine"]] = event.get("state", "")
+            if self.html is not None:
+                self.html.value = self._render()
+            else:
+                print(f"{event['machine']}: {event.get('state', '')}", flush=True)
+
+    def _render(self) -> str:
+        done = sum(1 for s in self.states.values() if s in ("running", "failed"))
+        badges = []
+        for name, state in sorted(self.states.items()):
+            colour = STATE_COLOURS.get(state, "#8c959f")
+            badges.append(f"<span style='display:inline-block;margin:2px 6px 2px 0;padding:1px 8px;"
+                          f"border-radius:10px;border:1px solid {colour};color:{colour}'>"
+                          f"{html.escape(name)}: {html.escape(state)}</span>")
+        return (f"<div class='nk-progress'><b>Lab {html.escape(self.lab_name)!s}</b> "
+                f"({done}/{len(self.states)} up)<br>{''.join(badges)}</div>")
+
+    def summary(self) -> str:
+        return f"Booting lab {self.lab_name!r}: {', '.join(sorted(self.states))}"
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        if self.html is None:
+            return {"text/plain": self.summary()}
+        bundle = self.html._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = self.summary()
+        return bundle
+
+
+def report(lab: Lab, result: dict, verb: str = "started") -> list[str]:
+    """Print the outcome of a start; returns the machines whose startup failed."""
+    info = {m["name"]: m for m in lab.info()}
+    names = sorted(result.get("machines") or info)
+    bad = []
+    for name in names:
+        m = info.get(name, {})
+        status = m.get("startup_status")
+        if name in (result.get("failed") or []) or m.get("state") == "failed" or status not in (0, None):
+            bad.append(name)
+    good = [n for n in names if n not in bad]
+    line = f"Lab {lab.model.name!r} {verb}: {len(good)} of {len(names)} machines running"
+    print(line + (f" ({', '.join(good)})" if good and len(good) <= 12 else ""), flush=True)
+    for name in bad:
+        m = info.get(name, {})
+        detail = (result.get("details") or {}).get(name) or m.get("detail") or m.get("state", "")
+        sys.stderr.write(f"\n{name}: startup failed: {detail}\n--- startup log of {name} (last {LOG_LINES} lines) ---\n")
+        sys.stderr.write(startup_log(lab, name) + "\n")
+    sys.stderr.flush()
+    return bad
+
+
+def startup_log(lab: Lab, name: str, lines: int = LOG_LINES) -> str:
+    try:
+        text = lab.state.startup_log(name).read_text(errors="replace")
+    except OSError:
+        return "(no startup log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
