@@ -69,6 +69,9 @@ def build_root(lay: NodeLayout) -> None:
     mounts.pivot(r)
 
 
+TINY_INITS = (["/usr/bin/catatonit", "-P"], ["/usr/libexec/podman/catatonit", "-P"])
+
+
 def write_sysctl(key: str, value: str) -> None:
     with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
         f.write(str(value))
@@ -101,6 +104,12 @@ def run(lay: NodeLayout, report_fd: int) -> None:
         os._exit(1)
     os.write(report_fd, b'{"ok": true}')
     os.close(report_fd)
+    for tiny in TINY_INITS:  # a small C init keeps an idle node at about 100 KiB
+        if os.access(tiny[0], os.X_OK):
+            try:
+                os.execv(tiny[0], tiny)
+            except OSError:
+                pass
     _reap_forever()
 
 

@@ -91,7 +91,9 @@ class Handlers:
     def _boot(self, conn: Conn, names: list[str], fast: bool, timeout: float, parallel: int) -> None:
         listener = conn.send
         self.rt.listeners.append(listener)
+        t_start = time.perf_counter()
         created = self.rt.create(names)
+        t_created = time.perf_counter()
         failed = [n for n in names if self.rt.machines[n].state == "failed"]
         waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
         active: set[str] = set()
@@ -100,7 +102,8 @@ class Handlers:
             if listener in self.rt.listeners:
                 self.rt.listeners.remove(listener)
             bad = [n for n in names if self.rt.machines[n].state == "failed"]
-            conn.send({"ok": True, "machines": names, "failed": bad,
+            timing = dict(self.rt.timing, startups=time.perf_counter() - t_created, total=time.perf_counter() - t_start)
+            conn.send({"ok": True, "machines": names, "failed": bad, "timing": timing,
                        "details": {n: self.rt.machines[n].detail for n in bad}})
 
         def launch_ready() -> None:

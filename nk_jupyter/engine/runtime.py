@@ -64,6 +64,7 @@ class LabRuntime:
         self.machines: dict[str, MachineState] = {}
         self.listeners: list[Callable[[dict], None]] = []
         self._next_index = 0
+        self.timing: dict[str, float] = {}
 
     # -- events -------------------------------------------------------------------
     def emit(self, event: dict) -> None:
@@ -101,6 +102,7 @@ class LabRuntime:
                 self._next_index += 1
             ms.machine = machine
             todo.append(ms)
+        t0 = time.perf_counter()
         pending = []
         for ms in todo:
             lay = self._layout(ms)
@@ -111,18 +113,24 @@ class LabRuntime:
                 self.set_state(ms, "failed", str(e))
                 continue
             pending.append((ms, pid, rep))
+        t1 = time.perf_counter()
         created = []
+        wire = 0.0
         for ms, pid, rep in pending:
             try:
                 Node.wait_ready(rep)
                 ms.node = Node(ms.machine.name, pid)
+                tw = time.perf_counter()
                 self._wire(ms)
+                wire += time.perf_counter() - tw
                 created.append(ms.machine.name)
                 ms.started_at = time.time()
                 self.set_state(ms, "created")
             except (NodeStartError, OSError) as e:
                 self._kill_pid(pid)
                 self.set_state(ms, "failed", f"cannot create the node: {e}")
+        t2 = time.perf_counter()
+        self.timing = {"fork_nodes": t1 - t0, "nodes_ready": t2 - t1 - wire, "links": wire}
         return created
 
     def _layout(self, ms: MachineState) -> nodeinit.NodeLayout:

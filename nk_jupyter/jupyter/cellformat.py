@@ -36,6 +36,7 @@ from pathlib import PurePosixPath
 from ..errors import LabConfError, UserError
 
 HEADER = re.compile(r"^---\s+(?P<path>\S+)\s+---\s*$")
+LOOKS_LIKE_HEADER = re.compile(r"^-{2,}\s*[\w./-]*[\w.]\s*-{2,}\s*$")
 LAB_CONF = "lab.conf"
 
 
@@ -103,7 +104,7 @@ def parse_cell(body: str, first_body_line: int = 2) -> LabCell:
         number = first_body_line + offset
         match = HEADER.match(line)
         if match is None:
-            if line.startswith("---") and line.rstrip().endswith("---") and len(line.strip()) > 6:
+            if LOOKS_LIKE_HEADER.match(line):
                 raise CellError(number, f"malformed file header {line.strip()!r}; write '--- PATH ---'")
             sections[-1][2].append(line)
             continue

@@ -18,7 +18,7 @@ from ..errors import UserError
 from . import labops, tables
 from .friendly import user_errors
 from .live import Followers
-from .session import Session, running_states
+from .session import Session, running_states, where
 
 _DIR = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
 _NO_TOPO = argument("--no-topo", action="store_true", help="do not show the topology view")
@@ -182,7 +182,7 @@ class LabMagics(Magics):
             folder = self.session.folder_of(args.where)
         lab = self.session.require_running(self.session.use(self.session.lab_at(folder, fresh=True)))
         up = sum(1 for m in lab.info() if m["state"] == "running")
-        print(f"Attached to lab {lab.model.name!r} in {lab.directory} ({up} machines running).", flush=True)
+        print(f"Attached to lab {lab.model.name!r} in {where(lab)} ({up} machines running).", flush=True)
         if self._topo(args):
             display(self.followers.view(lab))
         self._store(args, lab)
@@ -209,7 +209,7 @@ class LabMagics(Magics):
         lab = self.session.resolve(args.directory)
         owner = dict(lab.state.read_json().get("owner") or {})
         owner["mine"] = owner.get("pid") == os.getpid()
-        return tables.lab_table(lab.topology(), str(lab.directory), lab.running, owner if lab.running else None)
+        return tables.lab_table(lab.topology(), where(lab), lab.running, owner if lab.running else None)
 
     @line_magic
     @magic_arguments()

@@ -42,6 +42,14 @@ def text_lab_folder(name: str) -> Path:
     return state_root() / "text-labs" / name
 
 
+def where(lab: Lab) -> str:
+    """How to name lab's folder to the user: the NAME of a %%lab lab, else the folder."""
+    folder = text_lab_folder(lab.directory.name)
+    if folder.exists() and folder.resolve() == lab.directory.resolve():
+        return lab.directory.name
+    return str(lab.directory)
+
+
 def running_states() -> list[tuple[StateDir, dict]]:
     """(state dir, lab.json) of every lab of this user that a supervisor serves now."""
     return [(s, s.read_json()) for s in all_states() if s.is_live() and s.read_json().get("directory")]
@@ -102,7 +110,7 @@ class Session:
     def require_running(lab: Lab) -> Lab:
         if not lab.running:
             raise LabNotRunningError(f"lab {lab.model.name!r} is not running; start it with "
-                                     f"%lstart -d {lab.directory} (or run its %%lab cell again)")
+                                     f"%lstart -d {where(lab)} (or run its %%lab cell again)")
         return lab
 
     # -- ownership and clean-up ---------------------------------------------------

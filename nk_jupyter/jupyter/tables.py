@@ -80,7 +80,8 @@ def lab_table(topology: dict, directory: str, running: bool, owner: dict | None 
         who = "; started by this kernel" if owner.get("mine") else (
             "; started by another kernel" if owner.get("kernel") else "; started outside Jupyter")
     note = f"{'running' if running else 'not running'}: {summary}{who}"
-    return Table(f"Lab {topology.get('lab', '?')!r} in {directory}", ["collision domain", "interfaces"], rows, note)
+    place = f"in {directory}" if "/" in directory else "from a %%lab cell"
+    return Table(f"Lab {topology.get('lab', '?')!r} {place}", ["collision domain", "interfaces"], rows, note)
 
 
 def labs_table(labs: list[dict]) -> Table:

@@ -209,8 +209,9 @@ class TopologyView:
     def summary(self) -> str:
         ms = self.topology["machines"]
         routers = sum(1 for m in ms if "router" in self._classes(m))
-        return (f"Topology of lab {self.topology.get('lab', '?')!r}: {len(ms)} machines "
-                f"({routers} routers), {len(self.topology['domains'])} collision domains")
+        domains = len(self.topology["domains"])
+        return (f"Topology of lab {self.topology.get('lab', '?')!r}: {_n(len(ms), 'machine')} "
+                f"({_n(routers, 'router')}), {_n(domains, 'collision domain')}")
 
     def __repr__(self) -> str:
         return self.summary()
@@ -224,6 +225,10 @@ class TopologyView:
     def classes_of(self, machine: str) -> str:
         node = self.nodes.get(machine_id(machine))
         return node.classes if node is not None else ""
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def machine_html(m: dict) -> str:

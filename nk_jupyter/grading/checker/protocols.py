@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import bgp, ospf
-from .base import CheckResult, Probe, guarded, negated
+from .base import CheckResult, CommandFailed, Probe, guarded, negated
 from .config import Node
 
 FAMILY = "protocols"
@@ -17,9 +17,7 @@ ROUTERS = {"bgpd": "bgp", "ospfd": "ospf", "ospf6d": "ospf6", "ripd": "rip", "ri
 def _router_block(probe: Probe, device: str, daemon: str) -> list[str]:
     r = probe.run(device, "vtysh -c 'show running-config'")
     if r.status != 0:
-        raise_from = (r.stderr or r.stdout).strip()
-        from .base import CommandFailed
-        raise CommandFailed(f"vtysh on {device} failed: {raise_from}")
+        raise CommandFailed(f"vtysh on {device} failed: {(r.stderr or r.stdout).strip()}")
     word = ROUTERS.get(daemon, daemon.rstrip("d"))
     block, inside = [], False
     for line in r.stdout.splitlines():
