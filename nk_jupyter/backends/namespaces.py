@@ -52,42 +52,34 @@ class Node:
         self.pid = init_pid
         self.pidfd = os.pidfd_open(init_pid)
 
-    @classmethod
-    def fork_init(cls, lay: nodeinit.NodeLayout) -> tuple[int, int]:
-        """Fork the node; returns (init pid, fd that reports readiness). Does not wait."""
-        pid_r, pid_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        mid = os.fork()
-        if mid == 0:
-            try:
-                os.close(pid_r)
-                os.close(rep_r)
-                ns.unshare(NODE_NS)
-                init = os.fork()
-                if init == 0:
-                    os.close(pid_w)
-                    os.setsid()
-                    nodeinit.run(lay, rep_w)
-                os.write(pid_w, str(init).encode())
-                os._exit(0)
-            except BaseException as e:
-                os.write(rep_w, json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
-                os._exit(1)
-        os.close(pid_w)
-        os.close(rep_w)
-        os.waitpid(mid, 0)
-        raw = os.read(pid_r, 32)
-        os.close(pid_r)
-        if not raw:
-            err = _read_report(rep_r)
-            raise NodeStartError(err.get("error", "node process failed"))
-        return int(raw), rep_r
-
     @staticmethod
-    def wait_ready(rep_fd: int) -> None:
-        report = _read_report(rep_fd)
-        if "error" in report:
-            raise NodeStartError(report["error"])
+    def fork_init(lay: nodeinit.NodeLayout) -> tuple[int, int, int]:
+        """Fork a node: returns (init pid, report fd to read, go fd to write). Does not wait.
+
+        Called in the zygote (backends/zygote.py), a small single-threaded process: it
+        unshares the node's namespaces itself, forks the node's pid 1 into them, and goes
+        back home with setns (one fork per node instead of two).
+        """
+        home = _Home.get()
+        rep_r, rep_w = os.pipe()
+        go_r, go_w = os.pipe()
+        try:
+            ns.unshare(NODE_NS)
+            init = os.fork()
+            if init == 0:
+                try:
+                    os.close(rep_r)
+                    os.close(go_w)
+                    os.setsid()
+                    nodeinit.run(lay, rep_w, go_r)
+                finally:
+                    os._exit(1)
+        finally:
+            for k in ENTER:
+                ns.setns(home[k], ns.NS_FLAGS[k])
+            os.close(rep_w)
+            os.close(go_r)
+        return init, rep_r, go_w
 
     def alive(self) -> bool:
         try:
@@ -248,15 +240,15 @@ def _relay_signals(child: int) -> None:
         signal.signal(sig, forward)
 
 
-def _read_report(fd: int) -> dict:
-    chunks = []
-    while True:
+def read_report(fd: int) -> dict:
+    """One JSON line from a node's init (an error if it died first)."""
+    buf = b""
+    while not buf.endswith(b"\n"):
         data = os.read(fd, 4096)
         if not data:
             break
-        chunks.append(data)
-    os.close(fd)
+        buf += data
     try:
-        return json.loads(b"".join(chunks) or b'{"error": "node init died before reporting"}')
+        return json.loads(buf or b'{"error": "the node init died before reporting"}')
     except ValueError:
-        return {"error": b"".join(chunks).decode(errors="replace")}
+        return {"error": buf.decode(errors="replace")}

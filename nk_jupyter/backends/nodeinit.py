@@ -1,19 +1,33 @@
-"""The tiny pid 1 of each namespace node (munet's mutini, in a forked process).
+"""The tiny pid 1 of each namespace node (munet's mutini), in a forked process.
 
-It builds the node's root (linux/mounts.py), reports success or the error on a pipe,
-then only reaps orphans until it is told to stop. When it exits, the kernel kills
-everything left in the node's pid namespace.
+Its life, talking to the supervisor over two pipes (JSON lines on `report`):
+  1. set the hostname, build the node's root (linux/mounts.py), write the default
+     sysctls and, on first boot, the machine's files (hosts, hostname, shared/ and
+     MACHINE/ copied over /)                                  -> {"stage": "rooted"}
+  2. wait for the supervisor to plug the veths, then bring lo and ethN up and write the
+     lab's own sysctls                                        -> {"stage": "ready"}
+  3. exec a small C init (catatonit -P) that only reaps orphans; without one, stay in
+     Python and reap. When pid 1 exits the kernel kills the whole node.
 """
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
 import os
+import pwd
+import shutil
 import signal
+import socket
+import stat
+import struct
 from dataclasses import dataclass
 
 from ..linux import mounts, ns
 from . import template
+
+TINY_INITS = (["/usr/bin/catatonit", "-P"], ["/usr/libexec/podman/catatonit", "-P"])
+HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,14 @@ class NodeLayout:
     shims: str           # mounted at /run/nk (systemctl shim ...)
     host_top: tuple[tuple[str, str], ...]  # host's top-level entries: (name, "dir"|"link:TARGET")
     sysctls: tuple[tuple[str, str], ...] = ()  # written before any interface exists
+    first_boot: bool = True
+
+    @classmethod
+    def from_json(cls, d: dict) -> "NodeLayout":
+        d = dict(d)
+        d["host_top"] = tuple(tuple(x) for x in d["host_top"])
+        d["sysctls"] = tuple(tuple(x) for x in d["sysctls"])
+        return cls(**d)
 
 
 def build_root(lay: NodeLayout) -> None:
@@ -69,12 +91,68 @@ def build_root(lay: NodeLayout) -> None:
     mounts.pivot(r)
 
 
-TINY_INITS = (["/usr/bin/catatonit", "-P"], ["/usr/libexec/podman/catatonit", "-P"])
+def first_boot_files(name: str) -> list[str]:
+    """Netkit's first boot: hosts and hostname, then shared/ and MACHINE/ over /. Returns problems."""
+    problems: list[str] = []
+    with open("/etc/hosts", "w") as f:
+        f.write(HOSTS.format(name=name))
+    with open("/etc/hostname", "w") as f:
+        f.write(name + "\n")
+    for src in ("/hostlab/shared", f"/hostlab/{name}"):
+        if os.path.isdir(src) and not os.path.islink(src):
+            _copy_over(src, "/", problems)
+    try:
+        frr = pwd.getpwnam("frr")
+    except KeyError:
+        frr = None
+    for conf in ("/etc/frr", "/etc/quagga"):
+        if frr and os.path.isdir(conf):
+            for dirpath, _dirs, files in os.walk(conf):
+                os.chown(dirpath, frr.pw_uid, frr.pw_gid)
+                for f in files:
+                    os.chown(f"{dirpath}/{f}", frr.pw_uid, frr.pw_gid)
+                    os.chmod(f"{dirpath}/{f}", 0o640)
+    return problems
+
+
+def _copy_over(src: str, dst: str, problems: list[str]) -> None:
+    """cp -r --no-preserve=ownership --no-dereference of src's contents onto dst."""
+    for dirpath, dirs, files in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        target = os.path.normpath(os.path.join(dst, rel))
+        try:
+            os.makedirs(target, exist_ok=True)
+        except OSError as e:
+            problems.append(f"{target}: {e.strerror}")
+            dirs[:] = []
+            continue
+        for entry in dirs + files:
+            s, d = f"{dirpath}/{entry}", f"{target}/{entry}"
+            try:
+                if os.path.islink(s):
+                    if os.path.lexists(d) and not os.path.isdir(d):
+                        os.unlink(d)
+                    os.symlink(os.readlink(s), d)
+                    if entry in dirs:
+                        dirs.remove(entry)
+                elif entry in files:
+                    shutil.copyfile(s, d)
+                    os.chmod(d, stat.S_IMODE(os.stat(s).st_mode))
+            except OSError as e:
+                problems.append(f"{d}: {e.strerror}")
 
 
 def write_sysctl(key: str, value: str) -> None:
     with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
         f.write(str(value))
+
+
+def set_up(ifname: str) -> None:
+    """Bring an interface up (SIOCGIFFLAGS/SIOCSIFFLAGS, as ifconfig does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH", ifname.encode(), 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, req)[:18])[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH", ifname.encode(), flags | 1))
 
 
 def host_top_level() -> tuple[tuple[str, str], ...]:
@@ -91,7 +169,11 @@ def host_top_level() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def run(lay: NodeLayout, report_fd: int) -> None:
+def _say(fd: int, msg: dict) -> None:
+    os.write(fd, (json.dumps(msg) + "\n").encode())
+
+
+def run(lay: NodeLayout, report_fd: int, go_fd: int) -> None:
     """Body of the node's pid 1. Never returns."""
     try:
         ns.sethostname(lay.name)
@@ -99,12 +181,30 @@ def run(lay: NodeLayout, report_fd: int) -> None:
         os.chdir("/root")
         for key, value in lay.sysctls:
             write_sysctl(key, value)
+        problems = first_boot_files(lay.name) if lay.first_boot else []
     except Exception as e:  # report any failure to the supervisor, then die
-        os.write(report_fd, json.dumps({"error": f"{type(e).__name__}: {e}"}).encode())
+        _say(report_fd, {"error": f"{type(e).__name__}: {e}"})
         os._exit(1)
-    os.write(report_fd, b'{"ok": true}')
+    _say(report_fd, {"stage": "rooted", "problems": problems})
+    with os.fdopen(go_fd) as go:
+        line = go.readline()
+    if not line:
+        os._exit(1)
+    orders = json.loads(line)
+    warnings = []
+    for ifname in orders.get("up", []):
+        try:
+            set_up(ifname)
+        except OSError as e:
+            warnings.append(f"cannot bring {ifname} up: {e.strerror}")
+    for key, value in orders.get("sysctls", []):
+        try:
+            write_sysctl(key, value)
+        except OSError as e:
+            warnings.append(f"sysctl {key}={value}: {e.strerror}")
+    _say(report_fd, {"stage": "ready", "warnings": warnings})
     os.close(report_fd)
-    for tiny in TINY_INITS:  # a small C init keeps an idle node at about 100 KiB
+    for tiny in TINY_INITS:  # a small C init keeps an idle node at about 50 KiB
         if os.access(tiny[0], os.X_OK):
             try:
                 os.execv(tiny[0], tiny)

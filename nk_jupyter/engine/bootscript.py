@@ -1,8 +1,7 @@
-"""The shell text a node runs at boot and at halt (Netkit's phase 1 and 2, Kathara's order).
+"""The shell text a node runs at boot and at halt (Netkit's phase 2, Kathara's order).
 
-Boot:  first boot only: /etc/hosts and /etc/hostname, then shared/ and MACHINE/ copied
-       over / (machine files win), FRR/Quagga config handed to the frr user;
-       every boot: shared.startup, MACHINE.startup, then the `exec` lines, in /root.
+Boot:  shared.startup, MACHINE.startup, then the `exec` lines, in /root (the first-boot
+       files, Netkit's phase 1, are written by the node's init: backends/nodeinit.py).
 Halt:  MACHINE.shutdown, then shared.shutdown.
 Scripts are read from /hostlab at run time and need no exec bit.
 """
@@ -20,30 +19,16 @@ def shell_of(machine: Machine) -> str:
     return machine.options.shell or "/bin/bash"
 
 
-def boot(machine: Machine, first_boot: bool) -> str:
+def boot(machine: Machine) -> str:
+    """shared.startup, MACHINE.startup, then the exec lines (first-boot files: nodeinit.py)."""
     name, sh = machine.name, shlex.quote(shell_of(machine))
-    lines = ["cd /root"]
-    if first_boot:
-        lines += [
-            f"printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\t{name}\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n' > /etc/hosts",
-            f"echo {name} > /etc/hostname",
-            "for d in /hostlab/shared /hostlab/" + name + "; do",
-            "  if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then",
-            "    cp -r --no-preserve=ownership --no-dereference --preserve=links \"$d\"/. / || echo \"nk: some files of $d could not be copied\" >&2",
-            "  fi",
-            "done",
-            "for d in /etc/frr /etc/quagga; do",
-            "  [ -d $d ] && getent passwd frr >/dev/null && chown -R frr:frr $d && find $d -type f -exec chmod 640 {} +",
-            "done",
-            "[ -d /var/www ] && chmod -R a+rX /var/www",
-            "cd /root",
-        ]
+    lines = []
     for script in ("/hostlab/shared.startup", f"/hostlab/{name}.startup"):
         lines.append(f"if [ -f {script} ]; then {sh} {script}; s=$?; [ $s = 0 ] || echo \"nk: {script.rsplit('/', 1)[1]} exited with status $s\" >&2; fi")
     for cmd in machine.options.exec_commands:
         lines.append(f"cd /root; {cmd}")
-    lines.append("cd /root; exit ${s:-0}")
-    return "s=0\n" + "\n".join(lines) + "\n"
+    lines.append("exit ${s:-0}")
+    return "s=0\ncd /root\n" + "\n".join(lines) + "\n"
 
 
 def halt(machine: Machine) -> str:

@@ -136,7 +136,7 @@ class Handlers:
         marker = self.rt.state.node_dir(m.name) / ".configured"
         log = os.open(self.rt.state.startup_log(m.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-        relay = ms.node.spawn([shell, "-c", bootscript.boot(m, not marker.exists())], bootscript.environment(m),
+        relay = ms.node.spawn([shell, "-c", bootscript.boot(m)], bootscript.environment(m),
                               (self.devnull, log, log))
         os.close(log)
         self.rt.set_state(ms, "booting")

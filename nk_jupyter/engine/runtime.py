@@ -9,6 +9,7 @@ then halted (lhalt/vhalt) or crashed (lcrash/vcrash, or its init died).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -57,8 +58,9 @@ class MachineState:
 
 
 class LabRuntime:
-    def __init__(self, lab: Lab, state: StateDir, template: str, full_map: bool) -> None:
+    def __init__(self, lab: Lab, state: StateDir, template: str, full_map: bool, zygote) -> None:
         self.lab, self.state, self.template, self.full_map = lab, state, template, full_map
+        self.zygote = zygote
         self.hub = netlink.Hub()
         self.host_top = nodeinit.host_top_level()
         self.machines: dict[str, MachineState] = {}
@@ -103,55 +105,73 @@ class LabRuntime:
             ms.machine = machine
             todo.append(ms)
         t0 = time.perf_counter()
-        pending = []
         for ms in todo:
             lay = self._layout(ms)
             Path(lay.root).mkdir(parents=True, exist_ok=True)
+            self.zygote.request(lay)
+        pending = []
+        for ms in todo:  # plug each node as soon as it exists; its init builds its root meanwhile
             try:
-                pid, rep = Node.fork_init(lay)
+                pid, report, go = self.zygote.answer()
             except NodeStartError as e:
-                self.set_state(ms, "failed", str(e))
+                self.set_state(ms, "failed", f"cannot create the node: {e}")
                 continue
-            pending.append((ms, pid, rep))
+            ms.node = Node(ms.machine.name, pid)
+            try:
+                self._plug(ms, go)
+            except OSError as e:
+                os.close(go)
+                ms.node.kill()
+                self.set_state(ms, "failed", f"cannot wire the node: {e}")
+                continue
+            pending.append((ms, report))
         t1 = time.perf_counter()
         created = []
-        wire = 0.0
-        for ms, pid, rep in pending:
-            try:
-                Node.wait_ready(rep)
-                ms.node = Node(ms.machine.name, pid)
-                tw = time.perf_counter()
-                self._wire(ms)
-                wire += time.perf_counter() - tw
-                created.append(ms.machine.name)
-                ms.started_at = time.time()
-                self.set_state(ms, "created")
-            except (NodeStartError, OSError) as e:
-                self._kill_pid(pid)
-                self.set_state(ms, "failed", f"cannot create the node: {e}")
-        t2 = time.perf_counter()
-        self.timing = {"fork_nodes": t1 - t0, "nodes_ready": t2 - t1 - wire, "links": wire}
+        for ms, report in pending:
+            problem = self._await_ready(ms, report)
+            if problem:
+                ms.node.kill()
+                ms.node = None
+                self.set_state(ms, "failed", f"cannot create the node: {problem}")
+                continue
+            created.append(ms.machine.name)
+            ms.started_at = time.time()
+            self.set_state(ms, "created")
+        self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1}
         return created
+
+    def _await_ready(self, ms: MachineState, report: int) -> str | None:
+        with os.fdopen(report, "rb") as lines:
+            for _stage in ("rooted", "ready"):
+                line = lines.readline()
+                try:
+                    msg = json.loads(line) if line else {"error": "the node init died before reporting"}
+                except ValueError:
+                    msg = {"error": line.decode(errors="replace")}
+                if "error" in msg:
+                    return msg["error"]
+                self._report_problems(ms, msg)
+        return None
+
+    def _report_problems(self, ms: MachineState, msg: dict) -> None:
+        for text in msg.get("problems", []) + msg.get("warnings", []):
+            self.emit({"event": "warning", "machine": ms.machine.name, "message": text})
+
+    def _plug(self, ms: MachineState, go: int) -> None:
+        m = ms.machine
+        for num, iface in sorted(m.interfaces.items()):
+            self.hub.plug(ms.node.pid, ms.index, num, iface.link, self.mac(m, iface))
+        orders = {"up": ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)], "sysctls": list(m.options.sysctls.items())}
+        os.write(go, (json.dumps(orders) + "\n").encode())
+        os.close(go)
 
     def _layout(self, ms: MachineState) -> nodeinit.NodeLayout:
         name = ms.machine.name
         return nodeinit.NodeLayout(
             name=name, root=str(self.state.path / "mnt" / name), disk=str(self.state.node_dir(name)),
             template=self.template, labdir=str(self.lab.directory), shims=SHIMS,
-            host_top=self.host_top, sysctls=tuple(default_sysctls(ms.machine)))
-
-    def _wire(self, ms: MachineState) -> None:
-        m = ms.machine
-        for num, iface in sorted(m.interfaces.items()):
-            self.hub.plug(ms.node.pid, ms.index, num, iface.link, self.mac(m, iface))
-        with self.hub.in_node(ms.node.pid) as ipr:
-            for name in ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)]:
-                ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
-            for key, value in m.options.sysctls.items():
-                try:
-                    nodeinit.write_sysctl(key, value)
-                except OSError as e:
-                    self.emit({"event": "warning", "machine": m.name, "message": f"sysctl {key}={value}: {e.strerror}"})
+            host_top=self.host_top, sysctls=tuple(default_sysctls(ms.machine)),
+            first_boot=not (self.state.node_dir(name) / ".configured").exists())
 
     @staticmethod
     def mac(machine: Machine, iface: Interface) -> str:

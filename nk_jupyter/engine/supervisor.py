@@ -50,6 +50,8 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     from .runtime import LabRuntime
 
     ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+    from ..backends.zygote import Zygote
+    zygote = Zygote()  # forked before the heavy imports below
     state = StateDir(state_dir)
     conf = state.read_json()
     lab = load_lab(conf["directory"], conf.get("overrides") or (), force=True)
@@ -57,7 +59,7 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     if not (tpl / ".owned").exists():
         template.restore_owners(tpl, full_map)
         (tpl / ".owned").touch()
-    rt = LabRuntime(lab, state, str(tpl), full_map)
+    rt = LabRuntime(lab, state, str(tpl), full_map, zygote)
     loop = Loop()
     handlers = Handlers(rt, loop, host_pid)
     try:

@@ -10,7 +10,7 @@ from .base import CheckResult, Probe, guarded
 from .config import Node
 
 FAMILY = "http"
-MARK = "@@nk-http-status@@"
+MARK = "__nk_http_status__"  # not starting with @: curl -w @FILE reads a file
 
 
 def http(probe: Probe, device: str, url: str, status: int = 200, method: str = "GET",
