@@ -50,7 +50,6 @@ class Node:
     def __init__(self, name: str, init_pid: int) -> None:
         self.name = name
         self.pid = init_pid
-        self.pidfd = os.pidfd_open(init_pid)
 
     @staticmethod
     def fork_init(lay: nodeinit.NodeLayout) -> tuple[int, int, int]:

@@ -105,26 +105,16 @@ class LabRuntime:
             ms.machine = machine
             todo.append(ms)
         t0 = time.perf_counter()
-        for ms in todo:
+        pending = []
+        window = 16  # requests in flight to the zygote (more would fill the socket both ways)
+        for i, ms in enumerate(todo):
             lay = self._layout(ms)
             Path(lay.root).mkdir(parents=True, exist_ok=True)
             self.zygote.request(lay)
-        pending = []
-        for ms in todo:  # plug each node as soon as it exists; its init builds its root meanwhile
-            try:
-                pid, report, go = self.zygote.answer()
-            except NodeStartError as e:
-                self.set_state(ms, "failed", f"cannot create the node: {e}")
-                continue
-            ms.node = Node(ms.machine.name, pid)
-            try:
-                self._plug(ms, go)
-            except OSError as e:
-                os.close(go)
-                ms.node.kill()
-                self.set_state(ms, "failed", f"cannot wire the node: {e}")
-                continue
-            pending.append((ms, report))
+            if i >= window:
+                self._take_node(todo[i - window], pending)
+        for ms in todo[max(0, len(todo) - window):]:
+            self._take_node(ms, pending)
         t1 = time.perf_counter()
         created = []
         for ms, report in pending:
@@ -139,6 +129,23 @@ class LabRuntime:
             self.set_state(ms, "created")
         self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1}
         return created
+
+    def _take_node(self, ms: MachineState, pending: list) -> None:
+        """Receive the zygote's answer for ms, then plug its links (its init builds its root meanwhile)."""
+        try:
+            pid, report, go = self.zygote.answer()
+        except NodeStartError as e:
+            self.set_state(ms, "failed", f"cannot create the node: {e}")
+            return
+        ms.node = Node(ms.machine.name, pid)
+        try:
+            self._plug(ms, go)
+        except OSError as e:
+            os.close(go)
+            ms.node.kill()
+            self.set_state(ms, "failed", f"cannot wire the node: {e}")
+            return
+        pending.append((ms, report))
 
     def _await_ready(self, ms: MachineState, report: int) -> str | None:
         with os.fdopen(report, "rb") as lines:

@@ -50,6 +50,9 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     from .runtime import LabRuntime
 
     ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a big lab holds a few fds per machine
     from ..backends.zygote import Zygote
     zygote = Zygote()  # forked before the heavy imports below
     state = StateDir(state_dir)
@@ -134,7 +137,15 @@ def main(argv: list[str]) -> None:
         try:
             ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
             ns.sethostname("nk-hub")
-            _serve(state_dir, w, full_map, host_pid)
+            if os.environ.get("NK_PROFILE"):  # developer aid: cProfile stats in STATE/profile.txt
+                import cProfile
+                import pstats
+                prof = cProfile.Profile()
+                prof.runcall(_serve, state_dir, w, full_map, host_pid)
+                with open(state_dir / "profile.txt", "w") as f:
+                    pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(40)
+            else:
+                _serve(state_dir, w, full_map, host_pid)
             os._exit(0)
         except BaseException as e:
             traceback.print_exc()

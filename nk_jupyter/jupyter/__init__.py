@@ -4,6 +4,7 @@ Magics (each has help: `%lstart?`):
     %lstart %lhalt %lcrash %lclean %lrestart %lattach %linfo %ltopo   whole labs
     %%lab NAME                                                         a lab in one cell
     %vcmd / %%vcmd %vstart %vhalt %vcrash %vconfig %vlist              single machines
+    %ltest %check                                 grading (nk_jupyter.grading.magics)
 
 Modules: magics.py and vmagics.py (argument parsing), labops.py (starting labs),
 cellformat.py (%%lab syntax), stream.py (%vcmd output and interrupts), widget.py
@@ -28,6 +29,11 @@ def load_ipython_extension(ip) -> None:
     machine_magics = MachineMagics(ip, session, followers)
     ip.register_magics(lab_magics, machine_magics)
     _LOADED[id(ip)] = (session, followers, lab_magics, machine_magics)
+    try:  # %ltest and %check, when the grading part is installed
+        from ..grading.magics import register as register_grading
+    except ImportError:
+        return
+    register_grading(ip)
 
 
 def unload_ipython_extension(ip) -> None:
@@ -41,4 +47,6 @@ def unload_ipython_extension(ip) -> None:
         for kind, names in obj.magics.items():
             for name in names:
                 table[kind].pop(name, None)
+    for name in ("ltest", "check"):
+        table["line"].pop(name, None)
     # the old Session's atexit hook stays: labs are owned by pid and still halted at exit

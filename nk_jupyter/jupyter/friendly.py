@@ -22,6 +22,7 @@ def user_errors(fn: Callable) -> Callable:
     """Decorate a magic so that user mistakes are shown as one line."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841  (IPython leaves this frame out of tracebacks)
         try:
             return fn(*args, **kwargs)
         except (UserError, ExecError) as e:

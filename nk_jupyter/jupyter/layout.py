@@ -6,7 +6,8 @@ nodes start on a circle in breadth-first order from the first machine by name, a
 fixed number of cooling steps follows. Big labs (more than LARGE nodes) get a grid in the
 same order instead, to keep the cost small.
 
-positions(nodes, edges) -> {node id: (x, y)} in pixels, inside a WIDTH x HEIGHT box.
+positions(nodes, edges) -> {node id: (x, y)} in pixels, inside a WIDTH x HEIGHT box, with
+links about EDGE pixels long (so a small lab is not blown up to fill the box).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections import deque
 WIDTH, HEIGHT = 640.0, 400.0
 ITERATIONS = 250
 LARGE = 150
+EDGE = 90.0
 
 
 def bfs_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -84,14 +86,17 @@ def _springs(order: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple[
     return {name: (xs[i], ys[i]) for i, name in enumerate(order)}
 
 
-def _fit(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """Scale into the box (keeping proportions) and round, so output is stable text."""
+def _fit(pos: dict[str, tuple[float, float]], edges: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
+    """Scale into the box (keeping proportions), links about EDGE long at most; rounded."""
     if not pos:
         return {}
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     span = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
     scale = min(WIDTH / span[0], HEIGHT / span[1], 3.0)
+    lengths = [math.dist(pos[a], pos[b]) for a, b in edges if a in pos and b in pos]
+    if lengths:
+        scale = min(scale, EDGE / (sum(lengths) / len(lengths)))
     return {n: (round((x - min(xs)) * scale, 1), round((y - min(ys)) * scale, 1)) for n, (x, y) in pos.items()}
 
 
@@ -101,8 +106,8 @@ def positions(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple
     if len(order) <= 1:
         return {n: (WIDTH / 2, HEIGHT / 2) for n in order}
     if len(order) > LARGE:
-        return _fit(_grid(order))
-    return _fit(_springs(order, edges))
+        return _fit(_grid(order), [])
+    return _fit(_springs(order, edges), edges)
 
 
 def place_near(neighbours: list[tuple[float, float]], taken: list[tuple[float, float]]) -> tuple[float, float]:

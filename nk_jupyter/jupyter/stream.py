@@ -88,6 +88,7 @@ def run_streamed(lab: Lab, machine: str, command: str, quiet: bool = False) -> E
 
     Raises KeyboardInterrupt (after stopping the command) when the kernel is interrupted.
     """
+    __tracebackhide__ = True  # noqa: F841  (the interrupt's traceback shows the cell only)
     stream = lab.exec(machine, command)
     reader = _Reader(stream)
     reader.start()
@@ -100,12 +101,19 @@ def run_streamed(lab: Lab, machine: str, command: str, quiet: bool = False) -> E
         sys.stdout.flush()
         sys.stderr.write(f"\n[{machine}: command interrupted, stopped by SIG{how}; the lab keeps running]\n")
         sys.stderr.flush()
-        raise KeyboardInterrupt from None
+        _interrupted(machine, how)
     reader.join(timeout=5)
     if reader.error is not None:
         raise reader.error
     status = stream.status if stream.status is not None else -1
     return ExecResult(machine, command, status, "".join(out), "".join(err))
+
+
+def _interrupted(machine: str, how: str) -> None:
+    # The kernel was interrupted while a command ran in a machine. The command was stopped
+    # (see the line printed above); the lab keeps running. Raising again stops the cell,
+    # and Run All / nbval, as an interrupt should.
+    raise KeyboardInterrupt(f"{machine}: command stopped by SIG{how}") from None
 
 
 def report_status(result: ExecResult) -> None:

@@ -49,6 +49,7 @@ class MachineMagics(Magics):
 
         Examples: `%vcmd pc1 ping -c 3 10.0.0.2`, or a cell starting `%%vcmd r1`.
         """
+        __tracebackhide__ = True  # noqa: F841
         options, machine, command = split_command(line, VCMD_VALUES)
         if not machine:
             raise UsageError("say which machine: %vcmd MACHINE COMMAND (see %vcmd?)")

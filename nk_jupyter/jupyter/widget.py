@@ -69,6 +69,7 @@ class TopologyView:
         self.cyto = ipycytoscape.CytoscapeWidget()
         self.cyto.set_style(STYLE)
         self.cyto.set_layout(name="preset", fit=True, padding=40, animate=False)
+        self.cyto.max_zoom = 1.6  # a two-machine lab must not be zoomed to giant nodes
         self.cyto.layout.height = height
         self.cyto.layout.width = "66%"
         self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(width="34%", overflow="auto",

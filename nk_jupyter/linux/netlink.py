@@ -33,15 +33,20 @@ class Hub:
         self.bridges: dict[str, int] = {}  # domain -> ifindex
         self._names: dict[str, str] = {}
         self.ipr.link("set", index=self.ipr.link_lookup(ifname="lo")[0], state="up")
+        for key in ("all", "default"):  # the hub only switches frames: no IPv6 on its ports
+            try:
+                with open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", "w") as f:
+                    f.write("1")
+            except OSError:
+                pass
 
     def bridge(self, domain: str) -> int:
         """The bridge of a collision domain, created on first use."""
         if domain not in self.bridges:
             name = bridge_name(len(self.bridges))
             self.ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_ageing_time=0,
-                          br_group_fwd_mask=0xFFF8, br_mcast_snooping=0, state="up")
+                          br_group_fwd_mask=0xFFF8, br_mcast_snooping=0, ifalias=domain[:255], state="up")
             idx = self.ipr.link_lookup(ifname=name)[0]
-            self.ipr.link("set", index=idx, ifalias=domain[:255])
             self.bridges[domain] = idx
             self._names[domain] = name
         return self.bridges[domain]

@@ -86,7 +86,13 @@ def _template(config: Config) -> dict | None:
     root = config.node()
     inline, ref = root.get("lab_inline"), root.get("structure")
     if inline is not None:
-        return structure.template_interfaces(inline.text(), config.path)
+        try:
+            return structure.template_interfaces(inline.text(), config.path)
+        except LabConfError as e:   # a line of the inline lab.conf: say where it is in the file
+            key_line = config.line(("lab_inline",)) or 1
+            block = config.path.suffix.lower() != ".json" and e.line
+            raise LabConfError(config.path, key_line + e.line if block else key_line,
+                               f"lab_inline: {e.message}") from None
     if ref is not None:
         base = config.path.parent
         for candidate in (base / ref.text(), base.parent / ref.text(), Path(ref.text())):
