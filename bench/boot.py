@@ -1,0 +1,43 @@
+"""Boot generated labs of N machines and time each phase; idle memory per machine.
+
+    python bench/boot.py 100 500 1000
+
+One JSON line per size: wall time of Lab.start() (supervisor start included), the
+supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
+nodes_ready; startups: every one-line startup finished), lcrash time, and the private
+(unshared) memory of the idle machines' processes, from /proc/PID/smaps_rollup.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+
+from common import emit, generate_lab
+
+from nk_jupyter import Lab
+
+
+def run(n: int) -> dict:
+    folder = generate_lab(n)
+    try:
+        lab = Lab.from_dir(folder)
+        t0 = time.perf_counter()
+        result = lab.start(timeout=600)
+        wall = time.perf_counter() - t0
+        info = lab.info(memory=True)
+        mem = sorted(m["memory_kib"] or 0 for m in info)
+        t1 = time.perf_counter()
+        lab.crash()
+        crash = time.perf_counter() - t1
+        return {"bench": "boot", "machines": n, "failed": len(result["failed"]), "start_s": round(wall, 3),
+                "phases_s": {k: round(v, 3) for k, v in result["timing"].items()},
+                "per_machine_ms": round(wall / n * 1000, 2), "crash_s": round(crash, 3),
+                "idle_private_kib_median": mem[len(mem) // 2], "idle_private_kib_max": mem[-1]}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    for size in [int(a) for a in sys.argv[1:]] or [100]:
+        emit(run(size))

@@ -1,0 +1,31 @@
+"""Shared helpers for the benchmarks: generated labs, host facts, medians."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+from pathlib import Path
+
+
+def host_facts() -> dict:
+    return {"kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "user": "root" if os.getuid() == 0 else "ordinary"}
+
+
+def generate_lab(n: int, per_domain: int = 10, base: str | None = None) -> Path:
+    """n hosts, per_domain of them on each collision domain, each with a one-line startup."""
+    folder = Path(tempfile.mkdtemp(prefix=f"nk-bench-{n}-", dir=base))
+    (folder / "lab.conf").write_text("".join(f"h{i}[0]=d{i // per_domain}\n" for i in range(n)))
+    for i in range(n):
+        (folder / f"h{i}.startup").write_text(f"ip addr add 10.{i // 250}.{i % 250}.1/16 dev eth0\n")
+    return folder
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def emit(result: dict) -> None:
+    print(json.dumps({**result, "host": host_facts()}), flush=True)

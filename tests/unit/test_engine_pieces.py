@@ -1,0 +1,51 @@
+"""Engine pieces that need no namespaces: framing, command splitting, id maps, state dirs."""
+from __future__ import annotations
+
+import os
+import socket
+
+from nk_jupyter.engine import protocol
+from nk_jupyter.engine.bootscript import boot, command_argv
+from nk_jupyter.engine.statedir import lab_id
+from nk_jupyter.linux.idmap import Range, map_args
+from nk_jupyter.model import Machine, MachineOptions
+
+
+def test_frames_carry_json_and_file_descriptors():
+    a, b = socket.socketpair()
+    r, w = os.pipe()
+    protocol.send(a, {"op": "exec", "text": "é" * 3}, fds=[w])
+    msg, fds = protocol.recv(b)
+    assert msg == {"op": "exec", "text": "ééé"} and len(fds) == 1
+    os.write(fds[0], b"through")
+    assert os.read(r, 7) == b"through"
+    for fd in (r, w, *fds):
+        os.close(fd)
+
+
+def test_plain_words_skip_the_shell_everything_else_uses_it():
+    m = Machine("pc1")
+    assert command_argv(m, "ping -c 3 10.0.0.1") == ["ping", "-c", "3", "10.0.0.1"]
+    assert command_argv(m, "echo $HOME")[1:] == ["-c", "echo $HOME"]
+    assert command_argv(m, "cd /tmp")[1] == "-c"
+    assert command_argv(m, "a | b")[1] == "-c"
+    m.options = MachineOptions(shell="/bin/sh")
+    assert command_argv(m, "ls > x") == ["/bin/sh", "-c", "ls > x"]
+
+
+def test_boot_runs_shared_then_machine_startup_then_exec():
+    m = Machine("r1", options=MachineOptions(exec_commands=["echo done"]))
+    text = boot(m)
+    assert text.index("shared.startup") < text.index("r1.startup") < text.index("echo done")
+
+
+def test_id_map_is_rootlesskit_shaped():
+    assert map_args(1000, [Range(100000, 65536)]) == ["0", "1000", "1", "1", "100000", "65536"]
+    assert map_args(1000, [Range(100000, 10), Range(200000, 5)])[-3:] == ["11", "200000", "5"]
+
+
+def test_lab_ids_are_stable_and_distinct(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert lab_id(tmp_path / "a") == lab_id(tmp_path / "a")
+    assert lab_id(tmp_path / "a") != lab_id(tmp_path / "b")
