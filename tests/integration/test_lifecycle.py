@@ -94,3 +94,46 @@ def test_vcmd_streams_and_propagates_status(make_lab, started):
     stream.signal("INT")
     assert list(it) == [] and stream.status == 130
     assert Path(lab.directory).is_dir()
+
+
+def _drive_on_pty(argv: list[str], keys: bytes, timeout: float = 20) -> bytes:
+    """Run argv on a new pty, type keys, return everything it printed."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out, sent = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if not sent and (b"#" in out or b"$" in out):
+            os.write(master, keys)
+            sent = True
+        if proc.poll() is not None and not ready:
+            break
+    proc.wait(timeout=5)
+    os.close(master)
+    return out
+
+
+def test_vconnect_and_shell_are_interactive(make_lab, started):
+    import sys
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+    out = _drive_on_pty([sys.executable, "-m", "nk_jupyter", "vconnect", "-d", str(lab.directory), "pc1"],
+                        b"test -t 0 && echo I am $(hostname) on a terminal\nexit\n")
+    assert b"I am pc1 on a terminal" in out
+    out = _drive_on_pty([sys.executable, "-m", "nk_jupyter", "shell", "-d", str(lab.directory)],
+                        b"ip -br link show type bridge; id -u; exit\n")
+    assert b"nkd0" in out and b"\r\n0\r\n" in out
