@@ -45,6 +45,19 @@ class Loop:
             callback(code)
         self.add_reader(pidfd, fire)
 
+    def watch_exit(self, pid: int, callback: Callable[[], None]) -> None:
+        """Call callback() when process pid (not necessarily our child) exits."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return callback()
+
+        def fire() -> None:
+            self.remove_reader(pidfd)
+            os.close(pidfd)
+            callback()
+        self.add_reader(pidfd, fire)
+
     def call_later(self, delay: float, callback: Callable[[], None]) -> int:
         handle = next(self._seq)
         heapq.heappush(self._timers, (time.monotonic() + delay, handle, callback))

@@ -67,6 +67,7 @@ class LabRuntime:
         self.listeners: list[Callable[[dict], None]] = []
         self._next_index = 0
         self.timing: dict[str, float] = {}
+        self.watch_exit = None  # set by the supervisor: watch_exit(pid, callback)
 
     # -- events -------------------------------------------------------------------
     def emit(self, event: dict) -> None:
@@ -125,10 +126,19 @@ class LabRuntime:
                 self.set_state(ms, "failed", f"cannot create the node: {problem}")
                 continue
             created.append(ms.machine.name)
+            if self.watch_exit:
+                node = ms.node
+                self.watch_exit(node.pid, lambda ms=ms, node=node: self._node_gone(ms, node))
             ms.started_at = time.time()
             self.set_state(ms, "created")
         self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1}
         return created
+
+    def _node_gone(self, ms: MachineState, node: Node) -> None:
+        """A machine's pid 1 exited: if nobody stopped it on purpose, it crashed."""
+        if ms.node is node:
+            ms.node = None
+            self.set_state(ms, "crashed", "its init process exited")
 
     def _take_node(self, ms: MachineState, pending: list) -> None:
         """Receive the zygote's answer for ms, then plug its links (its init builds its root meanwhile)."""

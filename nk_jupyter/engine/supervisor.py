@@ -64,6 +64,7 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
         (tpl / ".owned").touch()
     rt = LabRuntime(lab, state, str(tpl), full_map, zygote)
     loop = Loop()
+    rt.watch_exit = loop.watch_exit
     handlers = Handlers(rt, loop, host_pid)
     try:
         state.sock.unlink()

@@ -107,7 +107,8 @@ def _drive_on_pty(argv: list[str], keys: bytes, timeout: float = 20) -> bytes:
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     out, sent = b"", False
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     while time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.2)
         if ready:
@@ -118,7 +119,7 @@ def _drive_on_pty(argv: list[str], keys: bytes, timeout: float = 20) -> bytes:
             if not data:
                 break
             out += data
-        if not sent and (b"#" in out or b"$" in out):
+        if not sent and (b"# " in out or b"$ " in out or time.monotonic() - start > 5):
             os.write(master, keys)
             sent = True
         if proc.poll() is not None and not ready:
@@ -137,3 +138,18 @@ def test_vconnect_and_shell_are_interactive(make_lab, started):
     out = _drive_on_pty([sys.executable, "-m", "nk_jupyter", "shell", "-d", str(lab.directory)],
                         b"ip -br link show type bridge; id -u; exit\n")
     assert b"nkd0" in out and b"\r\n0\r\n" in out
+
+
+def test_a_machine_whose_init_dies_is_reported_crashed(make_lab, started):
+    import time
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
+    pid = next(m["pid"] for m in lab.info() if m["name"] == "pc1")
+    assert pid
+    r = nk("shell", "-d", str(lab.directory), "kill", "-9", str(pid))
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and next(m["state"] for m in lab.info() if m["name"] == "pc1") != "crashed":
+        time.sleep(0.05)
+    states = {m["name"]: m["state"] for m in lab.info()}
+    assert states == {"pc1": "crashed", "pc2": "running"}
+    assert "not running" in nk("vcmd", "-d", str(lab.directory), "pc1", "true").stderr
