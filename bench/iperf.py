@@ -17,12 +17,12 @@ from nk_jupyter import Lab
 
 RAW = r"""
 set -e
-ip link add a type veth peer name b
+ip link add va type veth peer name vb
 unshare --net sh -c 'sleep 60' & srv=$!
 sleep 0.2
-ip link set b netns $srv
-nsenter -t $srv -n sh -c 'ip addr add 10.9.0.2/24 dev b; ip link set b up; ip link set lo up; iperf3 -s -1 -D'
-ip addr add 10.9.0.1/24 dev a; ip link set a up
+ip link set vb netns $srv
+nsenter -t $srv -n sh -c 'ip addr add 10.9.0.2/24 dev vb; ip link set vb up; ip link set lo up; iperf3 -s -1 -D'
+ip addr add 10.9.0.1/24 dev va; ip link set va up
 sleep 0.5
 iperf3 -c 10.9.0.2 -t {secs} -J
 kill $srv

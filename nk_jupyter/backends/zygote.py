@@ -56,7 +56,8 @@ class Zygote:
         self.pid, self.sock = start()
 
     def request(self, lay: NodeLayout) -> None:
-        protocol.send(self.sock, {"layout": dataclasses.asdict(lay)})
+        fields = {f.name: getattr(lay, f.name) for f in dataclasses.fields(lay)}  # shallow: asdict deep-copies
+        protocol.send(self.sock, {"layout": fields})
 
     def answer(self) -> tuple[int, int, int]:
         """The next node forked: (init pid, report fd, go fd); NodeStartError if it failed."""
