@@ -131,11 +131,20 @@ class Lab:
         """A lab from lab.conf text plus {relative path: content} (e.g. "pc1.startup").
 
         The files are written to a folder of this user's (text-labs/NAME under the state
-        root), replacing what an earlier lab of that name left there.
+        root), replacing an earlier lab of that name: if that lab is running, it is
+        crashed first.
         """
         if not name.replace("-", "").replace("_", "").isalnum():
             raise UserError(f"lab name {name!r}: use letters, digits, - and _ only")
         folder = state_root() / "text-labs" / name
+        old = StateDir.for_lab(folder)
+        if old.is_live():
+            EngineClient(old).call("crash")
+            while old.is_live():
+                import time
+                time.sleep(0.01)
+        if old.path.exists():
+            launch.remove_trees([old.path])
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)

@@ -123,6 +123,9 @@ def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | Non
         started = lab.start(timeout=startup_timeout)
         for name in started.get("failed", []):
             warnings.append(f"{name}: startup failed: {started.get('details', {}).get(name, '')}".rstrip(": "))
+        for info in lab.info():   # Netkit ignores a startup's exit status; say it, it may explain a FAIL
+            if info.get("startup_status") not in (None, 0) and info.get("name") not in started.get("failed", []):
+                warnings.append(f"{info.get('name')}: startup exited with status {info['startup_status']}")
         if delay > 0:
             say(f"waiting {delay:g} s for the lab to settle")
             time.sleep(delay)

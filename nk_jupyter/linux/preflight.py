@@ -30,15 +30,15 @@ def check() -> list[str]:
                              "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 "
                              "(or install an AppArmor profile for python3, see the README)")
     idmap = current_idmap()
-    if os.getuid() != 0:
-        if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
-            warnings.append("newuidmap/newgidmap not found: using a single-ID map, daemons that drop to their own "
-                            "user (frr, bind) will fail. Fix: sudo apt install uidmap")
-        elif not idmap.uid_ranges or not idmap.gid_ranges:
-            user = os.environ.get("USER") or str(os.getuid())
-            warnings.append(f"no /etc/subuid or /etc/subgid range for {user}: using a single-ID map, daemons that "
-                            f"drop to their own user will fail. Fix: sudo usermod --add-subuids 100000-165535 "
-                            f"--add-subgids 100000-165535 {user}")
+    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        warnings.append("newuidmap/newgidmap not found: using a single-ID map, daemons that drop to their own "
+                        "user (frr, bind) will fail. Fix: sudo apt install uidmap")
+    elif not idmap.uid_ranges or not idmap.gid_ranges:
+        import pwd
+        user = pwd.getpwuid(os.getuid()).pw_name
+        warnings.append(f"no /etc/subuid or /etc/subgid range for {user}: using a single-ID map, daemons that "
+                        f"drop to their own user will fail. Fix: sudo usermod --add-subuids 100000-165535 "
+                        f"--add-subgids 100000-165535 {user}")
     if not Path("/proc/self/ns/user").exists():
         raise HostSetupError("this kernel has no user namespaces (CONFIG_USER_NS); labs cannot run here")
     return warnings
