@@ -95,6 +95,9 @@ class ExecStream:
                     if text:
                         yield key.data, text
             self.status = self.running.wait()
+        except GeneratorExit:
+            self.close()  # the caller stopped reading: hang the command up
+            raise
         finally:
             sel.close()
             for fd in self._fds:
@@ -102,11 +105,21 @@ class ExecStream:
                     os.close(fd)
                 except OSError:
                     pass
-            if self.status is None:
-                self.running.close()
 
     def signal(self, name: str = "INT") -> None:
+        """Signal the command's process group (INT, TERM, HUP or KILL) while it runs."""
         self.running.signal(name)
+
+    def wait(self) -> int:
+        """Wait for the command to end (after an interrupted iteration); returns its status."""
+        if self.status is None:
+            self.status = self.running.wait()
+        return self.status
+
+    def close(self) -> None:
+        """Forget the command; if it still runs it gets SIGHUP."""
+        if self.status is None:
+            self.running.close()
 
 
 class Lab:
@@ -224,9 +237,12 @@ class Lab:
 
     # -- machines -------------------------------------------------------------------
     def vstart(self, name: str, interfaces: dict[int, str], exec_commands: list[str] | None = None,
-               progress: Progress | None = None) -> dict:
+               progress: Progress | None = None, owner: dict | None = None) -> dict:
+        """Start one more machine (starting the lab's supervisor if needed)."""
         if not self.running:
-            launch.start_supervisor(self.state, self.directory, self.overrides)
+            for w in launch.start_supervisor(self.state, self.directory, self.overrides, owner):
+                if progress:
+                    progress({"event": "warning", "message": w})
         return self.client.call("vstart", on_event=progress, name=name, interfaces={str(k): v for k, v in interfaces.items()},
                                 exec=exec_commands or [])
 
@@ -254,7 +270,9 @@ class Lab:
     def topology(self) -> dict:
         """Machines (state, interfaces, addresses, routes) and domains; from lab.conf when stopped."""
         if self.running:
-            return self._call("topology")
+            topo = self._call("topology")
+            topo.pop("ok", None)
+            return topo
         return static_topology(self.model)
 
     def events(self):

@@ -24,11 +24,20 @@ def boot(machine: Machine) -> str:
     name, sh = machine.name, shlex.quote(shell_of(machine))
     lines = []
     for script in ("/hostlab/shared.startup", f"/hostlab/{name}.startup"):
-        lines.append(f"if [ -f {script} ]; then {sh} {script}; s=$?; [ $s = 0 ] || echo \"nk: {script.rsplit('/', 1)[1]} exited with status $s\" >&2; fi")
+        lines.append(f"if [ -f {script} ]; then {sh} {script}; s=$?; fi")
     for cmd in machine.options.exec_commands:
         lines.append(f"cd /root; {cmd}")
     lines.append("exit ${s:-0}")
     return "s=0\ncd /root\n" + "\n".join(lines) + "\n"
+
+
+def boot_argv(machine: Machine, shell: str, labdir) -> list[str]:
+    """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is."""
+    if not machine.options.exec_commands and not (labdir / "shared.startup").is_file():
+        if not (labdir / f"{machine.name}.startup").is_file():
+            return ["/bin/true"]
+        return [shell, f"/hostlab/{machine.name}.startup"]
+    return [shell, "-c", boot(machine)]
 
 
 def halt(machine: Machine) -> str:

@@ -134,9 +134,10 @@ class Handlers:
     def _startup(self, ms: MachineState, timeout: float, then) -> None:
         m = ms.machine
         marker = self.rt.state.node_dir(m.name) / ".configured"
-        log = os.open(self.rt.state.startup_log(m.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        log_path = self.rt.state.startup_log(m.name)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-        relay = ms.node.spawn([shell, "-c", bootscript.boot(m)], bootscript.environment(m),
+        relay = ms.node.spawn(bootscript.boot_argv(m, shell, self.rt.lab.directory), bootscript.environment(m),
                               (self.devnull, log, log))
         os.close(log)
         self.rt.set_state(ms, "booting")
@@ -153,6 +154,9 @@ class Handlers:
             marker.touch()
             ms.startup_status = code
             ms.booted_at = time.time()
+            if code:
+                with open(log_path, "a") as f:
+                    f.write(f"nk: the startup of {m.name} exited with status {code}\n")
             if ms.detail.startswith("startup did not finish"):
                 self.rt.set_state(ms, "failed", ms.detail)
             elif ms.node and ms.node.alive():

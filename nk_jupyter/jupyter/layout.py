@@ -17,7 +17,7 @@ from collections import deque
 WIDTH, HEIGHT = 640.0, 400.0
 ITERATIONS = 250
 LARGE = 150
-EDGE = 90.0
+EDGE = 130.0
 
 
 def bfs_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -90,6 +90,7 @@ def _fit(pos: dict[str, tuple[float, float]], edges: list[tuple[str, str]]) -> d
     """Scale into the box (keeping proportions), links about EDGE long at most; rounded."""
     if not pos:
         return {}
+    pos = _landscape(pos)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     span = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
@@ -100,8 +101,22 @@ def _fit(pos: dict[str, tuple[float, float]], edges: list[tuple[str, str]]) -> d
     return {n: (round((x - min(xs)) * scale, 1), round((y - min(ys)) * scale, 1)) for n, (x, y) in pos.items()}
 
 
+def _landscape(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Rotate so that the drawing's long axis is horizontal (cells are wide, not tall)."""
+    n = len(pos)
+    cx = sum(p[0] for p in pos.values()) / n
+    cy = sum(p[1] for p in pos.values()) / n
+    sxx = sum((p[0] - cx) ** 2 for p in pos.values())
+    syy = sum((p[1] - cy) ** 2 for p in pos.values())
+    sxy = sum((p[0] - cx) * (p[1] - cy) for p in pos.values())
+    angle = -0.5 * math.atan2(2 * sxy, sxx - syy)
+    c, s = math.cos(angle), math.sin(angle)
+    return {k: ((x - cx) * c - (y - cy) * s, (x - cx) * s + (y - cy) * c) for k, (x, y) in pos.items()}
+
+
 def positions(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
-    """Stable pixel positions for nodes joined by edges."""
+    """Stable pixel positions for nodes joined by edges (whatever order they come in)."""
+    edges = sorted(set(edges))
     order = bfs_order(nodes, edges)
     if len(order) <= 1:
         return {n: (WIDTH / 2, HEIGHT / 2) for n in order}

@@ -77,8 +77,8 @@ class Follower:
 
     def refresh(self) -> None:
         """Apply a fresh topology to every view now."""
-        if not self.views:
-            return
+        if not self.views or not self.lab.running:
+            return  # a stopped lab's topology is lab.conf only: keep the last states shown
         try:
             topo = self.lab.topology()
         except Exception:  # stopped between the check and the call

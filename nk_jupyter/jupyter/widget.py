@@ -38,10 +38,12 @@ STYLE = [
                                                                         "border-style": "dashed"}},
     {"selector": "node.halted, node.defined", "style": {"background-opacity": 0.35}},
     {"selector": "node.crashed, node.failed", "style": {"border-color": "#cf222e", "background-color": "#ffcecb"}},
+    {"selector": ".gone", "style": {"display": "none"}},
     {"selector": "edge", "style": {"width": 2, "line-color": "#afb8c1", "source-label": "data(label)",
                                    "source-text-offset": 40, "font-size": 9, "text-wrap": "wrap",
                                    "text-background-color": "#ffffff", "text-background-opacity": 0.85}},
 ]
+REFIT_AFTER = (0.8, 2.5)
 PANEL_HINT = "<i style='color:#57606a'>Click a machine to see its interfaces and routes.</i>"
 
 
@@ -51,6 +53,15 @@ def machine_id(name: str) -> str:
 
 def domain_id(name: str) -> str:
     return f"d:{name}"
+
+
+def edge_id(machine: str, iface: dict) -> str:
+    return f"e:{machine}:{iface['name']}:{iface['domain']}"
+
+
+def _set_classes(element, classes: str) -> None:
+    if element.classes != classes:
+        element.classes = classes
 
 
 def edge_label(iface: dict) -> str:
@@ -70,16 +81,30 @@ class TopologyView:
         self.cyto.set_style(STYLE)
         self.cyto.set_layout(name="preset", fit=True, padding=40, animate=False)
         self.cyto.max_zoom = 1.6  # a two-machine lab must not be zoomed to giant nodes
+        # a fixed width: with a percentage, cytoscape measures its box before the HBox has
+        # squeezed it, and the fitted graph spills under the panel
         self.cyto.layout.height = height
-        self.cyto.layout.width = "66%"
-        self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(width="34%", overflow="auto",
-                                                                             max_height=height))
+        self.cyto.layout.width = "560px"
+        self.cyto.layout.flex = "0 0 560px"
+        self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(flex="1 1 260px", overflow="auto",
+                                                                             max_height=height, padding="0 0 0 8px"))
         self.box = ipywidgets.HBox([self.cyto, self.panel])
         self.nodes: dict[str, object] = {}
         self.edges: dict[str, object] = {}
         self.selected: str | None = None
         self._build(topology)
         self.cyto.on("node", "click", self._clicked)
+        # The front end fits the graph before its labels are measured, so the first fit
+        # can be too wide; fit again once the view has been drawn (no-op without a view).
+        for delay in REFIT_AFTER:
+            timer = threading.Timer(delay, self.refit)
+            timer.daemon = True
+            timer.start()
+
+    def refit(self) -> None:
+        """Re-run the preset layout in the front end: same positions, fitted to the box."""
+        with self._lock:
+            self.cyto.relayout()
 
     # -- building -----------------------------------------------------------------
     def _node(self, nid: str, label: str, classes: str, pos: tuple[float, float]):
@@ -91,7 +116,7 @@ class TopologyView:
 
     def _edge(self, machine: str, iface: dict):
         import ipycytoscape
-        eid = f"e:{machine}:{iface['name']}"
+        eid = edge_id(machine, iface)
         edge = ipycytoscape.Edge(data={"id": eid, "source": machine_id(machine), "target": domain_id(iface["domain"]),
                                        "label": edge_label(iface)})
         self.edges[eid] = edge
@@ -130,6 +155,8 @@ class TopologyView:
                 if m["name"] == machine:
                     m["state"] = state
                     self._apply_machine(node, m)
+            if self.selected == machine:
+                self._show(machine)
 
     def _apply_machine(self, node, m: dict) -> None:
         classes, label = self._classes(m), self._label(m)
@@ -139,13 +166,23 @@ class TopologyView:
             node.data = {**node.data, "label": label}
 
     def update(self, topo: dict) -> None:
-        """Apply a fresh lab.topology(): states, addresses, and added or removed links."""
+        """Apply a fresh lab.topology(): states, addresses, and added or removed links.
+
+        Elements are only ever appended to the graph, never taken out of its lists: the
+        ipycytoscape front end re-creates every element after a removed one, and loses
+        some on the way. An unplugged link (or an unused domain) is hidden instead
+        (class "gone"), and shown again when it comes back.
+        """
         with self._lock:
             self.topology = topo
             taken = [(n.position.get("x", 0), n.position.get("y", 0)) for n in self.nodes.values()]
+            used = {domain_id(d["name"]) for d in topo["domains"]}
             for d in topo["domains"]:
                 if domain_id(d["name"]) not in self.nodes:
                     self._add_node(domain_id(d["name"]), d["name"], "domain", [], taken)
+            for nid, node in self.nodes.items():
+                if nid.startswith("d:"):
+                    _set_classes(node, "domain" if nid in used else "domain gone")
             wanted: set[str] = set()
             for m in topo["machines"]:
                 nid = machine_id(m["name"])
@@ -153,21 +190,15 @@ class TopologyView:
                 node = self.nodes.get(nid) or self._add_node(nid, self._label(m), self._classes(m), near, taken)
                 self._apply_machine(node, m)
                 for iface in m["interfaces"]:
-                    eid = f"e:{m['name']}:{iface['name']}"
+                    eid = edge_id(m["name"], iface)
                     wanted.add(eid)
                     edge = self.edges.get(eid)
-                    if edge is not None and edge.data.get("target") != domain_id(iface["domain"]):
-                        self._remove_edge(eid)
-                        edge = None
                     if edge is None:
                         self.cyto.graph.add_edge(self._edge(m["name"], iface), multiple_edges=True)
                     elif edge.data.get("label") != edge_label(iface):
                         edge.data = {**edge.data, "label": edge_label(iface)}
-            for eid in [e for e in self.edges if e not in wanted]:
-                self._remove_edge(eid)
-            used = {domain_id(d["name"]) for d in topo["domains"]}
-            for nid in [n for n in self.nodes if n.startswith("d:") and n not in used]:
-                self.cyto.graph.remove_node(self.nodes.pop(nid))
+            for eid, edge in self.edges.items():
+                _set_classes(edge, "" if eid in wanted else "gone")
             if self.selected:
                 self._show(self.selected)
 
@@ -181,10 +212,6 @@ class TopologyView:
         node = self._node(nid, label, classes, pos)
         self.cyto.graph.add_node(node)
         return node
-
-    def _remove_edge(self, eid: str) -> None:
-        edge = self.edges.pop(eid)
-        self.cyto.graph.remove_edge(edge)
 
     # -- the details panel --------------------------------------------------------
     def _clicked(self, element: dict) -> None:
@@ -236,12 +263,15 @@ def machine_html(m: dict) -> str:
     """The details panel for one machine: interfaces and routes."""
     esc = html.escape
     kind = "router" if len(m["interfaces"]) > 1 else "host"
-    rows = "".join(f"<tr><td>{esc(i['name'])}</td><td>{esc(i['domain'])}</td><td>{esc(', '.join(i.get('addresses') or []) or '-')}</td>"
-                   f"<td><code>{esc(i.get('mac') or '')}</code></td></tr>" for i in m["interfaces"])
+    rows = "".join(f"<tr><td>{esc(i['name'])}</td><td>{esc(i['domain'])}</td>"
+                   f"<td>{'<br>'.join(esc(a) for a in i.get('addresses') or []) or '-'}"
+                   f"<br><code style='font-size:11px'>{esc(i.get('mac') or '')}</code></td></tr>"
+                   for i in m["interfaces"])
     routes = "".join(f"<tr><td>{esc(r['dst'])}</td><td>{esc(r.get('gateway') or '')}</td><td>{esc(r.get('dev') or '')}</td>"
                      f"<td>{esc(PROTOCOLS.get(r.get('proto'), str(r.get('proto', ''))))}</td></tr>"
                      for r in m.get("routes") or [])
-    return (f"<div class='nk-details'><b>{esc(m['name'])}</b> ({kind}, {esc(m.get('state', ''))})"
-            f"<table><tr><th>if</th><th>domain</th><th>addresses</th><th>MAC</th></tr>{rows}</table>"
+    return (f"<div class='nk-details' style='font-size:12px;line-height:1.3'>"
+            f"<b>{esc(m['name'])}</b> ({kind}, {esc(m.get('state', ''))})"
+            f"<table><tr><th>if</th><th>domain</th><th>addresses, MAC</th></tr>{rows}</table>"
             f"<b>Routes</b><table><tr><th>destination</th><th>via</th><th>dev</th><th>proto</th></tr>"
             f"{routes or '<tr><td colspan=4>(none, or not running)</td></tr>'}</table></div>")

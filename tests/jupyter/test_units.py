@@ -1,0 +1,81 @@
+"""Pure parts of the Jupyter face: the %%lab cell format, the layout, argument splitting,
+and the magics in a real in-process InteractiveShell (no lab needed)."""
+from __future__ import annotations
+
+import pytest
+
+from nk_jupyter.errors import LabConfError
+from nk_jupyter.jupyter.cellformat import CellError, parse_cell
+from nk_jupyter.jupyter.friendly import interface_options, split_command
+from nk_jupyter.jupyter.layout import positions
+
+CELL = """pc1[0]=A
+pc2[0]=A
+
+--- pc1.startup ---
+ip addr add 10.0.0.1/24 dev eth0
+
+--- r1/etc/frr/frr.conf ---
+router ospf
+"""
+
+
+def test_cell_sections_and_line_numbers():
+    cell = parse_cell(CELL)
+    assert cell.lab_conf == "pc1[0]=A\npc2[0]=A\n"
+    assert cell.files == {"pc1.startup": "ip addr add 10.0.0.1/24 dev eth0\n", "r1/etc/frr/frr.conf": "router ospf\n"}
+    assert cell.cell_line("lab.conf", 2) == 3  # line 1 of the cell is %%lab
+    assert cell.cell_line("pc1.startup", 1) == 6
+    err = cell.translate(LabConfError("/x/lab/lab.conf", 2, "cannot parse: pc2[0"), "/x/lab")
+    assert str(err) == "%%lab cell, line 3: cannot parse: pc2[0 (lab.conf line 2)"
+
+
+@pytest.mark.parametrize("body, line, words", [
+    ("pc1[0]=A\n--- pc1.startup --\n", 3, "malformed file header"),
+    ("pc1[0]=A\n--- /etc/x ---\n", 3, "relative"),
+    ("pc1[0]=A\n--- a.startup ---\n--- a.startup ---\n", 4, "appears twice"),
+    ("pc1[0]=A\n--- a.startup ---\n--- lab.conf ---\n", 4, "must come first"),
+    ("\n\n", 2, "defines no machine"),
+])
+def test_cell_errors_name_the_line(body, line, words):
+    with pytest.raises(CellError) as info:
+        parse_cell(body)
+    assert info.value.line == line and words in str(info.value)
+
+
+def test_layout_is_deterministic_and_inside_the_box():
+    nodes = ["m:r1", "m:r2", "m:pc1", "d:A", "d:B"]
+    edges = [("m:pc1", "d:A"), ("m:r1", "d:A"), ("m:r1", "d:B"), ("m:r2", "d:B")]
+    first = positions(nodes, edges)
+    assert first == positions(list(reversed(nodes)), list(reversed(edges)))
+    assert set(first) == set(nodes)
+    assert all(0 <= x <= 640 and 0 <= y <= 400 for x, y in first.values())
+    assert len(set(first.values())) == len(nodes)
+    big = positions([f"m:n{i}" for i in range(300)], [])
+    assert len(set(big.values())) == 300
+
+
+def test_split_command_keeps_the_command_as_typed():
+    assert split_command("-q --out r pc1 ping -c 3 'a  b'", {"--out"}) == (["-q", "--out", "r"], "pc1", "ping -c 3 'a  b'")
+    assert split_command("pc1", set()) == ([], "pc1", "")
+    assert split_command("  ", set()) == ([], "", "")
+    assert interface_options(["r1", "--eth0=A", "--eth", "1:B", "--eth2=none"]) == ({0: "A", 1: "B", 2: None}, ["r1"])
+
+
+def test_magics_in_an_interactive_shell(capsys):
+    from IPython.testing.globalipapp import start_ipython
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "nk_jupyter")
+    assert {"lstart", "lhalt", "lcrash", "lclean", "lrestart", "lattach", "linfo", "ltopo", "vcmd", "vstart",
+            "vhalt", "vcrash", "vconfig", "vlist"} <= set(ip.magics_manager.magics["line"])
+    assert {"lab", "vcmd"} <= set(ip.magics_manager.magics["cell"])
+    ip.run_cell("%vconfig r1 --eth1")
+    ip.run_cell("%lhalt extra")
+    ip.run_cell("%%lab x\npc1[0]=A\n--- pc1.startup ---\n--- pc1.startup ---\n")
+    err = capsys.readouterr().err
+    assert "--eth1: write --ethN=DOMAIN" in err
+    assert "unrecognized arguments: extra" in err
+    assert "%%lab cell, line 4: pc1.startup appears twice (first on line 3)" in err
+    assert "Traceback" not in err
+    ip.run_line_magic("unload_ext", "nk_jupyter")
+    assert "vcmd" not in ip.magics_manager.magics["line"]
