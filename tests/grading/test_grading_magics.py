@@ -11,9 +11,9 @@ pytestmark = needs_labs
 @pytest.fixture(scope="module")
 def shell():
     pytest.importorskip("IPython")
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.testing.globalipapp import get_ipython  # the one test shell other test files use too
     from nk_jupyter.grading.magics import register
-    ip = InteractiveShell.instance()
+    ip = get_ipython()
     register(ip)
     return ip
 

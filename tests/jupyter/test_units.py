@@ -63,8 +63,8 @@ def test_split_command_keeps_the_command_as_typed():
 
 
 def test_magics_in_an_interactive_shell(capsys):
-    from IPython.testing.globalipapp import start_ipython
-    ip = start_ipython()
+    from IPython.testing.globalipapp import get_ipython  # the one test shell of the whole run
+    ip = get_ipython()
     ip.run_line_magic("load_ext", "nk_jupyter")
     assert {"lstart", "lhalt", "lcrash", "lclean", "lrestart", "lattach", "linfo", "ltopo", "vcmd", "vstart",
             "vhalt", "vcrash", "vconfig", "vlist"} <= set(ip.magics_manager.magics["line"])
