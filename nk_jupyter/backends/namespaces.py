@@ -2,8 +2,8 @@
 
 Run only inside the supervisor (root of the lab's user namespace, single-threaded).
 Each node has its own net, uts, mount, pid and ipc namespaces; nodeinit.py is its pid 1.
-Commands enter the node with setns and a second fork (a pid namespace applies to
-children only); the forked middle process waits and relays the exit status.
+Commands are posix_spawned by the supervisor while it visits the node's namespaces
+(setns there and back), so they are its own children in the node's pid namespace.
 """
 from __future__ import annotations
 
@@ -87,12 +87,14 @@ class Node:
         except ProcessLookupError:
             return False
 
-    def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root") -> int:
-        """Start argv in the node (no controlling tty); returns its pid, a child of ours.
+    def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root",
+              tty: bool = False) -> int:
+        """Start argv in the node; returns its pid, a child of ours.
 
         The supervisor visits the node's namespaces itself (it is single-threaded),
         posix_spawns the command there, and comes back: no fork of this big process.
-        The command leads its own session, so its process group can be signalled.
+        The command leads its own session, so its process group can be signalled; with
+        tty, its stdin (a pty) becomes its controlling terminal (util-linux `setsid -c`).
         """
         home = _Home.get()
         theirs = {k: os.open(f"/proc/{self.pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC) for k in ENTER}
@@ -108,10 +110,9 @@ class Node:
             if prog is None:
                 prog = "/bin/sh"
                 argv = ["/bin/sh", "-c", f"echo 'nk: {argv[0]}: command not found' >&2; exit 127"]
-            actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
-            return os.posix_spawn(prog, argv, env, file_actions=actions, setsid=True,
-                                  setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE,
-                                             signal.SIGCHLD, signal.SIGUSR1), setsigmask=())
+            if tty:
+                prog, argv = "/usr/bin/setsid", ["setsid", "--ctty", prog, *argv[1:]]
+            return spawn_here(prog, argv, env, fds, new_session=not tty)
         finally:
             for k in ENTER:
                 ns.setns(home[k], ns.NS_FLAGS[k])
@@ -119,57 +120,6 @@ class Node:
             os.close(saved_cwd)
             for fd in theirs.values():
                 os.close(fd)
-
-    def exec(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root",
-             tty: bool = False) -> int:
-        """Run argv in the node with the given stdin/stdout/stderr; returns the relay's pid.
-
-        The relay (a child of the supervisor) exits with the command's status, or
-        128+signal. SIGINT/SIGTERM/SIGHUP sent to the relay go to the command's process
-        group; SIGUSR1 makes the relay SIGKILL that group.
-        """
-        relay = os.fork()
-        if relay != 0:
-            return relay
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
-            ns.enter(self.pid, ENTER)
-            child = os.fork()
-            if child == 0:
-                os.setsid()
-                for i, fd in enumerate(fds):
-                    os.dup2(fd, i, inheritable=True)
-                os.closerange(3, 65536)
-                if tty:
-                    import fcntl
-                    import termios
-                    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-                try:
-                    os.chdir(cwd)
-                except OSError:
-                    os.chdir("/")
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1, signal.SIGCHLD):
-                    signal.signal(sig, signal.SIG_DFL)
-                try:
-                    os.execve(argv[0], argv, env)
-                except OSError as e:
-                    os.write(2, f"nk: cannot run {argv[0]}: {e.strerror}\n".encode())
-                    os._exit(127)
-            for fd in set(fds):
-                os.close(fd)
-            _relay_signals(child)
-            while True:
-                try:
-                    _, status = os.waitpid(child, 0)
-                    break
-                except ChildProcessError:
-                    os._exit(255)
-            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-        except BaseException as e:
-            try:
-                os.write(fds[2], f"nk: cannot enter {self.name}: {e}\n".encode())
-            finally:
-                os._exit(126)
 
     def kill(self) -> None:
         try:
@@ -206,37 +156,21 @@ class Node:
         return total
 
 
+def spawn_here(prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
+               new_session: bool = True) -> int:
+    """posix_spawn prog with fds as its stdin/stdout/stderr and default signal handling."""
+    actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
+    return os.posix_spawn(prog, argv, env, file_actions=actions, setsid=new_session,
+                          setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE,
+                                     signal.SIGCHLD, signal.SIGUSR1), setsigmask=())
+
+
 def hub_exec(argv: list[str], env: dict[str, str], fds: tuple[int, int, int], tty: bool = False) -> int:
     """Run argv in the supervisor's own namespaces (the lab's fake-root hub); returns its pid."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            os.setsid()
-            for i, fd in enumerate(fds):
-                os.dup2(fd, i, inheritable=True)
-            os.closerange(3, 65536)
-            if tty:
-                import fcntl
-                import termios
-                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-            os.execve(argv[0], argv, env)
-        except BaseException as e:
-            os.write(2, f"nk: cannot run {argv[0]}: {e}\n".encode())
-        os._exit(127)
-    return pid
-
-
-def _relay_signals(child: int) -> None:
-    def forward(sig, _frame):
-        try:
-            os.killpg(child, signal.SIGKILL if sig == signal.SIGUSR1 else sig)
-        except ProcessLookupError:
-            pass
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
-        signal.signal(sig, forward)
+    prog = _which(argv[0], env.get("PATH", "/usr/bin:/bin")) or argv[0]
+    if tty:
+        return spawn_here("/usr/bin/setsid", ["setsid", "--ctty", prog, *argv[1:]], env, fds, new_session=False)
+    return spawn_here(prog, argv, env, fds)
 
 
 def read_report(fd: int) -> dict:

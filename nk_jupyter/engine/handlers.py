@@ -18,7 +18,7 @@ from . import bootscript, protocol
 from .loop import Loop
 from .runtime import LabRuntime, MachineState
 
-SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "KILL": signal.SIGUSR1}
+SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
 HALT_TIMEOUT = 30.0
 
 
@@ -137,13 +137,13 @@ class Handlers:
         log_path = self.rt.state.startup_log(m.name)
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-        relay = ms.node.spawn(bootscript.boot_argv(m, shell, self.rt.lab.directory), bootscript.environment(m),
+        proc = ms.node.spawn(bootscript.boot_argv(m, shell, self.rt.lab.directory), bootscript.environment(m),
                               (self.devnull, log, log))
         os.close(log)
         self.rt.set_state(ms, "booting")
 
         def timed_out() -> None:
-            _signal_command(relay, "KILL", False)
+            _signal_command(proc, "KILL")
             ms.detail = f"startup did not finish within {timeout:g} s"
 
         timer = self.loop.call_later(timeout, timed_out)
@@ -162,7 +162,7 @@ class Handlers:
             elif ms.node and ms.node.alive():
                 self.rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}")
             then()
-        self.loop.watch_child(relay, exited)
+        self.loop.watch_child(proc, exited)
 
     # -- exec -----------------------------------------------------------------------
     def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:
@@ -170,21 +170,16 @@ class Handlers:
             if len(fds) != 3:
                 raise UserError("exec needs stdin, stdout and stderr descriptors")
             tty = bool(req.get("tty"))
-            is_relay = tty
             if req.get("hub"):
                 env = {"PATH": bootscript.ENV_PATH, "HOME": "/root", "TERM": "xterm", "PS1": "nk-hub# ",
                        **(req.get("env") or {})}
-                relay = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, tuple(fds), tty=tty)
-                is_relay = False
+                proc = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, tuple(fds), tty=tty)
             else:
                 ms = self.rt.running(req["machine"])
                 m = ms.machine
                 argv = req.get("argv") or bootscript.command_argv(m, req["command"])
                 env = bootscript.environment(m, req.get("env"))
-                if tty:
-                    relay = ms.node.exec(argv, env, tuple(fds), req.get("cwd") or "/root", tty=True)
-                else:
-                    relay = ms.node.spawn(argv, env, tuple(fds), req.get("cwd") or "/root")
+                proc = ms.node.spawn(argv, env, tuple(fds), req.get("cwd") or "/root", tty=tty)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -195,18 +190,18 @@ class Handlers:
             for fd in extra:
                 os.close(fd)
             if msg.get("op") == "signal" and not state["done"]:
-                _signal_command(relay, str(msg.get("signal")), is_relay)
+                _signal_command(proc, str(msg.get("signal")))
 
         def hangup() -> None:
             if not state["done"]:
-                _signal_command(relay, "HUP", is_relay)
+                _signal_command(proc, "HUP")
 
         def exited(code: int) -> None:
             state["done"] = True
             conn.send({"ok": True, "status": code})
         conn.on_message = on_message
         conn.on_close.append(hangup)
-        self.loop.watch_child(relay, exited)
+        self.loop.watch_child(proc, exited)
 
     # -- stop -----------------------------------------------------------------------
     def op_halt(self, conn: Conn, req: dict, fds: list[int]) -> None:
@@ -220,11 +215,11 @@ class Handlers:
                 left.discard(name)
                 continue
             log = os.open(self.rt.state.startup_log(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            relay = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
+            proc = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
                                   (self.devnull, log, log))
             os.close(log)
             self.rt.set_state(ms, "halting")
-            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=relay: _signal_command(r, "KILL", False))
+            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc: _signal_command(r, "KILL"))
 
             def exited(code: int, name=name, timer=timer) -> None:
                 self.loop.cancel(timer)
@@ -232,7 +227,7 @@ class Handlers:
                 left.discard(name)
                 if not left:
                     self._after_stop(conn, req, names)
-            self.loop.watch_child(relay, exited)
+            self.loop.watch_child(proc, exited)
         if not left:
             self._after_stop(conn, req, names)
 
@@ -273,14 +268,10 @@ class Handlers:
         conn.send({"ok": True, **describe(self.rt)})
 
 
-def _signal_command(pid: int, name: str, relay: bool) -> None:
-    """Signal a command started by exec: its process group, or through its relay (tty commands)."""
-    sig = SIGNALS.get(name, signal.SIGTERM)
+def _signal_command(pid: int, name: str) -> None:
+    """Signal a command started by exec: its process group (it leads its own session)."""
     try:
-        if relay:
-            os.kill(pid, sig)
-        else:
-            os.killpg(pid, signal.SIGKILL if sig == signal.SIGUSR1 else sig)
+        os.killpg(pid, SIGNALS.get(name, signal.SIGTERM))
     except (ProcessLookupError, PermissionError):
         pass
 
