@@ -98,15 +98,15 @@ def first_boot_files(name: str) -> list[str]:
         f.write(HOSTS.format(name=name))
     with open("/etc/hostname", "w") as f:
         f.write(name + "\n")
-    for src in ("/hostlab/shared", f"/hostlab/{name}"):
-        if os.path.isdir(src) and not os.path.islink(src):
-            _copy_over(src, "/", problems)
+    sources = [src for src in ("/hostlab/shared", f"/hostlab/{name}") if os.path.isdir(src) and not os.path.islink(src)]
+    for src in sources:
+        _copy_over(src, "/", problems)
     try:
         frr = pwd.getpwnam("frr")
     except KeyError:
         frr = None
-    for conf in ("/etc/frr", "/etc/quagga"):
-        if frr and os.path.isdir(conf):
+    for conf in ("/etc/frr", "/etc/quagga"):  # configs the lab brought are handed to FRR's user
+        if frr and any(os.path.isdir(src + conf) for src in sources):
             for dirpath, _dirs, files in os.walk(conf):
                 os.chown(dirpath, frr.pw_uid, frr.pw_gid)
                 for f in files:
@@ -175,9 +175,12 @@ def _say(fd: int, msg: dict) -> None:
 
 def run(lay: NodeLayout, report_fd: int, go_fd: int) -> None:
     """Body of the node's pid 1. Never returns."""
+    import time
+    t0 = time.perf_counter()
     try:
         ns.sethostname(lay.name)
         build_root(lay)
+        t_root = time.perf_counter() - t0
         os.chdir("/root")
         for key, value in lay.sysctls:
             write_sysctl(key, value)
@@ -185,7 +188,7 @@ def run(lay: NodeLayout, report_fd: int, go_fd: int) -> None:
     except Exception as e:  # report any failure to the supervisor, then die
         _say(report_fd, {"error": f"{type(e).__name__}: {e}"})
         os._exit(1)
-    _say(report_fd, {"stage": "rooted", "problems": problems})
+    _say(report_fd, {"stage": "rooted", "problems": problems, "root_s": t_root, "all_s": time.perf_counter() - t0})
     with os.fdopen(go_fd) as go:
         line = go.readline()
     if not line:

@@ -67,6 +67,7 @@ class LabRuntime:
         self.listeners: list[Callable[[dict], None]] = []
         self._next_index = 0
         self.timing: dict[str, float] = {}
+        self._init_time: dict[str, float] = {}
         self.watch_exit = None  # set by the supervisor: watch_exit(pid, callback)
 
     # -- events -------------------------------------------------------------------
@@ -131,7 +132,10 @@ class LabRuntime:
                 self.watch_exit(node.pid, lambda ms=ms, node=node: self._node_gone(ms, node))
             ms.started_at = time.time()
             self.set_state(ms, "created")
-        self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1}
+        self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1,
+                       "sum_of_node_root_builds": self._init_time.get("root_s", 0.0),
+                       "sum_of_node_inits": self._init_time.get("all_s", 0.0)}
+        self._init_time = {}
         return created
 
     def _node_gone(self, ms: MachineState, node: Node) -> None:
@@ -167,6 +171,8 @@ class LabRuntime:
                     msg = {"error": line.decode(errors="replace")}
                 if "error" in msg:
                     return msg["error"]
+                for key in ("root_s", "all_s"):
+                    self._init_time[key] = self._init_time.get(key, 0.0) + msg.get(key, 0.0)
                 self._report_problems(ms, msg)
         return None
 
