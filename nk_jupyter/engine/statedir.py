@@ -31,11 +31,22 @@ from ..errors import HostSetupError
 LOCK, PID, SOCK, LABJSON, LOG = "lock", "supervisor.pid", "api.sock", "lab.json", "supervisor.log"
 
 
+def _user_xattrs(folder: str) -> bool:
+    """Can overlayfs keep its user.* xattrs here? (tmpfs only since Linux 6.6)"""
+    try:
+        os.setxattr(folder, "user.nk-probe", b"1")
+        os.removexattr(folder, "user.nk-probe")
+        return True
+    except OSError:
+        return False
+
+
 def state_root() -> Path:
     """This user's nk state root, created 0700 and checked to be ours."""
     uid = os.getuid()
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == uid and os.access(xdg, os.W_OK):
+    if (xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == uid and os.access(xdg, os.W_OK)
+            and _user_xattrs(xdg)):
         root = Path(xdg) / "nk"
     else:
         root = Path(f"/tmp/nk-{uid}")
