@@ -87,14 +87,15 @@ class Node:
         except ProcessLookupError:
             return False
 
-    def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str = "/root",
-              tty: bool = False) -> int:
-        """Start argv in the node; returns its pid, a child of ours.
+    def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int] | None, cwd: str = "/root",
+              pty: tuple[int, int] | None = None) -> tuple[int, int | None]:
+        """Start argv in the node; returns (its pid, a child of ours; pty master or None).
 
         The supervisor visits the node's namespaces itself (it is single-threaded),
         posix_spawns the command there, and comes back: no fork of this big process.
-        The command leads its own session, so its process group can be signalled; with
-        tty, its stdin (a pty) becomes its controlling terminal (util-linux `setsid -c`).
+        The command leads its own session, so its process group can be signalled. With
+        pty=(rows, cols) it runs on a new pty of the node's own devpts, as its
+        controlling terminal (util-linux `setsid --ctty`), and the master is returned.
         """
         home = _Home.get()
         theirs = {k: os.open(f"/proc/{self.pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC) for k in ENTER}
@@ -110,9 +111,9 @@ class Node:
             if prog is None:
                 prog = "/bin/sh"
                 argv = ["/bin/sh", "-c", f"echo 'nk: {argv[0]}: command not found' >&2; exit 127"]
-            if tty:
-                prog, argv = "/usr/bin/setsid", ["setsid", "--ctty", prog, *argv[1:]]
-            return spawn_here(prog, argv, env, fds, new_session=not tty)
+            if pty:
+                return spawn_on_pty(prog, argv, env, pty)
+            return spawn_here(prog, argv, env, fds), None
         finally:
             for k in ENTER:
                 ns.setns(home[k], ns.NS_FLAGS[k])
@@ -165,12 +166,32 @@ def spawn_here(prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, 
                                      signal.SIGCHLD, signal.SIGUSR1), setsigmask=())
 
 
-def hub_exec(argv: list[str], env: dict[str, str], fds: tuple[int, int, int], tty: bool = False) -> int:
-    """Run argv in the supervisor's own namespaces (the lab's fake-root hub); returns its pid."""
+def spawn_on_pty(prog: str, argv: list[str], env: dict[str, str], size: tuple[int, int]) -> tuple[int, int]:
+    """Spawn on a new pty of the current mount namespace's devpts; returns (pid, master)."""
+    import fcntl
+    import struct
+    import termios
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+        os.set_inheritable(master, False)
+        pid = spawn_here("/usr/bin/setsid", ["setsid", "--ctty", prog, *argv[1:]], env, (slave, slave, slave),
+                         new_session=False)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return pid, master
+
+
+def hub_exec(argv: list[str], env: dict[str, str], fds: tuple[int, int, int] | None,
+             pty: tuple[int, int] | None = None) -> tuple[int, int | None]:
+    """Run argv in the supervisor's own namespaces (the lab's fake-root hub); returns (pid, pty master)."""
     prog = _which(argv[0], env.get("PATH", "/usr/bin:/bin")) or argv[0]
-    if tty:
-        return spawn_here("/usr/bin/setsid", ["setsid", "--ctty", prog, *argv[1:]], env, fds, new_session=False)
-    return spawn_here(prog, argv, env, fds)
+    if pty:
+        return spawn_on_pty(prog, argv, env, pty)
+    return spawn_here(prog, argv, env, fds), None
 
 
 def read_report(fd: int) -> dict:

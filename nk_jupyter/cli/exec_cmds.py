@@ -66,16 +66,12 @@ def _setup_shell(p) -> None:
 
 
 def _interactive(lab, machine: str | None, argv: list[str]) -> int:
-    """Run argv on a new pty, relaying this terminal to it (raw mode) until it exits."""
-    import fcntl
+    """Run argv on a new pty of the machine, relaying this terminal to it (raw mode) until it exits."""
     import termios
     import tty
-    master, slave = os.openpty()
-    if sys.stdin.isatty():
-        fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
+    size = os.get_terminal_size(0) if sys.stdin.isatty() else os.terminal_size((80, 24))
     env = {"TERM": os.environ.get("TERM", "xterm")}
-    running = lab.client.exec_fds(machine, None, (slave, slave, slave), env=env, tty=True, argv=argv)
-    os.close(slave)
+    running, master = lab.client.exec_pty(machine, argv, (size.lines, size.columns), env=env)
     saved = termios.tcgetattr(0) if sys.stdin.isatty() else None
     if saved:
         tty.setraw(0)

@@ -69,18 +69,30 @@ class EngineClient:
             s.close()
 
     def exec_fds(self, machine: str | None, command: str | None, fds: tuple[int, int, int], env: dict | None = None,
-                 tty: bool = False, argv: list[str] | None = None) -> "RunningCommand":
+                 argv: list[str] | None = None) -> "RunningCommand":
         """Start command in machine (None: the lab's hub), its stdin/stdout/stderr being fds (sent, not copied)."""
+        running, _ = self._exec(fds, machine=machine, command=command, argv=argv, env=env or {})
+        return running
+
+    def exec_pty(self, machine: str | None, argv: list[str], size: tuple[int, int],
+                 env: dict | None = None) -> tuple["RunningCommand", int]:
+        """Start argv on a new pty of the machine (or hub); returns it and the pty's master fd."""
+        running, fds = self._exec((), machine=machine, command=None, argv=argv, env=env or {}, pty=list(size))
+        if len(fds) != 1:
+            running.close()
+            raise EngineError("the supervisor did not send the terminal")
+        return running, fds[0]
+
+    def _exec(self, fds, **req) -> tuple["RunningCommand", list[int]]:
         s = self._connect()
         try:
-            protocol.send(s, {"op": "exec", "machine": machine, "hub": machine is None, "command": command,
-                              "argv": argv, "env": env or {}, "tty": tty}, fds=list(fds))
-            msg, _ = protocol.recv(s)
+            protocol.send(s, {"op": "exec", "hub": req["machine"] is None, **req}, fds=list(fds))
+            msg, got = protocol.recv(s)
             self._final(msg)
         except BaseException:
             s.close()
             raise
-        return RunningCommand(s)
+        return RunningCommand(s), got
 
 
 class RunningCommand:

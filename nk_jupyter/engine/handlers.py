@@ -31,11 +31,11 @@ class Conn:
         self.on_close: list = []
         self.on_message = None
 
-    def send(self, msg: dict) -> None:
+    def send(self, msg: dict, fds: list[int] | None = None) -> None:
         if self.closed:
             return
         try:
-            protocol.send(self.sock, msg)
+            protocol.send(self.sock, msg, fds or ())
         except OSError:
             self.close()
 
@@ -137,8 +137,8 @@ class Handlers:
         log_path = self.rt.state.startup_log(m.name)
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-        proc = ms.node.spawn(bootscript.boot_argv(m, shell, self.rt.lab.directory), bootscript.environment(m),
-                              (self.devnull, log, log))
+        proc, _ = ms.node.spawn(bootscript.boot_argv(m, shell, self.rt.lab.directory), bootscript.environment(m),
+                                 (self.devnull, log, log))
         os.close(log)
         self.rt.set_state(ms, "booting")
 
@@ -166,24 +166,30 @@ class Handlers:
 
     # -- exec -----------------------------------------------------------------------
     def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        pty = tuple(req["pty"]) if req.get("pty") else None
+        master = None
         try:
-            if len(fds) != 3:
-                raise UserError("exec needs stdin, stdout and stderr descriptors")
-            tty = bool(req.get("tty"))
+            if not pty and len(fds) != 3:
+                raise UserError("exec needs stdin, stdout and stderr descriptors, or a pty")
+            std = tuple(fds) if not pty else None
             if req.get("hub"):
                 env = {"PATH": bootscript.ENV_PATH, "HOME": "/root", "TERM": "xterm", "PS1": "nk-hub# ",
                        **(req.get("env") or {})}
-                proc = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, tuple(fds), tty=tty)
+                proc, master = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, std, pty)
             else:
                 ms = self.rt.running(req["machine"])
                 m = ms.machine
                 argv = req.get("argv") or bootscript.command_argv(m, req["command"])
                 env = bootscript.environment(m, req.get("env"))
-                proc = ms.node.spawn(argv, env, tuple(fds), req.get("cwd") or "/root", tty=tty)
+                proc, master = ms.node.spawn(argv, env, std, req.get("cwd") or "/root", pty)
         finally:
             for fd in fds:
                 os.close(fd)
-        conn.send({"event": "started"})
+        if master is not None:
+            conn.send({"event": "started"}, fds=[master])
+            os.close(master)
+        else:
+            conn.send({"event": "started"})
         state = {"done": False}
 
         def on_message(msg: dict, extra: list[int]) -> None:
@@ -215,8 +221,8 @@ class Handlers:
                 left.discard(name)
                 continue
             log = os.open(self.rt.state.startup_log(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            proc = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
-                                  (self.devnull, log, log))
+            proc, _ = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
+                                     (self.devnull, log, log))
             os.close(log)
             self.rt.set_state(ms, "halting")
             timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc: _signal_command(r, "KILL"))

@@ -133,8 +133,8 @@ def test_vconnect_and_shell_are_interactive(make_lab, started):
     import sys
     lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
     out = _drive_on_pty([sys.executable, "-m", "nk_jupyter", "vconnect", "-d", str(lab.directory), "pc1"],
-                        b"test -t 0 && echo I am $(hostname) on a terminal\nexit\n")
-    assert b"I am pc1 on a terminal" in out
+                        b"echo I am $(hostname) on $(tty)\nexit\n")
+    assert b"I am pc1 on /dev/pts/0" in out
     out = _drive_on_pty([sys.executable, "-m", "nk_jupyter", "shell", "-d", str(lab.directory)],
                         b"ip -br link show type bridge; id -u; exit\n")
     assert b"nkd0" in out and b"\r\n0\r\n" in out
