@@ -170,6 +170,18 @@ class Lab:
             target.write_text(content)
         return cls.from_dir(folder, overrides, force=True)
 
+    @classmethod
+    def attach(cls, path: str | Path) -> "Lab":
+        """The running lab of a folder, even if its lab.conf has changed (or broken) since it started."""
+        folder = Path(path).resolve()
+        state = StateDir.for_lab(folder)
+        if not state.is_live():
+            raise LabNotRunningError(f"no lab is running in {folder} (start it with: nk lstart -d {path})")
+        try:
+            return cls.from_dir(folder, state.read_json().get("overrides") or None, force=True)
+        except UserError:
+            return cls(LabModel(name=folder.name, directory=folder))
+
     # -- state ----------------------------------------------------------------------
     @property
     def running(self) -> bool:

@@ -1,8 +1,6 @@
 """Shared fixtures: lab folders written into tmp_path, and a guard that nothing of ours leaks."""
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import textwrap

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from ..api import Lab
-from ..errors import LabNotRunningError
 
 
 def add_dir(p: argparse.ArgumentParser) -> None:
@@ -18,11 +17,7 @@ def open_lab(args, overrides: list[str] | None = None, force: bool = False) -> L
 
 
 def running_lab(args) -> Lab:
-    lab = open_lab(args, force=True)
-    if not lab.running:
-        raise LabNotRunningError(f"no lab is running in {Path(args.directory).resolve()} "
-                                 f"(start it with: nk lstart -d {args.directory})")
-    return lab
+    return Lab.attach(args.directory)
 
 
 class Progress:

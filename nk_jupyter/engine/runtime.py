@@ -24,7 +24,6 @@ from ..errors import LabAlreadyRunningError, UnknownMachineError, UserError
 from ..linux import netlink
 from ..model import Interface, Lab, Machine
 from ..model.macs import netkit_mac
-from . import bootscript
 from .statedir import StateDir
 
 SHIMS = str(Path(__file__).resolve().parent.parent / "backends" / "shims")
