@@ -82,3 +82,15 @@ def _sleepers() -> list[str]:
             except OSError:
                 pass
     return out
+
+
+def test_a_running_lab_stays_reachable_when_its_lab_conf_breaks(make_lab):
+    folder = make_lab({"lab.conf": "pc1[0]=A\n"})
+    assert nk("lstart", "-d", str(folder)).returncode == 0
+    with open(folder / "lab.conf", "a") as f:
+        f.write("this is not lab.conf syntax\n")
+    r = nk("vcmd", "-d", str(folder), "pc1", "hostname")
+    assert (r.returncode, r.stdout) == (0, "pc1\n")
+    assert nk("lcrash", "-d", str(folder)).returncode == 0
+    r = nk("lstart", "-d", str(folder))
+    assert r.returncode == 1 and "lab.conf:2" in r.stderr
