@@ -70,7 +70,12 @@ class Handlers:
     def op_subscribe(self, conn: Conn, req: dict, fds: list[int]) -> None:
         listener = conn.send
         self.rt.listeners.append(listener)
-        conn.on_close.append(lambda: self.rt.listeners.remove(listener))
+        self.rt.monitors.subscribe()
+
+        def leave() -> None:
+            self.rt.listeners.remove(listener)
+            self.rt.monitors.unsubscribe()
+        conn.on_close.append(leave)
         conn.send({"ok": True, "subscribed": True})
 
     # -- boot -----------------------------------------------------------------------

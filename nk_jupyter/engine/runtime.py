@@ -68,6 +68,7 @@ class LabRuntime:
         self.timing: dict[str, float] = {}
         self._init_time: dict[str, float] = {}
         self.watch_exit = None  # set by the supervisor: watch_exit(pid, callback)
+        self.monitors = None  # set by the supervisor: engine/monitor.py
 
     # -- events -------------------------------------------------------------------
     def emit(self, event: dict) -> None:
@@ -129,6 +130,8 @@ class LabRuntime:
             if self.watch_exit:
                 node = ms.node
                 self.watch_exit(node.pid, lambda ms=ms, node=node: self._node_gone(ms, node))
+            if self.monitors:
+                self.monitors.watch(ms.machine.name, ms.node.pid)
             ms.started_at = time.time()
             self.set_state(ms, "created")
         self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1,
@@ -141,6 +144,8 @@ class LabRuntime:
         """A machine's pid 1 exited: if nobody stopped it on purpose, it crashed."""
         if ms.node is node:
             ms.node = None
+            if self.monitors:
+                self.monitors.forget(ms.machine.name)
             self.set_state(ms, "crashed", "its init process exited")
 
     def _take_node(self, ms: MachineState, pending: list) -> None:
@@ -227,6 +232,8 @@ class LabRuntime:
     # -- stopping -------------------------------------------------------------------
     def kill(self, name: str, state: str) -> None:
         ms = self.machines.get(name)
+        if self.monitors:
+            self.monitors.forget(name)
         if ms and ms.node:
             ms.node.kill()
             ms.node = None

@@ -65,6 +65,8 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     rt = LabRuntime(lab, state, str(tpl), full_map, zygote)
     loop = Loop()
     rt.watch_exit = loop.watch_exit
+    from .monitor import Monitors
+    rt.monitors = Monitors(rt, loop)
     handlers = Handlers(rt, loop, host_pid)
     try:
         state.sock.unlink()

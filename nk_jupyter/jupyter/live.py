@@ -1,10 +1,10 @@
 """Keeps TopologyViews of a running lab current, from the lab's own events.
 
-One Follower per lab: a thread reads lab.events() (machine state changes, links after
-vconfig) and shows each state at once with view.set_state; a second thread then fetches
+One Follower per lab: a thread reads lab.events() (machine state changes; "links" events
+after vconfig and whenever an address, route or link changes inside a machine) and
+shows each state at once with view.set_state; a second thread then fetches
 lab.topology() (addresses, routes, links) at most every REFRESH_GAP seconds and applies
-it with view.update, and also every POLL seconds while views exist (addresses set by a
-%vcmd, routes learnt by OSPF). Both stop when the lab stops; follow() starts them again.
+it with view.update, and also every POLL seconds while views exist, as a fallback. Both stop when the lab stops; follow() starts them again.
 
 ipywidgets send trait changes from any thread (see docs/jupyter.md), so views update
 while a cell runs too; only clicks wait for the kernel to be idle.

@@ -153,3 +153,26 @@ def test_a_machine_whose_init_dies_is_reported_crashed(make_lab, started):
     states = {m["name"]: m["state"] for m in lab.info()}
     assert states == {"pc1": "crashed", "pc2": "running"}
     assert "not running" in nk("vcmd", "-d", str(lab.directory), "pc1", "true").stderr
+
+
+def test_subscribers_hear_of_address_changes_inside_machines(make_lab, started):
+    import queue
+    import threading
+    import time
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
+    heard: queue.Queue = queue.Queue()
+
+    def listen():
+        for ev in lab.events():
+            heard.put(ev)
+    threading.Thread(target=listen, daemon=True).start()
+    time.sleep(0.3)
+    lab.run("pc2", "ip addr add 10.7.0.2/24 dev eth0").check()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        ev = heard.get(timeout=5)
+        if ev.get("event") == "links" and ev.get("machine") == "pc2":
+            break
+    else:
+        raise AssertionError("no event for pc2's new address")
+    assert "10.7.0.2/24" in next(m for m in lab.topology()["machines"] if m["name"] == "pc2")["interfaces"][0]["addresses"]
