@@ -7,7 +7,7 @@ import sys
 import time
 
 from ..engine.launch import remove_trees
-from ..engine.statedir import state_root
+from ..engine.statedir import all_roots, state_root
 
 
 def our_processes(under: str | None = None) -> list[int]:
@@ -44,11 +44,11 @@ def wipe(args) -> int:
     deadline = time.monotonic() + 5
     while our_processes() and time.monotonic() < deadline:
         time.sleep(0.02)
-    root = state_root()
-    entries = [p for p in root.iterdir()]
+    roots = all_roots() or [state_root()]
+    entries = [p for root in roots for p in root.iterdir()]
     remove_trees(entries)
-    print(f"nk wipe: stopped {len(pids)} supervisor process(es), removed {len(entries)} item(s) from {root}",
-          file=sys.stderr)
+    print(f"nk wipe: stopped {len(pids)} supervisor process(es), removed {len(entries)} item(s) from "
+          f"{', '.join(map(str, roots))}", file=sys.stderr)
     return 0
 
 

@@ -136,7 +136,8 @@ class LabRuntime:
             self.set_state(ms, "created")
         self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1,
                        "sum_of_node_root_builds": self._init_time.get("root_s", 0.0),
-                       "sum_of_node_inits": self._init_time.get("all_s", 0.0)}
+                       "sum_of_node_inits": self._init_time.get("all_s", 0.0),
+                       "cpu_of_node_root_builds": self._init_time.get("root_cpu_s", 0.0)}
         self._init_time = {}
         return created
 
@@ -175,7 +176,7 @@ class LabRuntime:
                     msg = {"error": line.decode(errors="replace")}
                 if "error" in msg:
                     return msg["error"]
-                for key in ("root_s", "all_s"):
+                for key in ("root_s", "root_cpu_s", "all_s"):
                     self._init_time[key] = self._init_time.get(key, 0.0) + msg.get(key, 0.0)
                 self._report_problems(ms, msg)
         return None

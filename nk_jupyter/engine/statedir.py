@@ -1,6 +1,8 @@
 """Where a lab's runtime state lives (RootlessKit's state dir, one per lab).
 
-Root: $XDG_RUNTIME_DIR/nk when that is set and ours, else /tmp/nk-<uid> (0700).
+Root: $XDG_RUNTIME_DIR/nk when that is set and ours, else /dev/shm/nk-<uid>, else
+/tmp/nk-<uid> (0700); a tmpfs is preferred (overlay upper dirs there are ~10x cheaper
+than on a disk), but only one that can hold overlayfs's user.* xattrs (Linux 6.6+).
 Each lab gets ROOT/<lab id>/ holding these documented files:
 
     lock            flock held by the lab's supervisor for as long as it lives
@@ -41,6 +43,21 @@ def _user_xattrs(folder: str) -> bool:
         return False
 
 
+def _shm_usable() -> bool:
+    """/dev/shm is a writable tmpfs that keeps user xattrs (probed in a folder of our own)."""
+    import tempfile
+    if not os.access("/dev/shm", os.W_OK):
+        return False
+    try:
+        probe = tempfile.mkdtemp(prefix="nk-probe-", dir="/dev/shm")
+    except OSError:
+        return False
+    try:
+        return _user_xattrs(probe)
+    finally:
+        os.rmdir(probe)
+
+
 def state_root() -> Path:
     """This user's nk state root, created 0700 and checked to be ours."""
     uid = os.getuid()
@@ -48,6 +65,8 @@ def state_root() -> Path:
     if (xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == uid and os.access(xdg, os.W_OK)
             and _user_xattrs(xdg)):
         root = Path(xdg) / "nk"
+    elif os.path.isdir(f"/dev/shm/nk-{uid}") or _shm_usable():
+        root = Path(f"/dev/shm/nk-{uid}")
     else:
         root = Path(f"/tmp/nk-{uid}")
     try:
@@ -134,6 +153,21 @@ class StateDir:
         fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return fd
+
+
+def all_roots() -> list[Path]:
+    """Every place this user's nk state may be (for `nk wipe`), existing and ours."""
+    uid = os.getuid()
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    out = []
+    for p in ([Path(xdg) / "nk"] if xdg else []) + [Path(f"/dev/shm/nk-{uid}"), Path(f"/tmp/nk-{uid}")]:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == uid:
+            out.append(p)
+    return out
 
 
 def all_states() -> list[StateDir]:

@@ -23,14 +23,19 @@ _AT_RECURSIVE = 0x8000
 _MOUNT_ATTR_RDONLY = 1
 
 
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("set", ctypes.c_uint64), ("clr", ctypes.c_uint64),
+                ("prop", ctypes.c_uint64), ("userns", ctypes.c_uint64)]
+
+
+_READONLY = _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+_SYS_MOUNT_SETATTR = 442  # the same number on every architecture (new syscall table)
+
+
 def _readonly_recursive(path: str) -> None:
-    class Attr(ctypes.Structure):
-        _fields_ = [("set", ctypes.c_uint64), ("clr", ctypes.c_uint64),
-                    ("prop", ctypes.c_uint64), ("userns", ctypes.c_uint64)]
-    attr = Attr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
-    nr = {"x86_64": 442, "aarch64": 442}.get(os.uname().machine, 442)
     AT_FDCWD = -100
-    ret = ns._libc.syscall(nr, AT_FDCWD, path.encode(), _AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+    ret = ns._libc.syscall(_SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), _AT_RECURSIVE, ctypes.byref(_READONLY),
+                           ctypes.sizeof(_READONLY))
     if ret < 0:
         ns.mount(None, path, None, ns.MS_BIND | ns.MS_REMOUNT | ns.MS_RDONLY)
 
