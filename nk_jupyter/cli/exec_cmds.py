@@ -16,14 +16,15 @@ def _setup_vcmd(p) -> None:
     add_dir(p)
     p.add_argument("machine", metavar="MACHINE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND...",
-                   help="words run by the machine's shell; output streamed, exit status returned")
+                   help="run by the machine's shell; one argument is a command line ('ip a | grep inet'), "
+                        "several keep their words (vtysh -c 'show ip route'); output streamed, status returned")
 
 
 def vcmd(args) -> int:
     if not args.command:
         raise SystemExit("nk vcmd: give a command, e.g. nk vcmd pc1 ip address")
     lab = running_lab(args)
-    command = " ".join(args.command) if len(args.command) > 1 else args.command[0]
+    command = shlex.join(args.command) if len(args.command) > 1 else args.command[0]
     running = lab.client.exec_fds(args.machine, command, (0, 1, 2))
     return _wait_forwarding(running)
 

@@ -86,6 +86,8 @@ def test_vcmd_streams_and_propagates_status(make_lab, started):
     lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
     r = nk("vcmd", "-d", str(lab.directory), "pc1", "echo out; echo err >&2; exit 7")
     assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n")
+    r = nk("vcmd", "-d", str(lab.directory), "pc1", "sh", "-c", "echo $(hostname)  two  spaces")
+    assert r.stdout == "pc1 two spaces\n"
     chunks = list(lab.exec("pc1", "for i in 1 2 3; do echo $i; sleep 0.2; done"))
     assert len(chunks) >= 3 and "".join(t for _, t in chunks) == "1\n2\n3\n"
     stream = lab.exec("pc1", "echo started; sleep 30")
