@@ -21,15 +21,34 @@ def running_lab(args) -> Lab:
 
 
 class Progress:
-    """Prints one line per machine state change, and warnings, to stderr."""
+    """Boot progress on stderr: one line per machine, or on a terminal one status line
+    that counts machines by state (problems are always printed on lines of their own)."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
+        self.live = sys.stderr.isatty()
+        self.states: dict[str, str] = {}
 
     def __call__(self, ev: dict) -> None:
         if ev.get("event") == "warning":
-            print(f"warning: {ev.get('machine', '') + ': ' if ev.get('machine') else ''}{ev['message']}", file=sys.stderr)
+            self._line(f"warning: {ev.get('machine', '') + ': ' if ev.get('machine') else ''}{ev['message']}")
         elif ev.get("event") == "machine" and not self.quiet:
+            self.states[ev["machine"]] = ev["state"]
             detail = f" ({ev['detail']})" if ev.get("detail") else ""
-            if ev["state"] in ("running", "failed", "halted", "crashed") or detail:
-                print(f"{ev['machine']}: {ev['state']}{detail}", file=sys.stderr)
+            if detail or ev["state"] == "failed":
+                self._line(f"{ev['machine']}: {ev['state']}{detail}")
+            elif not self.live and ev["state"] in ("running", "halted", "crashed"):
+                print(f"{ev['machine']}: {ev['state']}", file=sys.stderr)
+            if self.live:
+                counts: dict[str, int] = {}
+                for state in self.states.values():
+                    counts[state] = counts.get(state, 0) + 1
+                text = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+                print(f"\r\033[K{len(self.states)} machine(s): {text}", end="", file=sys.stderr, flush=True)
+
+    def _line(self, text: str) -> None:
+        print(("\r\033[K" if self.live else "") + text, file=sys.stderr)
+
+    def done(self) -> None:
+        if self.live and self.states:
+            print(file=sys.stderr)

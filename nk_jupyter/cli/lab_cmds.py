@@ -25,8 +25,12 @@ def lstart(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if lab.model.ignored_folders:
         print(f"note: folders not started (not in lab.conf): {', '.join(lab.model.ignored_folders)}", file=sys.stderr)
-    result = lab.start(args.machines or None, progress=Progress(args.quiet), fast=args.fast,
-                       timeout=args.timeout, parallel=args.parallel)
+    progress = Progress(args.quiet)
+    try:
+        result = lab.start(args.machines or None, progress=progress, fast=args.fast,
+                           timeout=args.timeout, parallel=args.parallel)
+    finally:
+        progress.done()
     for name in result.get("failed", []):
         print(f"nk lstart: {name} failed: {result['details'].get(name, '')}", file=sys.stderr)
         print(tail(lab.state.startup_log(name), 10), file=sys.stderr)
