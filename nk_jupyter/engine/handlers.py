@@ -1,4 +1,4 @@
-"""The supervisor's API operations (one method per op of engine/protocol.py).
+"""The supervisor's API operations (one method per op of engine/protocol.py; booting is boot.py).
 
 Long operations (start, halt, exec) answer later, from loop callbacks; meanwhile they
 stream {"event": ...} frames to the client that asked.
@@ -8,15 +8,15 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 from ..backends.namespaces import hub_exec
 from ..errors import UserError
 from ..model import Interface, Machine, MachineOptions
 from . import bootscript, protocol
+from .boot import Boot
 from .loop import Loop
-from .runtime import LabRuntime, MachineState
+from .runtime import LabRuntime
 
 SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
 HALT_TIMEOUT = 30.0
@@ -82,7 +82,8 @@ class Handlers:
     def op_start(self, conn: Conn, req: dict, fds: list[int]) -> None:
         selected = req.get("machines") or None
         names = [n for level in self.rt.lab.boot_levels(selected) for n in level]
-        self._boot(conn, names, bool(req.get("fast")), float(req.get("timeout") or 300), int(req.get("parallel") or 0))
+        Boot(self.rt, self.loop, conn.send, names, bool(req.get("fast")), float(req.get("timeout") or 300),
+             int(req.get("parallel") or 0)).run()
 
     def op_vstart(self, conn: Conn, req: dict, fds: list[int]) -> None:
         name = req["name"]
@@ -91,83 +92,7 @@ class Handlers:
         m = Machine(name, ifaces, MachineOptions(exec_commands=list(req.get("exec") or [])),
                     folder if folder.is_dir() and not folder.is_symlink() else None)
         self.rt.add_machine(m)
-        self._boot(conn, [name], bool(req.get("fast")), float(req.get("timeout") or 300), 0)
-
-    def _boot(self, conn: Conn, names: list[str], fast: bool, timeout: float, parallel: int) -> None:
-        listener = conn.send
-        self.rt.listeners.append(listener)
-        t_start = time.perf_counter()
-        created = self.rt.create(names)
-        t_created = time.perf_counter()
-        failed = [n for n in names if self.rt.machines[n].state == "failed"]
-        waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
-        active: set[str] = set()
-
-        def finish() -> None:
-            if listener in self.rt.listeners:
-                self.rt.listeners.remove(listener)
-            bad = [n for n in names if self.rt.machines[n].state == "failed"]
-            timing = dict(self.rt.timing, startups=time.perf_counter() - t_created, total=time.perf_counter() - t_start)
-            conn.send({"ok": True, "machines": names, "failed": bad, "timing": timing,
-                       "details": {n: self.rt.machines[n].detail for n in bad}})
-
-        def launch_ready() -> None:
-            for name in list(waiting):
-                deps = waiting[name]
-                if parallel and len(active) >= parallel:
-                    return
-                if all(self.rt.machines[d].state in ("running", "failed") for d in deps):
-                    del waiting[name]
-                    active.add(name)
-                    self._startup(self.rt.machines[name], timeout, lambda n=name: done(n))
-            if not waiting and not active and not fast:
-                finish()
-
-        def done(name: str) -> None:
-            active.discard(name)
-            launch_ready()
-
-        if fast:
-            launch_ready()
-            finish()
-        elif not created:
-            finish()
-        else:
-            launch_ready()
-        del failed
-
-    def _startup(self, ms: MachineState, timeout: float, then) -> None:
-        m = ms.machine
-        marker = self.rt.state.node_dir(m.name) / ".configured"
-        log_path = self.rt.state.startup_log(m.name)
-        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-        proc, _ = ms.node.spawn(bootscript.boot_argv(m, shell, self.rt.lab.directory), bootscript.environment(m),
-                                 (self.devnull, log, log))
-        os.close(log)
-        self.rt.set_state(ms, "booting")
-
-        def timed_out() -> None:
-            _signal_command(proc, "KILL")
-            ms.detail = f"startup did not finish within {timeout:g} s"
-
-        timer = self.loop.call_later(timeout, timed_out)
-
-        def exited(code: int) -> None:
-            self.loop.cancel(timer)
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-            ms.startup_status = code
-            ms.booted_at = time.time()
-            if code:
-                with open(log_path, "a") as f:
-                    f.write(f"nk: the startup of {m.name} exited with status {code}\n")
-            if ms.detail.startswith("startup did not finish"):
-                self.rt.set_state(ms, "failed", ms.detail)
-            elif ms.node and ms.node.alive():
-                self.rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}")
-            then()
-        self.loop.watch_child(proc, exited)
+        Boot(self.rt, self.loop, conn.send, [name], bool(req.get("fast")), float(req.get("timeout") or 300), 0).run()
 
     # -- exec -----------------------------------------------------------------------
     def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:

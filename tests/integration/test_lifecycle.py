@@ -178,3 +178,13 @@ def test_subscribers_hear_of_address_changes_inside_machines(make_lab, started):
     else:
         raise AssertionError("no event for pc2's new address")
     assert "10.7.0.2/24" in next(m for m in lab.topology()["machines"] if m["name"] == "pc2")["interfaces"][0]["addresses"]
+
+
+def test_a_stuck_startup_times_out_and_is_named(make_lab):
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "pc2.startup": "echo before the hang\nsleep 600\n"})
+    r = nk("lstart", "-d", str(folder), "--timeout", "2")
+    assert r.returncode == 1
+    assert "pc2 failed: startup did not finish within 2 s" in r.stderr and "before the hang" in r.stderr
+    assert "pc1" not in r.stderr.replace("pc1: running", "")
+    assert nk("vcmd", "-d", str(folder), "pc2", "true").returncode == 0  # the machine itself still runs
+    assert nk("lcrash", "-d", str(folder)).returncode == 0

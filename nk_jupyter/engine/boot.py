@@ -1,0 +1,108 @@
+"""Booting machines inside the supervisor: create them, then run their startups in
+lab.dep order (everything else in parallel, at most `parallel` at once if given).
+
+A Boot streams machine events to the client that asked and answers it when every
+startup has finished (or at once with `fast`). A startup that outlives its timeout is
+killed and its machine marked failed, named in the answer.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Callable
+
+from . import bootscript
+from .loop import Loop
+from .runtime import LabRuntime, MachineState
+
+
+class Boot:
+    def __init__(self, rt: LabRuntime, loop: Loop, send: Callable[[dict], None], names: list[str],
+                 fast: bool, timeout: float, parallel: int) -> None:
+        self.rt, self.loop, self.send = rt, loop, send
+        self.names, self.fast, self.timeout, self.parallel = names, fast, timeout, parallel
+        self.waiting: dict[str, list[str]] = {}
+        self.active: set[str] = set()
+        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+    def run(self) -> None:
+        self.rt.listeners.append(self.send)
+        self.t_start = time.perf_counter()
+        created = self.rt.create(self.names)
+        self.t_created = time.perf_counter()
+        self.waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
+        if self.fast:
+            self._launch_ready()
+            self._finish()
+        elif not created:
+            self._finish()
+        else:
+            self._launch_ready()
+
+    def _launch_ready(self) -> None:
+        for name in list(self.waiting):
+            if self.parallel and len(self.active) >= self.parallel:
+                return
+            if all(self.rt.machines[d].state in ("running", "failed") for d in self.waiting[name]):
+                del self.waiting[name]
+                self.active.add(name)
+                start_machine(self.rt, self.loop, self.rt.machines[name], self.timeout, self.devnull,
+                              lambda n=name: self._done(n))
+        if not self.waiting and not self.active and not self.fast:
+            self._finish()
+
+    def _done(self, name: str) -> None:
+        self.active.discard(name)
+        self._launch_ready()
+
+    def _finish(self) -> None:
+        if self.send in self.rt.listeners:
+            self.rt.listeners.remove(self.send)
+        bad = [n for n in self.names if self.rt.machines[n].state == "failed"]
+        now = time.perf_counter()
+        timing = dict(self.rt.timing, startups=now - self.t_created, total=now - self.t_start)
+        self.send({"ok": True, "machines": self.names, "failed": bad, "timing": timing,
+                   "details": {n: self.rt.machines[n].detail for n in bad}})
+        os.close(self.devnull)
+
+
+def start_machine(rt: LabRuntime, loop: Loop, ms: MachineState, timeout: float, devnull: int,
+                  then: Callable[[], None]) -> None:
+    """Run a machine's startup (bootscript.py) with its output in its log; then() when it ends."""
+    m = ms.machine
+    marker = rt.state.node_dir(m.name) / ".configured"
+    log_path = rt.state.startup_log(m.name)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
+    try:
+        proc, _ = ms.node.spawn(bootscript.boot_argv(m, shell, rt.lab.directory), bootscript.environment(m),
+                                (devnull, log, log))
+    finally:
+        os.close(log)
+    rt.set_state(ms, "booting")
+
+    def timed_out() -> None:
+        try:
+            os.killpg(proc, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        ms.detail = f"startup did not finish within {timeout:g} s"
+
+    timer = loop.call_later(timeout, timed_out)
+
+    def exited(code: int) -> None:
+        loop.cancel(timer)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        ms.startup_status = code
+        ms.booted_at = time.time()
+        if code:
+            with open(log_path, "a") as f:
+                f.write(f"nk: the startup of {m.name} exited with status {code}\n")
+        if ms.detail.startswith("startup did not finish"):
+            rt.set_state(ms, "failed", ms.detail)
+        elif ms.node and ms.node.alive():
+            rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}")
+        then()
+    loop.watch_child(proc, exited)
