@@ -16,7 +16,6 @@ import json
 import os
 import selectors
 import shutil
-import signal as _signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -305,4 +304,4 @@ def static_topology(model: LabModel) -> dict:
             "domains": [{"name": d, "members": sorted(v)} for d, v in sorted(domains.items())]}
 
 
-__all__ = ["Lab", "ExecResult", "ExecStream", "_signal"]
+__all__ = ["Lab", "ExecResult", "ExecStream"]

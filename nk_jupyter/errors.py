@@ -68,19 +68,28 @@ class ExecError(NkError):
         super().__init__(f"{machine}: {command!r} exited with status {status}{detail}")
 
 
-# Errors cross the supervisor socket as {"kind": class name, "message": ...}.
+# Errors cross the supervisor socket as {"kind": class name, "message": ..., "fields": {...}}.
 BY_KIND: dict[str, type[NkError]] = {
     cls.__name__: cls
     for cls in (NkError, UserError, LabConfError, UnknownMachineError, LabNotRunningError,
                 LabAlreadyRunningError, HostSetupError, EngineError, ExecError)
 }
+FIELDS = {LabConfError: ("path", "line", "message"), UnknownMachineError: ("name", "known")}
 
 
-def from_wire(kind: str, message: str) -> NkError:
-    """Rebuild an error sent by the supervisor, keeping its class where it is simple."""
+def to_wire(err: Exception) -> dict:
+    """The reply frame for an error raised in the supervisor."""
+    fields = {f: getattr(err, f) for f in FIELDS.get(type(err), ())}
+    return {"ok": False, "kind": type(err).__name__, "message": str(err), "fields": fields}
+
+
+def from_wire(kind: str, message: str, fields: dict | None = None) -> NkError:
+    """Rebuild an error sent by the supervisor, as the same class where we can."""
     cls = BY_KIND.get(kind, EngineError)
-    if cls in (LabConfError, UnknownMachineError, ExecError):
-        cls = UserError if cls is not ExecError else EngineError
+    if cls in FIELDS and fields and set(fields) == set(FIELDS[cls]):
+        return cls(**fields)
+    if cls in FIELDS or cls is ExecError:
+        cls = EngineError if cls is ExecError else UserError
     err = cls.__new__(cls)
     Exception.__init__(err, message)
     return err

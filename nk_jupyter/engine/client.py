@@ -33,7 +33,7 @@ class EngineClient:
     @staticmethod
     def _final(msg: dict) -> dict:
         if msg.get("ok") is False:
-            raise from_wire(msg.get("kind", "EngineError"), msg.get("message", ""))
+            raise from_wire(msg.get("kind", "EngineError"), msg.get("message", ""), msg.get("fields"))
         return msg
 
     def call(self, op: str, on_event: Callable[[dict], None] | None = None, **args) -> dict:

@@ -124,7 +124,7 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
     if answer.startswith(b"E "):
         info = json.loads(answer[2:])
         if isinstance(info, dict):
-            raise from_wire(info.get("kind", "EngineError"), info.get("message", ""))
+            raise from_wire(info.get("kind", "EngineError"), info.get("message", ""), info.get("fields"))
         raise EngineError(f"the lab supervisor failed: {info}")
     raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
 

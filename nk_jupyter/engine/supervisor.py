@@ -92,10 +92,10 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
             try:
                 dispatch(handlers, conn, msg, fds)
             except Exception as e:  # errors go back to the client, typed
-                from ..errors import NkError
+                from ..errors import NkError, to_wire
                 if not isinstance(e, NkError):
                     traceback.print_exc()
-                conn.send({"ok": False, "kind": type(e).__name__, "message": str(e)})
+                conn.send(to_wire(e))
         loop.add_reader(sock, readable)
     loop.add_reader(server, accept)
     (state.path / "supervisor.pid").write_text(str(host_pid))
@@ -153,9 +153,9 @@ def main(argv: list[str]) -> None:
         except BaseException as e:
             traceback.print_exc()
             try:
-                from ..errors import NkError
-                kind = type(e).__name__ if isinstance(e, NkError) else "EngineError"
-                os.write(w, f"E {json.dumps({'kind': kind, 'message': str(e)})}".encode())
+                from ..errors import NkError, to_wire
+                reply = to_wire(e) if isinstance(e, NkError) else {"kind": "EngineError", "message": str(e)}
+                os.write(w, f"E {json.dumps(reply)}".encode())
             except OSError:
                 pass
             os._exit(1)

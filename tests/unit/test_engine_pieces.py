@@ -49,3 +49,14 @@ def test_lab_ids_are_stable_and_distinct(tmp_path):
     (tmp_path / "b").mkdir()
     assert lab_id(tmp_path / "a") == lab_id(tmp_path / "a")
     assert lab_id(tmp_path / "a") != lab_id(tmp_path / "b")
+
+
+def test_errors_cross_the_socket_with_their_class_and_fields():
+    from nk_jupyter.errors import LabConfError, UnknownMachineError, UserError, from_wire, to_wire
+    wire = to_wire(UnknownMachineError("pc9", ["pc1", "pc2"]))
+    err = from_wire(wire["kind"], wire["message"], wire["fields"])
+    assert isinstance(err, UnknownMachineError) and err.known == ["pc1", "pc2"] and str(err) == wire["message"]
+    wire = to_wire(LabConfError("lab.conf", 3, "cannot parse"))
+    err = from_wire(wire["kind"], wire["message"], wire["fields"])
+    assert isinstance(err, LabConfError) and (err.path, err.line) == ("lab.conf", 3)
+    assert isinstance(from_wire("UnknownMachineError", "text"), UserError)
