@@ -3,7 +3,8 @@
 - The current lab is the one last started or attached in this kernel; magics act on it
   unless `-d DIR` (a lab folder, or the NAME of a %%lab lab) says otherwise.
 - Labs started here carry owner={"kernel": connection file, "pid": kernel pid}. When the
-  kernel exits (shutdown or restart) they are halted: by an atexit hook in the kernel,
+  kernel exits (shutdown or restart) they are halted (%%lab labs are crashed and removed,
+  since the cell rebuilds them): by an atexit hook in the kernel,
   and, should the kernel be killed first, by a small reaper process (jupyter/reaper.py)
   that waits for the kernel pid to end. Labs started by the CLI or another kernel are
   left alone.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,9 +138,19 @@ class Session:
 
 
 def halt_state(state: StateDir, info: dict) -> None:
-    """Halt the lab of a state dir; crash it if halting fails."""
+    """Halt the lab of a state dir; crash it if halting fails.
+
+    A lab from a %%lab cell is crashed and removed instead: running the cell again
+    rebuilds it from scratch, so its files would only pile up.
+    """
     try:
-        Lab.from_dir(info["directory"], info.get("overrides") or [], force=True).halt()
+        lab = Lab.from_dir(info["directory"], info.get("overrides") or [], force=True)
+        text_labs = state_root() / "text-labs"
+        if text_labs in Path(info["directory"]).parents:
+            lab.crash()
+            shutil.rmtree(info["directory"], ignore_errors=True)
+        else:
+            lab.halt()
         return
     except Exception:  # the folder may be gone or the halt may fail: fall back to a hard stop
         pass
