@@ -90,3 +90,13 @@ def negated(item: str) -> tuple[str, bool]:
     """kathara-lab-checker's `!value`: (value, True) when negated."""
     item = str(item).strip()
     return (item[1:].strip(), True) if item.startswith("!") else (item, False)
+
+
+def plan_per_item(node, check) -> list:
+    """Steps for a `{device: [value or !value, ...]}` block: check(probe, device, value, wanted)."""
+    steps = []
+    for device, items in node.items():
+        for item in items.elements():
+            value, neg = negated(item.text())
+            steps.append(lambda p, d=device, v=value, neg=neg: [check(p, d, v, not neg)])
+    return steps

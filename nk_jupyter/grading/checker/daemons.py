@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from .base import CheckResult, Probe, guarded, negated
+from .base import CheckResult, Probe, guarded, plan_per_item
 from .config import Node
 
 FAMILY = "daemons"
@@ -24,9 +24,4 @@ def daemon(probe: Probe, device: str, name: str, running: bool = True) -> CheckR
 
 
 def plan(node: Node) -> list:
-    steps = []
-    for device, names in node.items():
-        for n in names.elements():
-            name, neg = negated(n.text())
-            steps.append(lambda p, d=device, x=name, neg=neg: [daemon(p, d, x, running=not neg)])
-    return steps
+    return plan_per_item(node, lambda p, d, name, wanted: daemon(p, d, name, running=wanted))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from .base import CheckResult, Probe, guarded, negated
+from .base import CheckResult, Probe, guarded, plan_per_item
 from .config import Node
 
 FAMILY = "reachability"
@@ -36,9 +36,4 @@ def reachable(probe: Probe, device: str, destination: str, expect: bool = True, 
 
 
 def plan(node: Node) -> list:
-    steps = []
-    for device, dests in node.items():
-        for d in dests.elements():
-            dest, neg = negated(d.text())
-            steps.append(lambda p, device=device, dest=dest, neg=neg: [reachable(p, device, dest, expect=not neg)])
-    return steps
+    return plan_per_item(node, lambda p, d, dest, wanted: reachable(p, d, dest, expect=wanted))
