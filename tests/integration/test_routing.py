@@ -69,3 +69,27 @@ def test_frr_ospf_converges_and_routes(make_lab, started):
     while (r := lab.run("pc1", "ping -c 1 -W 1 10.2.0.10")).status != 0 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert r.status == 0, r.stdout
+
+
+def test_machine_options_ipv6_sysctl_env_exec(make_lab, started):
+    lab, result = started(make_lab({
+        "lab.conf": """
+            pc1[0]=A
+            pc2[0]=A
+            pc1[ipv6]=true
+            pc2[ipv6]=true
+            pc1[sysctl]="net.ipv4.conf.eth0.rp_filter=1"
+            pc1[env]="GREETING=hi"
+            pc1[exec]="echo exec-ran > /root/exec.txt"
+            pc3[0]=A
+        """,
+        "pc1.startup": "ip -6 addr add fd00::1/64 dev eth0\n",
+        "pc2.startup": "ip -6 addr add fd00::2/64 dev eth0\n",
+    }))
+    assert result["failed"] == []
+    assert lab.run("pc1", "ping -6 -c1 -W2 fd00::2").status == 0  # no DAD delay
+    r = lab.run("pc1", "cat /proc/sys/net/ipv4/conf/eth0/rp_filter /proc/sys/net/ipv4/ip_forward; "
+                       "echo $GREETING; cat /root/exec.txt")
+    assert r.stdout.split() == ["1", "1", "hi", "exec-ran"]
+    assert lab.run("pc3", "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6").stdout.strip() == "1"
+    assert lab.run("pc3", "cat /proc/sys/net/ipv4/conf/all/rp_filter").stdout.strip() == "0"
