@@ -64,6 +64,11 @@ class Node:
         go_r, go_w = os.pipe()
         try:
             ns.unshare(NODE_NS)
+            for key, value in lay.sysctls:  # before any interface exists (the supervisor plugs
+                try:                            # them once we answer), so "default" applies
+                    nodeinit.write_sysctl(key, value)
+                except FileNotFoundError:  # e.g. a host booted with ipv6.disable=1
+                    pass
             init = os.fork()
             if init == 0:
                 try:

@@ -1,8 +1,8 @@
 """The tiny pid 1 of each namespace node (munet's mutini), in a forked process.
 
 Its life, talking to the supervisor over two pipes (JSON lines on `report`):
-  1. set the hostname, build the node's root (linux/mounts.py), write the default
-     sysctls and, on first boot, the machine's files (hosts, hostname, shared/ and
+  1. set the hostname, build the node's root (linux/mounts.py) and, on first boot,
+     write the machine's files (hosts, hostname, shared/ and
      MACHINE/ copied over /)                                  -> {"stage": "rooted"}
   2. wait for the supervisor to plug the veths, then bring lo and ethN up and write the
      lab's own sysctls                                        -> {"stage": "ready"}
@@ -40,7 +40,7 @@ class NodeLayout:
     labdir: str          # mounted at /hostlab
     shims: str           # mounted at /run/nk (systemctl shim ...)
     host_top: tuple[tuple[str, str], ...]  # host's top-level entries: (name, "dir"|"link:TARGET")
-    sysctls: tuple[tuple[str, str], ...] = ()  # written before any interface exists
+    sysctls: tuple[tuple[str, str], ...] = ()  # written by the zygote before any interface exists
     first_boot: bool = True
 
     @classmethod
@@ -184,8 +184,6 @@ def run(lay: NodeLayout, report_fd: int, go_fd: int) -> None:
         t_root = time.perf_counter() - t0
         c_root = time.thread_time() - c0
         os.chdir("/root")
-        for key, value in lay.sysctls:
-            write_sysctl(key, value)
         problems = first_boot_files(lay.name) if lay.first_boot else []
     except Exception as e:  # report any failure to the supervisor, then die
         _say(report_fd, {"error": f"{type(e).__name__}: {e}"})
