@@ -47,6 +47,11 @@ def wipe(args) -> int:
     roots = all_roots() or [state_root()]
     entries = [p for root in roots for p in root.iterdir()]
     remove_trees(entries)
+    for root in roots:
+        try:
+            root.rmdir()
+        except OSError:
+            pass
     print(f"nk wipe: stopped {len(pids)} supervisor process(es), removed {len(entries)} item(s) from "
           f"{', '.join(map(str, roots))}", file=sys.stderr)
     return 0

@@ -144,7 +144,10 @@ def remove_trees(paths: list[Path]) -> None:
         proc.wait(timeout=READY_TIMEOUT)
     import shutil
     for p in paths:
-        shutil.rmtree(p, ignore_errors=True)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
 
 
 def tail(path: Path, lines: int = 20) -> str:
