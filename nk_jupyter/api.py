@@ -26,6 +26,7 @@ from .engine.client import EngineClient, RunningCommand
 from .engine.statedir import StateDir, state_root
 from .errors import ExecError, LabNotRunningError, UserError
 from .model import Lab as LabModel
+from .model.names import check_domain_name, check_machine_name
 
 Progress = Callable[[dict], None]
 
@@ -55,55 +56,138 @@ class ExecResult:
 
 
 class ExecStream:
-    """Chunks of a running command's output as (stream, text); status once exhausted.
+    """A command running in a machine: its output as it comes, then its exit status.
 
-    stream is "stdout" or "stderr". Use as an iterator; `signal("INT")` interrupts the
-    command in the node; leaving the iteration early hangs it up.
+    Iterate for (stream, text) chunks, stream being "stdout" or "stderr" (`chunks()` gives the
+    raw bytes). The command gets pipes, never a descriptor of ours: stdin is empty unless
+    `stdin` is bytes to send or a descriptor whose data is relayed. Output ends when the
+    command exits (what it wrote before is all delivered; daemons it left behind do not keep
+    the stream open). `signal("INT")` interrupts it; leaving the iteration early hangs it up.
     """
 
-    def __init__(self, client: EngineClient, machine: str, command: str, env: dict | None = None) -> None:
-        self.machine, self.command = machine, command
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        null = os.open(os.devnull, os.O_RDONLY)
+    DRAIN_LIMIT = 1 << 20  # read at most this much buffered output once the command has exited
+
+    def __init__(self, client: EngineClient, machine: str, command: str | None, env: dict | None = None,
+                 stdin: bytes | int | None = None, argv: list[str] | None = None) -> None:
+        self.machine, self.command = machine, command if command is not None else " ".join(argv or [])
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        in_r, in_w = os.pipe2(os.O_CLOEXEC)
         try:
-            self.running: RunningCommand = client.exec_fds(machine, command, (null, out_w, err_w), env)
+            self.running: RunningCommand = client.exec_fds(machine, command, (in_r, out_w, err_w), env, argv=argv)
+        except BaseException:
+            for fd in (out_r, err_r, in_w):
+                os.close(fd)
+            raise
         finally:
-            for fd in (null, out_w, err_w):
+            for fd in (in_r, out_w, err_w):
                 os.close(fd)
         self._fds = {out_r: "stdout", err_r: "stderr"}
+        self._in_w: int | None = in_w
+        self._pending = stdin if isinstance(stdin, bytes) else b""
+        self._input = stdin if isinstance(stdin, int) else None
+        if stdin is None:
+            self._close_stdin()
+        else:
+            os.set_blocking(in_w, False)
         self.status: int | None = None
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
+    def _close_stdin(self) -> None:
+        if self._in_w is not None:
+            os.close(self._in_w)
+            self._in_w = None
+
+    def chunks(self) -> Iterator[tuple[str, bytes]]:
+        """(stream, bytes) as the command writes them."""
         sel = selectors.DefaultSelector()
-        decoders = {}
-        import codecs
         for fd, name in self._fds.items():
             sel.register(fd, selectors.EVENT_READ, name)
-            decoders[fd] = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        sel.register(self.running.fileno(), selectors.EVENT_READ, "status")
+        plain_file = False  # a file (or /dev/null) is always readable, and epoll refuses it
+        if self._input is not None:
+            try:
+                sel.register(self._input, selectors.EVENT_READ, "input")
+            except PermissionError:
+                plain_file = True
+        if self._pending and self._in_w is not None:
+            sel.register(self._in_w, selectors.EVENT_WRITE, "stdin")
         try:
-            open_fds = set(self._fds)
-            while open_fds:
+            while True:
+                if plain_file and self._input is not None and not self._pending and self._in_w is not None:
+                    data = os.read(self._input, 65536)
+                    if data:
+                        self._pending = data
+                        sel.register(self._in_w, selectors.EVENT_WRITE, "stdin")
+                    else:
+                        self._input = None
+                        self._close_stdin()
                 for key, _ in sel.select():
-                    data = os.read(key.fd, 65536)
-                    if not data:
+                    what = key.data
+                    if what in ("stdout", "stderr"):
+                        data = os.read(key.fd, 65536)
+                        if data:
+                            yield what, data
+                        else:
+                            sel.unregister(key.fd)
+                    elif what == "status":
+                        self.status = self.running.wait()
+                        yield from self._drain()
+                        return
+                    elif what == "input":
+                        data = os.read(key.fd, 65536)
                         sel.unregister(key.fd)
-                        open_fds.discard(key.fd)
-                        continue
-                    text = decoders[key.fd].decode(data)
-                    if text:
-                        yield key.data, text
-            self.status = self.running.wait()
+                        if not data:
+                            self._input = None
+                            if not self._pending:
+                                self._close_stdin()
+                        elif self._in_w is not None:
+                            self._pending += data
+                            sel.register(self._in_w, selectors.EVENT_WRITE, "stdin")
+                    elif what == "stdin":
+                        try:
+                            self._pending = self._pending[os.write(key.fd, self._pending):]
+                        except BrokenPipeError:  # the command closed its stdin
+                            self._pending, self._input = b"", None
+                        if not self._pending:
+                            sel.unregister(key.fd)
+                            if self._input is not None and not plain_file:
+                                sel.register(self._input, selectors.EVENT_READ, "input")
+                            elif self._input is None:
+                                self._close_stdin()
         except GeneratorExit:
             self.close()  # the caller stopped reading: hang the command up
             raise
         finally:
             sel.close()
+            self._close_stdin()
             for fd in self._fds:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
+
+    def _drain(self) -> Iterator[tuple[str, bytes]]:
+        """What the command wrote before it exited, without waiting for the pipes to close."""
+        left = self.DRAIN_LIMIT
+        for fd, name in self._fds.items():
+            os.set_blocking(fd, False)
+            while left > 0:
+                try:
+                    data = os.read(fd, min(65536, left))
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                left -= len(data)
+                yield name, data
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        import codecs
+        decoders = {name: codecs.getincrementaldecoder("utf-8")(errors="replace") for name in self._fds.values()}
+        for name, data in self.chunks():
+            text = decoders[name].decode(data)
+            if text:
+                yield name, text
 
     def signal(self, name: str = "INT") -> None:
         """Signal the command's process group (INT, TERM, HUP or KILL) while it runs."""
@@ -250,6 +334,8 @@ class Lab:
     def vstart(self, name: str, interfaces: dict[int, str], exec_commands: list[str] | None = None,
                progress: Progress | None = None, owner: dict | None = None) -> dict:
         """Start one more machine (starting the lab's supervisor if needed)."""
+        check_machine_name(name)
+        interfaces = _interfaces(interfaces, unplug=False)
         if not self.running:
             for w in launch.start_supervisor(self.state, self.directory, self.overrides, owner):
                 if progress:
@@ -259,21 +345,39 @@ class Lab:
 
     def vconfig(self, machine: str, interfaces: dict[int, str | None]) -> None:
         """Hot-plug (domain) or unplug (None or "") interfaces of a running machine."""
-        self._call("vconfig", machine=machine, interfaces={str(k): v for k, v in interfaces.items()})
+        interfaces = _interfaces(interfaces, unplug=True)
+        self._call("vconfig", machine=check_machine_name(machine), interfaces={str(k): v for k, v in interfaces.items()})
 
-    def exec(self, machine: str, command: str, env: dict | None = None) -> ExecStream:
-        """Run command (by the machine's shell); iterate for (stream, text) chunks."""
+    def exec(self, machine: str, command: str, env: dict | None = None, stdin: bytes | int | None = None) -> ExecStream:
+        """Run command (by the machine's shell); iterate for (stream, text) chunks.
+
+        stdin: bytes to feed the command, or a descriptor whose data is relayed to it.
+        """
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return ExecStream(self.client, machine, command, env)
+        return ExecStream(self.client, check_machine_name(machine), command, env, stdin)
 
-    def run(self, machine: str, command: str, env: dict | None = None) -> ExecResult:
+    def run(self, machine: str, command: str, env: dict | None = None, stdin: bytes | None = None) -> ExecResult:
         """Run command and collect its output; never raises for a non-zero status."""
-        stream = self.exec(machine, command, env)
+        stream = self.exec(machine, command, env, stdin)
         out, err = [], []
         for kind, text in stream:
             (out if kind == "stdout" else err).append(text)
         return ExecResult(machine, command, stream.status if stream.status is not None else -1, "".join(out), "".join(err))
+
+    def hub_exec(self, argv: list[str], stdin: bytes | int | None = None) -> ExecStream:
+        """Run argv in the lab's hub (the supervisor's fake-root namespaces: bridges nkd*), like
+        `rootlesskit bash`: that is the user's own shell, not a machine."""
+        if not self.running:
+            raise LabNotRunningError(f"no lab is running in {self.directory}")
+        return ExecStream(self.client, None, None, None, stdin, argv=argv)
+
+    def terminal(self, machine: str | None, argv: list[str], size: tuple[int, int], env: dict | None = None):
+        """Start argv on a new pty of the machine (None: the hub); returns (a RunningCommand with
+        wait/signal/fileno, the pty's master fd). The pty is the machine's own (its devpts)."""
+        if not self.running:
+            raise LabNotRunningError(f"no lab is running in {self.directory}")
+        return self.client.exec_pty(check_machine_name(machine) if machine is not None else None, argv, size, env)
 
     def info(self, memory: bool = False) -> list[dict]:
         return self._call("info", memory=memory)["machines"]
@@ -288,6 +392,22 @@ class Lab:
 
     def events(self):
         return self.client.events()
+
+
+def _interfaces(interfaces: dict, unplug: bool) -> dict[int, str | None]:
+    """{number: domain} checked: numbers 0-1023, domain names by the lab.conf rule; with unplug,
+    None or "" unplugs (and so does the word "none", as Netkit's vconfig --eth1=none)."""
+    out: dict[int, str | None] = {}
+    for num, domain in interfaces.items():
+        if not isinstance(num, int) or not 0 <= num <= 1023:
+            raise UserError(f"interface number {num!r}: use 0 to 1023")
+        if domain in (None, "", "none") and unplug:
+            out[num] = None
+        elif domain in (None, ""):
+            raise UserError(f"eth{num} needs a collision domain")
+        else:
+            out[num] = check_domain_name(domain)
+    return out
 
 
 def static_topology(model: LabModel) -> dict:

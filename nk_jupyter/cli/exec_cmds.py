@@ -8,7 +8,7 @@ import shlex
 import signal
 import sys
 
-from ..engine.client import RunningCommand
+from ..errors import UserError
 from .common import add_dir, running_lab
 
 
@@ -21,24 +21,38 @@ def _setup_vcmd(p) -> None:
 
 
 def vcmd(args) -> int:
+    """The command's output is relayed through pipes: the machine never gets this terminal (or
+    any descriptor of ours). Standard input is relayed when it is not a terminal (a pipe or a
+    file); on a terminal the command gets none (use vconnect for interactive programs)."""
     if not args.command:
-        raise SystemExit("nk vcmd: give a command, e.g. nk vcmd pc1 ip address")
+        raise UserError("vcmd: give a command, e.g. nk vcmd pc1 ip address")
     lab = running_lab(args)
     command = shlex.join(args.command) if len(args.command) > 1 else args.command[0]
-    running = lab.client.exec_fds(args.machine, command, (0, 1, 2))
-    return _wait_forwarding(running)
+    stream = lab.exec(args.machine, command, stdin=None if os.isatty(0) else 0)
+    return _relay(stream)
 
 
-def _wait_forwarding(running: RunningCommand) -> int:
-    """Wait for the command; Ctrl-C and friends are passed on to it."""
+def _relay(stream) -> int:
+    """Copy the command's output to ours; Ctrl-C and friends are passed on to it."""
     def forward(sig, _frame):
-        running.signal({signal.SIGINT: "INT", signal.SIGTERM: "TERM", signal.SIGHUP: "HUP"}[sig])
+        stream.signal({signal.SIGINT: "INT", signal.SIGTERM: "TERM", signal.SIGHUP: "HUP"}[sig])
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        return running.wait()
+        for kind, data in stream.chunks():
+            try:
+                _write_all(1 if kind == "stdout" else 2, data)
+            except BrokenPipeError:  # our reader went away (| head): hang the command up
+                stream.close()
+                return 141
+        return stream.status if stream.status is not None else 1
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def _setup_vconnect(p) -> None:
@@ -57,7 +71,7 @@ def shell(args) -> int:
     lab = running_lab(args)
     cmd = args.command or ["/bin/bash", "--norc", "-i"]
     if args.command:
-        return _wait_forwarding(lab.client.exec_fds(None, None, (0, 1, 2), argv=["/bin/sh", "-c", shlex.join(cmd)]))
+        return _relay(lab.hub_exec(["/bin/sh", "-c", shlex.join(cmd)], stdin=None if os.isatty(0) else 0))
     return _interactive(lab, None, cmd)
 
 
@@ -72,7 +86,7 @@ def _interactive(lab, machine: str | None, argv: list[str]) -> int:
     import tty
     size = os.get_terminal_size(0) if sys.stdin.isatty() else os.terminal_size((80, 24))
     env = {"TERM": os.environ.get("TERM", "xterm")}
-    running, master = lab.client.exec_pty(machine, argv, (size.lines, size.columns), env=env)
+    running, master = lab.terminal(machine, argv, (size.lines, size.columns), env=env)
     saved = termios.tcgetattr(0) if sys.stdin.isatty() else None
     if saved:
         tty.setraw(0)

@@ -13,14 +13,15 @@ import time
 from typing import Callable
 
 from . import bootscript
+from .logs import LogRelay
 from .loop import Loop
 from .runtime import LabRuntime, MachineState
 
 
 class Boot:
-    def __init__(self, rt: LabRuntime, loop: Loop, send: Callable[[dict], None], names: list[str],
+    def __init__(self, rt: LabRuntime, loop: Loop, send: Callable[[dict], None], logs: LogRelay, names: list[str],
                  fast: bool, timeout: float, parallel: int) -> None:
-        self.rt, self.loop, self.send = rt, loop, send
+        self.rt, self.loop, self.send, self.logs = rt, loop, send, logs
         self.names, self.fast, self.timeout, self.parallel = names, fast, timeout, parallel
         self.waiting: dict[str, list[str]] = {}
         self.active: set[str] = set()
@@ -47,7 +48,7 @@ class Boot:
             if all(self.rt.machines[d].state in ("running", "failed") for d in self.waiting[name]):
                 del self.waiting[name]
                 self.active.add(name)
-                start_machine(self.rt, self.loop, self.rt.machines[name], self.timeout, self.devnull,
+                start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
                               lambda n=name: self._done(n))
         if not self.waiting and not self.active and not self.fast:
             self._finish()
@@ -67,17 +68,17 @@ class Boot:
         os.close(self.devnull)
 
 
-def start_machine(rt: LabRuntime, loop: Loop, ms: MachineState, timeout: float, devnull: int,
+def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, timeout: float, devnull: int,
                   then: Callable[[], None]) -> None:
     """Run a machine's startup (bootscript.py) with its output in its log; then() when it ends."""
     m = ms.machine
     marker = rt.state.node_dir(m.name) / ".configured"
     log_path = rt.state.startup_log(m.name)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
+    log = logs.pipe(log_path)
     try:
-        proc, _ = ms.node.spawn(bootscript.boot_argv(m, shell, rt.lab.directory), bootscript.environment(m),
-                                (devnull, log, log))
+        argv = bootscript.boot_argv(m, shell, rt.lab.directory, first_boot=not marker.exists())
+        proc, _ = ms.node.spawn(argv, bootscript.environment(m), (devnull, log, log))
     finally:
         os.close(log)
     rt.set_state(ms, "booting")
@@ -98,8 +99,9 @@ def start_machine(rt: LabRuntime, loop: Loop, ms: MachineState, timeout: float, 
         ms.startup_status = code
         ms.booted_at = time.time()
         if code:
-            with open(log_path, "a") as f:
-                f.write(f"nk: the startup of {m.name} exited with status {code}\n")
+            fd = logs.pipe(log_path)
+            os.write(fd, f"nk: the startup of {m.name} exited with status {code}\n".encode())
+            os.close(fd)
         if ms.detail.startswith("startup did not finish"):
             rt.set_state(ms, "failed", ms.detail)
         elif ms.node and ms.node.alive():

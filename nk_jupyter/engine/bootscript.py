@@ -1,14 +1,16 @@
-"""The shell text a node runs at boot and at halt (Netkit's phase 2, Kathara's order).
+"""The shell text a machine runs at boot and at halt (Netkit's phases, Kathara's order).
 
-Boot:  shared.startup, MACHINE.startup, then the `exec` lines, in /root (the first-boot
-       files, Netkit's phase 1, are written by the node's init: backends/nodeinit.py).
+Boot:  on first boot, shared/ then MACHINE/ copied over / (Netkit's phase 1); then
+       shared.startup, MACHINE.startup and the `exec` lines, in /root.
 Halt:  MACHINE.shutdown, then shared.shutdown.
-Scripts are read from /hostlab at run time and need no exec bit.
+All of it runs inside the machine as its root, reading /hostlab there: lab files are never
+opened by the supervisor. Scripts need no exec bit.
 """
 from __future__ import annotations
 
 import os
 import shlex
+import stat
 
 from ..model import Machine
 
@@ -19,10 +21,31 @@ def shell_of(machine: Machine) -> str:
     return machine.options.shell or "/bin/bash"
 
 
-def boot(machine: Machine) -> str:
-    """shared.startup, MACHINE.startup, then the exec lines (first-boot files: nodeinit.py)."""
+# First boot: each folder's tree over /, as machine root. tar replaces what is there (a symlink
+# in the way is replaced, not followed), keeps the machine's symlinked folders (/lib -> usr/lib),
+# recreates symlinks as symlinks and never reads FIFOs or devices; lab configs for FRR and
+# Quagga are then handed to the frr user, as Debian's packages own them.
+COPY_OVER = """for src in {sources}; do
+  [ -d "$src" ] && [ ! -L "$src" ] || continue
+  tar -C "$src" -cSf - . | tar -C / -xpf - --no-same-owner --keep-directory-symlink \\
+    || echo "nk: some files of $src could not be copied over /" >&2
+  for conf in /etc/frr /etc/quagga; do
+    if [ -d "$src$conf" ] && [ ! -L "$conf" ] && id frr >/dev/null 2>&1; then
+      chown -R frr:frr "$conf"; find "$conf" -type f -exec chmod 640 {{}} +
+    fi
+  done
+done
+"""
+
+
+def copy_over(machine: Machine) -> str:
+    return COPY_OVER.format(sources=f"/hostlab/shared /hostlab/{machine.name}")
+
+
+def boot(machine: Machine, first_boot: bool = False) -> str:
+    """First-boot copy, shared.startup, MACHINE.startup, then the exec lines."""
     name, sh = machine.name, shlex.quote(shell_of(machine))
-    lines = []
+    lines = [copy_over(machine)] if first_boot else []
     for script in ("/hostlab/shared.startup", f"/hostlab/{name}.startup"):
         lines.append(f"if [ -f {script} ]; then {sh} {script}; s=$?; fi")
     for cmd in machine.options.exec_commands:
@@ -31,13 +54,24 @@ def boot(machine: Machine) -> str:
     return "s=0\ncd /root\n" + "\n".join(lines) + "\n"
 
 
-def boot_argv(machine: Machine, shell: str, labdir) -> list[str]:
-    """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is."""
-    if not machine.options.exec_commands and not (labdir / "shared.startup").is_file():
-        if not (labdir / f"{machine.name}.startup").is_file():
+def boot_argv(machine: Machine, shell: str, labdir, first_boot: bool = False) -> list[str]:
+    """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is.
+
+    What the lab folder holds is only glanced at here (without following symlinks) to skip
+    needless work; the machine itself decides what to run from what it sees in /hostlab.
+    """
+    def has(rel: str, folder: bool = False) -> bool:
+        try:
+            st = os.lstat(labdir / rel)
+        except OSError:
+            return False
+        return stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
+    copy = first_boot and (has("shared", True) or has(machine.name, True))
+    if not machine.options.exec_commands and not has("shared.startup") and not copy:
+        if not has(f"{machine.name}.startup"):
             return ["/bin/true"]
         return [shell, f"/hostlab/{machine.name}.startup"]
-    return [shell, "-c", boot(machine)]
+    return [shell, "-c", boot(machine, copy)]
 
 
 def halt(machine: Machine) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from pathlib import Path
 
-from ..backends.namespaces import hub_exec
+from ..backends.namespaces import hub_exec, signal_command
 from ..errors import UserError
 from ..model import Interface, Machine, MachineOptions
+from ..model.names import check_domain_name, check_machine_name
 from . import bootscript, protocol
 from .boot import Boot
+from .logs import LogRelay
 from .loop import Loop
 from .runtime import LabRuntime
 
@@ -23,10 +24,10 @@ HALT_TIMEOUT = 30.0
 
 
 class Conn:
-    """One client connection."""
+    """One client connection (its socket leaves the loop when it closes, whoever closes it)."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, sock: socket.socket, loop: Loop) -> None:
+        self.sock, self.loop = sock, loop
         self.closed = False
         self.on_close: list = []
         self.on_message = None
@@ -42,6 +43,7 @@ class Conn:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self.loop.remove_reader(self.sock)
             for fn in self.on_close:
                 fn()
             self.sock.close()
@@ -51,6 +53,7 @@ class Handlers:
     def __init__(self, rt: LabRuntime, loop: Loop, host_pid: int) -> None:
         self.rt, self.loop, self.host_pid = rt, loop, host_pid
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.logs = LogRelay(loop)
 
     # -- info ---------------------------------------------------------------------
     def op_hello(self, conn: Conn, req: dict, fds: list[int]) -> None:
@@ -81,18 +84,23 @@ class Handlers:
     # -- boot -----------------------------------------------------------------------
     def op_start(self, conn: Conn, req: dict, fds: list[int]) -> None:
         selected = req.get("machines") or None
+        for name in selected or []:
+            self.rt.lab.machine(check_machine_name(name))
         names = [n for level in self.rt.lab.boot_levels(selected) for n in level]
-        Boot(self.rt, self.loop, conn.send, names, bool(req.get("fast")), float(req.get("timeout") or 300),
-             int(req.get("parallel") or 0)).run()
+        Boot(self.rt, self.loop, conn.send, self.logs, names, bool(req.get("fast")),
+             float(req.get("timeout") or 300), int(req.get("parallel") or 0)).run()
 
     def op_vstart(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        name = req["name"]
-        ifaces = {int(k): Interface(int(k), v) for k, v in (req.get("interfaces") or {}).items()}
-        folder = self.rt.lab.directory / name
-        m = Machine(name, ifaces, MachineOptions(exec_commands=list(req.get("exec") or [])),
-                    folder if folder.is_dir() and not folder.is_symlink() else None)
+        name = check_machine_name(req.get("name"))
+        ifaces = {}
+        for k, v in (req.get("interfaces") or {}).items():
+            if not str(k).isdigit() or int(k) > 1023:
+                raise UserError(f"interface number {k!r}: use 0 to 1023")
+            ifaces[int(k)] = Interface(int(k), check_domain_name(v))
+        m = Machine(name, ifaces, MachineOptions(exec_commands=[str(c) for c in req.get("exec") or []]))
         self.rt.add_machine(m)
-        Boot(self.rt, self.loop, conn.send, [name], bool(req.get("fast")), float(req.get("timeout") or 300), 0).run()
+        Boot(self.rt, self.loop, conn.send, self.logs, [name], bool(req.get("fast")),
+             float(req.get("timeout") or 300), 0).run()
 
     # -- exec -----------------------------------------------------------------------
     def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:
@@ -107,11 +115,11 @@ class Handlers:
                        **(req.get("env") or {})}
                 proc, master = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, std, pty)
             else:
-                ms = self.rt.running(req["machine"])
+                ms = self.rt.running(check_machine_name(req.get("machine")))
                 m = ms.machine
                 argv = req.get("argv") or bootscript.command_argv(m, req["command"])
                 env = bootscript.environment(m, req.get("env"))
-                proc, master = ms.node.spawn(argv, env, std, req.get("cwd") or "/root", pty)
+                proc, master = ms.node.spawn(argv, env, std, req.get("cwd"), pty)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -126,11 +134,11 @@ class Handlers:
             for fd in extra:
                 os.close(fd)
             if msg.get("op") == "signal" and not state["done"]:
-                _signal_command(proc, str(msg.get("signal")))
+                signal_command(proc, SIGNALS.get(str(msg.get("signal")), signal.SIGTERM))
 
         def hangup() -> None:
             if not state["done"]:
-                _signal_command(proc, "HUP")
+                signal_command(proc, signal.SIGHUP)
 
         def exited(code: int) -> None:
             state["done"] = True
@@ -150,16 +158,19 @@ class Handlers:
             if not (ms.node and ms.node.alive()):
                 left.discard(name)
                 continue
-            log = os.open(self.rt.state.startup_log(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            proc, _ = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)], bootscript.environment(ms.machine),
-                                     (self.devnull, log, log))
-            os.close(log)
+            log = self.logs.pipe(self.rt.state.startup_log(name))
+            try:
+                proc, _ = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)],
+                                         bootscript.environment(ms.machine), (self.devnull, log, log))
+            finally:
+                os.close(log)
             self.rt.set_state(ms, "halting")
-            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc: _signal_command(r, "KILL"))
+            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc: signal_command(r, signal.SIGKILL))
 
             def exited(code: int, name=name, timer=timer) -> None:
                 self.loop.cancel(timer)
                 self.rt.kill(name, "halted")
+                self.rt.keep_disk(name)
                 left.discard(name)
                 if not left:
                     self._after_stop(conn, req, names)
@@ -171,14 +182,16 @@ class Handlers:
         names = self._targets(req)
         for name in names:
             self.rt.kill(name, "crashed")
-            if not req.get("keep_disk"):
+            if req.get("keep_disk"):
+                self.rt.keep_disk(name)
+            else:
                 self.rt.discard_disk(name)
         self._after_stop(conn, req, names)
 
     def _targets(self, req: dict) -> list[str]:
         names = req.get("machines") or [n for n, ms in self.rt.machines.items() if ms.node]
         for n in names:
-            self.rt.get(n)
+            self.rt.get(check_machine_name(n))
         return list(reversed(names))
 
     def _after_stop(self, conn: Conn, req: dict, names: list[str]) -> None:
@@ -195,21 +208,16 @@ class Handlers:
 
     # -- topology -------------------------------------------------------------------
     def op_vconfig(self, conn: Conn, req: dict, fds: list[int]) -> None:
+        machine = check_machine_name(req.get("machine"))
         for num, domain in sorted((req.get("interfaces") or {}).items()):
-            self.rt.vconfig(req["machine"], int(num), domain or None)
+            if not str(num).isdigit() or int(num) > 1023:
+                raise UserError(f"interface number {num!r}: use 0 to 1023")
+            self.rt.vconfig(machine, int(num), check_domain_name(domain) if domain else None)
         conn.send({"ok": True})
 
     def op_topology(self, conn: Conn, req: dict, fds: list[int]) -> None:
         from .topology import describe
         conn.send({"ok": True, **describe(self.rt)})
-
-
-def _signal_command(pid: int, name: str) -> None:
-    """Signal a command started by exec: its process group (it leads its own session)."""
-    try:
-        os.killpg(pid, SIGNALS.get(name, signal.SIGTERM))
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def dispatch(h: Handlers, conn: Conn, req: dict, fds: list[int]) -> None:
@@ -222,4 +230,4 @@ def dispatch(h: Handlers, conn: Conn, req: dict, fds: list[int]) -> None:
     fn(conn, req, fds)
 
 
-__all__ = ["Handlers", "Conn", "dispatch", "Path"]
+__all__ = ["Handlers", "Conn", "dispatch"]

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..backends import template
+from ..backends.namespaces import template
 from ..errors import EngineError, HostSetupError, LabAlreadyRunningError, from_wire
 from ..linux import preflight
 from ..linux.idmap import current_idmap
@@ -109,7 +109,8 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
         raise LabAlreadyRunningError(f"the lab in {directory} is already running (nk lhalt -d {directory} stops it)")
     tpl = ensure_template()
     state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
-                      "owner": owner or {}, "started": time.time()})
+                      "owner": owner or {}, "started": time.time(), "pids": lab_pid_budget(),
+                      "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage()})
     proc, r, w = _spawn(str(state.path), [], state.log)
     try:
         _map(proc, r, w)
@@ -127,6 +128,28 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
             raise from_wire(info.get("kind", "EngineError"), info.get("message", ""), info.get("fields"))
         raise EngineError(f"the lab supervisor failed: {info}")
     raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
+
+
+def lab_pid_budget() -> int:
+    """Processes (threads included) a lab may have at once: half of what the host has left,
+    read here, in the host's pid namespace (pid_max is per pid namespace since Linux 6.14)."""
+    try:
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+        tasks = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):
+        return 16384
+    return max(1024, min(1 << 20, (pid_max - tasks) // 2))
+
+
+def default_storage() -> int:
+    """Bytes a lab's machines may write into memory (their scratch tmpfs): a quarter of RAM, at most 8 GiB."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return max(256 << 20, min(8 << 30, int(line.split()[1]) * 1024 // 4))
+    except OSError:
+        pass
+    return 1 << 30
 
 
 def remove_trees(paths: list[Path]) -> None:

@@ -9,6 +9,7 @@ import heapq
 import itertools
 import os
 import selectors
+import signal
 import time
 from typing import Callable
 
@@ -57,6 +58,20 @@ class Loop:
             os.close(pidfd)
             callback()
         self.add_reader(pidfd, fire)
+
+    def stop_on_signals(self, signals: tuple[int, ...]) -> None:
+        """Stop the loop at once when one of these signals arrives (a wakeup pipe breaks select)."""
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+
+        def woke() -> None:
+            try:
+                os.read(r, 512)
+            except BlockingIOError:
+                pass
+        self.add_reader(r, woke)
+        for sig in signals:
+            signal.signal(sig, lambda *_: setattr(self, "stopping", True))
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> int:
         handle = next(self._seq)

@@ -9,24 +9,39 @@ then halted (lhalt/vhalt) or crashed (lcrash/vcrash, or its init died).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
+import socket
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..backends import nodeinit
-from ..backends.namespaces import Node, NodeStartError
+from .. import wire
+from ..backends.namespaces import Node, NodeStartError, nodeinit
 from ..errors import LabAlreadyRunningError, UnknownMachineError, UserError
 from ..linux import netlink
+from ..linux.cgroups import LabCgroups
 from ..model import Interface, Lab, Machine
 from ..model.macs import netkit_mac
 from .statedir import StateDir
 
-SHIMS = str(Path(__file__).resolve().parent.parent / "backends" / "shims")
+SHIMS = str(Path(nodeinit.__file__).resolve().parent / "shims")
+INIT_TIMEOUT = 60.0  # a machine's init answers each stage within this (it runs only our code)
+DEFAULT_PIDS = 1024  # processes and threads per machine unless lab.conf says pids=N
+
+
+@dataclass
+class Sandbox:
+    """What the supervisor made once for all of a lab's machines (engine/supervisor.py)."""
+    labfd: int              # the lab folder, O_PATH (bound on /hostlab by descriptor)
+    usernsfd: int           # the machines' user namespace U2
+    mapped: int             # user IDs mapped in the lab (1: a single-ID map)
+    scratch: Path           # the lab's capped tmpfs: machine roots, /tmp, /run, /dev/shm
+    disks_on_scratch: bool  # overlay upper dirs there too (tmpfs with user xattrs, Linux 6.6+)
+    lab_pids: int           # the lab's process budget
+    cgroups: LabCgroups | None = None
 
 
 def default_sysctls(machine: Machine) -> list[tuple[str, str]]:
@@ -57,9 +72,10 @@ class MachineState:
 
 
 class LabRuntime:
-    def __init__(self, lab: Lab, state: StateDir, template: str, full_map: bool, zygote) -> None:
+    def __init__(self, lab: Lab, state: StateDir, template: str, full_map: bool, zygote, sandbox: Sandbox) -> None:
         self.lab, self.state, self.template, self.full_map = lab, state, template, full_map
         self.zygote = zygote
+        self.sandbox = sandbox
         self.hub = netlink.Hub()
         self.host_top = nodeinit.host_top_level()
         self.machines: dict[str, MachineState] = {}
@@ -109,18 +125,23 @@ class LabRuntime:
         t0 = time.perf_counter()
         pending = []
         window = 16  # requests in flight to the zygote (more would fill the socket both ways)
+        asked = []
         for i, ms in enumerate(todo):
-            lay = self._layout(ms)
-            Path(lay.root).mkdir(parents=True, exist_ok=True)
+            try:
+                lay = self._layout(ms)
+            except OSError as e:
+                self.set_state(ms, "failed", f"cannot prepare the node: {e}")
+                continue
             self.zygote.request(lay)
-            if i >= window:
-                self._take_node(todo[i - window], pending)
-        for ms in todo[max(0, len(todo) - window):]:
+            asked.append(ms)
+            if len(asked) > window:
+                self._take_node(asked[len(asked) - window - 1], pending)
+        for ms in asked[max(0, len(asked) - window):]:
             self._take_node(ms, pending)
         t1 = time.perf_counter()
         created = []
-        for ms, report in pending:
-            problem = self._await_ready(ms, report)
+        for ms, sock in pending:
+            problem = self._await_ready(ms, sock)
             if problem:
                 ms.node.kill()
                 ms.node = None
@@ -145,72 +166,135 @@ class LabRuntime:
         """A machine's pid 1 exited: if nobody stopped it on purpose, it crashed."""
         if ms.node is node:
             ms.node = None
+            node.kill()
             if self.monitors:
                 self.monitors.forget(ms.machine.name)
             self.set_state(ms, "crashed", "its init process exited")
 
     def _take_node(self, ms: MachineState, pending: list) -> None:
-        """Receive the zygote's answer for ms, then plug its links (its init builds its root meanwhile)."""
+        """Receive the zygote's answer for ms; once its init is in its netns, plug its links
+        (the init builds its root meanwhile)."""
         try:
-            pid, report, go = self.zygote.answer()
+            pid, sock = self.zygote.answer()
         except NodeStartError as e:
             self.set_state(ms, "failed", f"cannot create the node: {e}")
             return
         ms.node = Node(ms.machine.name, pid)
+        sock.settimeout(INIT_TIMEOUT)
         try:
-            self._plug(ms, go)
-        except OSError as e:
-            os.close(go)
+            msg = self._report(sock)
+            if "error" in msg:
+                raise OSError(msg["error"])
+            self._plug(ms, sock)
+        except Exception as e:  # pyroute2's NetlinkError is no OSError
+            if not isinstance(e, (OSError, wire.ProtocolError, netlink.NetlinkError)):
+                raise
+            why = self._report(sock).get("error") if not ms.node.alive() else None
+            sock.close()
             ms.node.kill()
-            self.set_state(ms, "failed", f"cannot wire the node: {e}")
+            ms.node = None
+            self.set_state(ms, "failed", f"cannot wire the node: {why or e}")
             return
-        pending.append((ms, report))
+        pending.append((ms, sock))
 
-    def _await_ready(self, ms: MachineState, report: int) -> str | None:
-        with os.fdopen(report, "rb") as lines:
-            for _stage in ("rooted", "ready"):
-                line = lines.readline()
-                try:
-                    msg = json.loads(line) if line else {"error": "the node init died before reporting"}
-                except ValueError:
-                    msg = {"error": line.decode(errors="replace")}
+    @staticmethod
+    def _report(sock: socket.socket, fds: list[int] | None = None) -> dict:
+        try:
+            msg, got = wire.recv(sock)
+        except EOFError:
+            return {"error": "the node init died before reporting"}
+        except socket.timeout:
+            return {"error": f"the node init did not answer within {INIT_TIMEOUT:g} s"}
+        if fds is None:
+            for fd in got:
+                os.close(fd)
+        else:
+            fds.extend(got)
+        return msg
+
+    def _await_ready(self, ms: MachineState, sock: socket.socket) -> str | None:
+        try:
+            for stage in ("rooted", "ready"):
+                fds: list[int] = []
+                msg = self._report(sock, fds)
+                if stage == "rooted" and fds and "error" not in msg:
+                    ms.node.pts_fd = fds.pop(0)
+                for fd in fds:
+                    os.close(fd)
                 if "error" in msg:
                     return msg["error"]
                 for key in ("root_s", "root_cpu_s", "all_s"):
-                    self._init_time[key] = self._init_time.get(key, 0.0) + msg.get(key, 0.0)
+                    self._init_time[key] = self._init_time.get(key, 0.0) + float(msg.get(key) or 0.0)
                 self._report_problems(ms, msg)
+        except (OSError, wire.ProtocolError) as e:
+            return str(e)
+        finally:
+            sock.close()
         return None
 
     def _report_problems(self, ms: MachineState, msg: dict) -> None:
-        for text in msg.get("problems", []) + msg.get("warnings", []):
-            self.emit({"event": "warning", "machine": ms.machine.name, "message": text})
+        for text in list(msg.get("problems") or []) + list(msg.get("warnings") or []):
+            self.emit({"event": "warning", "machine": ms.machine.name, "message": str(text)})
 
-    def _plug(self, ms: MachineState, go: int) -> None:
+    def _plug(self, ms: MachineState, sock: socket.socket) -> None:
         m = ms.machine
         for num, iface in sorted(m.interfaces.items()):
             self.hub.plug(ms.node.pid, ms.index, num, iface.link, self.mac(m, iface))
-        orders = {"up": ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)], "sysctls": list(m.options.sysctls.items())}
-        os.write(go, (json.dumps(orders) + "\n").encode())
-        os.close(go)
+        first_boot = not (self.state.node_dir(m.name) / ".configured").exists()
+        wire.send(sock, {"up": ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)],
+                         "sysctls": list(m.options.sysctls.items()), "first_boot": first_boot})
 
     def _layout(self, ms: MachineState) -> nodeinit.NodeLayout:
-        name = ms.machine.name
+        """Prepare a machine's folders on the scratch space and describe it for its init."""
+        name, sb = ms.machine.name, self.sandbox
+        where = sb.scratch / name
+        if where.exists():
+            shutil.rmtree(where)
+        (where / "root").mkdir(parents=True)
+        (where / "fresh").mkdir()
+        kept = self.state.node_dir(name)
+        disk = kept
+        if sb.disks_on_scratch:
+            disk = where / "disk"
+            if kept.is_dir():
+                _copy_tree(kept, disk)
+            else:
+                disk.mkdir()
+        nproc = ms.machine.options.pids or DEFAULT_PIDS
+        if sb.mapped <= 1:  # one ID: every machine's user namespace has the same owner, so the
+            nproc = sb.lab_pids  # per-machine budget is the lab's
+        cgroup = ""
+        if sb.cgroups:
+            folders = sb.cgroups.machine(name, ms.machine.options.mem, ms.machine.options.cpus, nproc)
+            cgroup = ":".join(folders)
         return nodeinit.NodeLayout(
-            name=name, root=str(self.state.path / "mnt" / name), disk=str(self.state.node_dir(name)),
-            template=self.template, labdir=str(self.lab.directory), shims=SHIMS,
-            host_top=self.host_top, sysctls=tuple(default_sysctls(ms.machine)),
-            first_boot=not (self.state.node_dir(name) / ".configured").exists())
+            name=name, root=str(where / "root"), scratch=str(where / "fresh"), disk=str(disk),
+            template=self.template, labdir=str(self.lab.directory), shims=SHIMS, host_top=self.host_top, labfd=sb.labfd,
+            usernsfd=sb.usernsfd, owner_uid=1 + ms.index % (sb.mapped - 1) if sb.mapped > 1 else 0,
+            nproc=nproc, cgroup=cgroup, sysctls=tuple(default_sysctls(ms.machine)))
+
+    def keep_disk(self, name: str) -> None:
+        """After a halt: keep the machine's files for its next boot (Netkit's .disk)."""
+        if self.sandbox.disks_on_scratch:
+            disk = self.sandbox.scratch / name / "disk"
+            kept = self.state.node_dir(name)
+            marker = (kept / ".configured").exists()
+            if disk.is_dir():
+                if kept.exists():
+                    shutil.rmtree(kept)
+                _copy_tree(disk, kept)
+                if marker:
+                    (kept / ".configured").touch()
+        self.forget_scratch(name)
+
+    def forget_scratch(self, name: str) -> None:
+        shutil.rmtree(self.sandbox.scratch / name, ignore_errors=True)
+        if self.sandbox.cgroups:
+            self.sandbox.cgroups.forget(name)
 
     @staticmethod
     def mac(machine: Machine, iface: Interface) -> str:
         return iface.mac or netkit_mac(machine.name, iface.name)
-
-    @staticmethod
-    def _kill_pid(pid: int) -> None:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     # -- hot-plug -------------------------------------------------------------------
     def vconfig(self, name: str, ifnum: int, domain: str | None) -> None:
@@ -242,9 +326,17 @@ class LabRuntime:
             self.set_state(ms, state)
 
     def discard_disk(self, name: str) -> None:
+        self.forget_scratch(name)
         shutil.rmtree(self.state.node_dir(name), ignore_errors=True)
 
     def add_machine(self, machine: Machine) -> None:
         if machine.name in self.lab.machines and self.machines.get(machine.name) and self.machines[machine.name].node:
             raise LabAlreadyRunningError(f"machine {machine.name!r} is already running")
         self.lab.machines[machine.name] = machine
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """cp -a: a machine's disk as it is (sub-ID owners, overlay xattrs and whiteouts, symlinks
+    as symlinks); sizes are bounded by the scratch space it came from or goes to."""
+    subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)], check=True,
+                   stdin=subprocess.DEVNULL, capture_output=True)

@@ -41,28 +41,30 @@ def _handshake(r: int, w: int) -> bool:
 
 
 def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
-    from ..engine.statedir import StateDir
-    from ..labconf import load_lab
-    from ..backends import template
-    from . import protocol
-    from .handlers import Conn, Handlers, dispatch
-    from .loop import Loop
-    from .runtime import LabRuntime
+    from .statedir import StateDir
 
     ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a big lab holds a few fds per machine
-    from ..backends.zygote import Zygote
-    zygote = Zygote()  # forked before the heavy imports below
     state = StateDir(state_dir)
     conf = state.read_json()
+    sandbox = _sandbox(state, conf)
+    from ..backends.namespaces.zygote import Zygote
+    zygote = Zygote()  # forked before the heavy imports below; inherits the sandbox's descriptors
+
+    from ..backends.namespaces import template
+    from ..labconf import load_lab
+    from . import protocol
+    from .handlers import Conn, Handlers, dispatch
+    from .loop import Loop
+    from .runtime import LabRuntime
     lab = load_lab(conf["directory"], conf.get("overrides") or (), force=True)
     tpl = Path(conf["template"])
     if not (tpl / ".owned").exists():
         template.restore_owners(tpl, full_map)
         (tpl / ".owned").touch()
-    rt = LabRuntime(lab, state, str(tpl), full_map, zygote)
+    rt = LabRuntime(lab, state, str(tpl), full_map, zygote, sandbox)
     loop = Loop()
     rt.watch_exit = loop.watch_exit
     from .monitor import Monitors
@@ -77,14 +79,16 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     server.listen(128)
 
     def accept() -> None:
-        sock, _ = server.accept()
-        conn = Conn(sock)
+        try:
+            sock, _ = server.accept()
+        except OSError:
+            return
+        conn = Conn(sock, loop)
 
         def readable() -> None:
             try:
                 msg, fds = protocol.recv(sock)
             except (EOFError, OSError, protocol.ProtocolError):
-                loop.remove_reader(sock)
                 conn.close()
                 return
             if conn.on_message:
@@ -99,16 +103,45 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
         loop.add_reader(sock, readable)
     loop.add_reader(server, accept)
     (state.path / "supervisor.pid").write_text(str(host_pid))
+    loop.stop_on_signals((signal.SIGTERM, signal.SIGHUP, signal.SIGINT))
     os.write(w, b"R")
     os.close(w)
-    signal.signal(signal.SIGTERM, lambda *_: setattr(loop, "stopping", True))
     loop.run()
     for ms in rt.machines.values():
         if ms.node:
             ms.node.kill()
     state.sock.unlink(missing_ok=True)
     (state.path / "supervisor.pid").unlink(missing_ok=True)
-    shutil.rmtree(state.path / "mnt", ignore_errors=True)
+
+
+def _sandbox(state, conf: dict):
+    """What every machine of the lab shares (runtime.Sandbox): made once, before the zygote."""
+    from ..backends.namespaces import machines_userns
+    from ..linux import cgroups, paths
+    from .runtime import Sandbox
+    labfd = paths.open_dir(conf["directory"])
+    mapped = ns.mapped_ids()
+    import resource
+    lab_pids = min(int(conf.get("pids") or 16384), resource.getrlimit(resource.RLIMIT_NPROC)[1])
+    usernsfd = machines_userns(mapped - 1 if mapped > 1 else 0, lab_pids)
+    scratch = state.path / "mnt"
+    scratch.mkdir(exist_ok=True)
+    size = int(conf.get("storage") or 1 << 30)
+    ns.mount("tmpfs", str(scratch), "tmpfs", ns.MS_NOSUID | ns.MS_NODEV,
+             f"mode=700,size={size},nr_inodes={max(65536, size // 8192)}")
+    try:
+        os.setxattr(scratch, "user.nk-probe", b"1")
+        os.removexattr(scratch, "user.nk-probe")
+        disks_on_scratch = True
+    except OSError:  # tmpfs keeps user xattrs only since Linux 6.6: upper dirs stay in the state dir
+        disks_on_scratch = False
+    lab_cgroups = None
+    delegation = cgroups.Delegation.find()
+    if delegation.controllers:
+        lab_cgroups = cgroups.LabCgroups(delegation, state.path.name, lab_pids)
+        lab_cgroups.join_supervisor()
+    return Sandbox(labfd=labfd, usernsfd=usernsfd, mapped=mapped, scratch=scratch,
+                   disks_on_scratch=disks_on_scratch, lab_pids=lab_pids, cgroups=lab_cgroups)
 
 
 def main(argv: list[str]) -> None:
@@ -121,6 +154,8 @@ def main(argv: list[str]) -> None:
         os.write(w, b"R")
         return
     state_dir, r, w = Path(argv[0]), int(argv[1]), int(argv[2])
+    os.set_inheritable(r, False)  # no machine command may inherit the handshake pipes
+    os.set_inheritable(w, False)
     host_pid = os.getpid()
     from .statedir import StateDir
     try:
@@ -130,10 +165,12 @@ def main(argv: list[str]) -> None:
         os._exit(1)
     try:
         full_map = _handshake(r, w)
+        os.close(r)
+        ns.not_dumpable()
         ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWPID | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC)
         ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
     except Exception as e:
-        os.write(w, f"E {json.dumps(str(e))}".encode())
+        os.write(w, f"E {json.dumps({'kind': 'EngineError', 'message': str(e)})}".encode())
         os._exit(1)
     child = os.fork()
     if child == 0:
@@ -174,6 +211,8 @@ def main(argv: list[str]) -> None:
             break
         except InterruptedError:
             continue
+    from ..linux import cgroups
+    cgroups.remove_lab(state_dir.name)  # empty once the lab's pid namespace is gone
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 

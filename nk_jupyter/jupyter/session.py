@@ -33,8 +33,13 @@ def kernel_owner() -> dict:
     owner: dict = {"pid": os.getpid()}
     try:
         from ipykernel.connect import get_connection_file
+        from traitlets.config import MultipleInstanceError
+    except ImportError:
+        owner["kernel"] = f"ipython:{os.getpid()}"
+        return owner
+    try:
         owner["kernel"] = get_connection_file()
-    except (ImportError, RuntimeError):
+    except (RuntimeError, MultipleInstanceError):  # IPython in a terminal, not a kernel
         owner["kernel"] = f"ipython:{os.getpid()}"
     return owner
 

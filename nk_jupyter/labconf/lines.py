@@ -10,11 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from nk_jupyter.errors import LabConfError
-
-# Debian hostname(7) as Netkit-JH checks it, plus `_` (Kathara) and one-character names.
-MACHINE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,62}[a-zA-Z0-9])?")
-RESERVED_NAMES = ("shared", "_test", "CVS")
-DOMAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+from nk_jupyter.model.names import DOMAIN_NAME, MACHINE_NAME, RESERVED_NAMES, machine_name_problem  # noqa: F401
 MAC_ADDRESS = re.compile(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}")
 # `x[..]=` inside a value: two assignments glued on one line.
 _GLUED = re.compile(r"[^\s\[\]=]\[[^\]]*\]\s*=")
@@ -48,16 +44,6 @@ def content_lines(text: str) -> Iterator[tuple[int, str]]:
         line = raw.strip()
         if line and not line.startswith("#"):
             yield number, line
-
-
-def machine_name_problem(name: str) -> str | None:
-    """Why `name` cannot be a machine name, or None if it can."""
-    if name in RESERVED_NAMES:
-        return f"{name!r} is a reserved name and cannot be a machine"
-    if not MACHINE_NAME.fullmatch(name):
-        return (f"invalid machine name {name!r}: use letters, digits, '-' and '_' "
-                "(up to 64, starting and ending with a letter or digit)")
-    return None
 
 
 def check_machine_name(name: str, path: Path, line: int | None) -> None:

@@ -1,15 +1,7 @@
 """Building a node's root filesystem out of mounts (run inside the node's mount namespace).
 
-Layout of a node's /, a tmpfs of its own (see backends/template.py for the why):
-
-    etc var srv opt    overlay: node upper dir / lab template / host folder
-    root home          the node's own folders, kept in its disk
-    tmp run dev/shm    fresh tmpfs
-    proc sys           the node's own (its pid and net namespaces)
-    dev                tmpfs with the host's null, zero, full, random, urandom, tty, net/tun;
-                       a private devpts
-    hostlab shared     the lab folder and its shared/ folder, read-write
-    everything else    the host's, read-only (usr, bin, lib ...)
+The layout of a machine's / is decided in backends/namespaces/nodeinit.py; these are the
+mount primitives it uses.
 """
 from __future__ import annotations
 
@@ -57,8 +49,9 @@ def tmpfs(dst: str, mode: str = "755", size: str | None = None) -> None:
     ns.mount("tmpfs", dst, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, data)
 
 
-def make_dev(dev: str) -> None:
-    tmpfs(dev, "755")
+def make_dev(dev: str, size: str, shm: str) -> None:
+    """A small /dev: the host's harmless devices, a private devpts, /dev/shm bound from shm."""
+    tmpfs(dev, "755", size)
     for name in DEVICES:
         target = f"{dev}/{name}"
         open(target, "w").close()
@@ -71,7 +64,9 @@ def make_dev(dev: str) -> None:
         os.mkdir(f"{dev}/{name}")
     ns.mount("devpts", f"{dev}/pts", "devpts", ns.MS_NOSUID | ns.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     os.symlink("pts/ptmx", f"{dev}/ptmx")
-    tmpfs(f"{dev}/shm", "1777")
+    os.makedirs(shm)
+    os.chmod(shm, 0o1777)
+    ns.bind(shm, f"{dev}/shm")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")

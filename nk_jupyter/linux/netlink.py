@@ -14,6 +14,10 @@ import os
 from . import ns
 
 
+class NetlinkError(Exception):
+    """Stands for pyroute2's NetlinkError until pyroute2 is imported (by Hub)."""
+
+
 def bridge_name(index: int) -> str:
     return f"nkd{index}"
 
@@ -26,7 +30,9 @@ class Hub:
     """The lab's hub netns, as seen from the supervisor (which lives in it)."""
 
     def __init__(self) -> None:
+        global NetlinkError
         from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
         self._IPRoute = IPRoute
         self.ipr = IPRoute()
         self.hub_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)

@@ -25,14 +25,11 @@ MS_NODEV = 4
 MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
-MS_MOVE = 8192
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE = 4
 
 NS_FLAGS = {
@@ -88,13 +85,35 @@ def bind(source: str, target: str, readonly: bool = False, recursive: bool = Fal
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | (MS_REC if recursive else 0))
 
 
-def enter(pid: int, kinds: tuple[str, ...]) -> None:
-    """setns into the given namespaces of process pid ("net", "mnt", ...), mnt last."""
-    order = [k for k in kinds if k != "mnt"] + (["mnt"] if "mnt" in kinds else [])
-    fds = [(os.open(f"/proc/{pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC), k) for k in order]
-    try:
-        for fd, kind in fds:
-            setns(fd, NS_FLAGS[kind])
-    finally:
-        for fd, _ in fds:
+def not_dumpable() -> None:
+    """No core dumps, no ptrace and no /proc/PID/{fd,mem,root,ns} access for processes that do not
+    hold capabilities over our creator's user namespace; inherited by fork, reset by exec."""
+    prctl(PR_SET_DUMPABLE, 0)
+
+
+def dumpable() -> None:
+    """Undo not_dumpable() (a uid change sets it back, too) in a helper no machine can see."""
+    prctl(PR_SET_DUMPABLE, 1)
+
+
+def mirror_idmaps(pid: int, proc: str = "/proc") -> None:
+    """Give the user namespace process pid has just unshared our own IDs, one for one.
+
+    Each extent of our map becomes an identity extent of the child's (a child extent must fall
+    inside one extent of the parent's). Needs CAP_SETUID/CAP_SETGID here, so it is written by a
+    process of the parent namespace.
+    """
+    for name in ("uid_map", "gid_map"):
+        with open(f"/proc/self/{name}") as f:
+            lines = "".join(f"{inner} {inner} {count}\n" for inner, _outer, count in (l.split() for l in f))
+        fd = os.open(f"{proc}/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, lines.encode())
+        finally:
             os.close(fd)
+
+
+def mapped_ids() -> int:
+    """How many user IDs this user namespace maps (inner IDs 0..N-1)."""
+    with open("/proc/self/uid_map") as f:
+        return max(int(inner) + int(count) for inner, _outer, count in (l.split() for l in f))

@@ -27,6 +27,7 @@ class MachineOptions:
     """Per-machine options from lab.conf (`pc1[mem]=64`) and `-o` overrides.
 
     - mem: normalised to `<n><b|k|m|g>` ("64m"); a bare number means megabytes.
+    - pids: the most processes and threads the machine may have at once (engine default 1024).
     - ports: normalised to `HOST:GUEST/PROTO` (Kathara defaults: host 3000, tcp).
     - other: options kept verbatim (Netkit's con0, append, D ... and unknown ones).
     - unsupported: names of options given that the engine does not implement yet.
@@ -43,6 +44,7 @@ class MachineOptions:
     bridged: bool = False
     ports: list[str] = field(default_factory=list)
     num_terms: int | None = None
+    pids: int | None = None
     other: dict[str, str] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
 

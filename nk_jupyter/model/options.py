@@ -61,6 +61,13 @@ def parse_count(value: str) -> int:
     return int(value)
 
 
+def parse_pids(value: str) -> int:
+    n = parse_count(value)
+    if not 8 <= n <= 1 << 22:
+        raise OptionValueError(f"pids must be a whole number from 8 to {1 << 22}, not {value!r}")
+    return n
+
+
 def parse_text(value: str) -> str:
     if not value.strip():
         raise OptionValueError("a value is required")
@@ -146,13 +153,14 @@ TABLE: dict[str, OptionSpec] = {
     "bridged": OptionSpec(_set("bridged", parse_bool), unsupported=True),
     "port": OptionSpec(_append("ports", parse_port), repeatable=True, unsupported=True),
     "num_terms": OptionSpec(_set("num_terms", parse_count)),
+    "pids": OptionSpec(_set("pids", parse_pids)),
     **{name: OptionSpec(_other) for name in NETKIT_OPTIONS},
     **{name: OptionSpec(_other, unsupported=True) for name in KATHARA_UNSUPPORTED},
 }
 UNKNOWN = OptionSpec(_other)
 
 # What `-o KEY=VALUE` may set on every machine (Kathara lstart -o): these replace ...
-OVERRIDE_REPLACES = ("image", "mem", "cpus", "num_terms", "ipv6", "shell")
+OVERRIDE_REPLACES = ("image", "mem", "cpus", "num_terms", "ipv6", "shell", "pids")
 # ... and these add to what lab.conf gave.
 OVERRIDE_APPENDS = ("exec", "sysctl", "env")
 

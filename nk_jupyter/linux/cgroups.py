@@ -1,0 +1,146 @@
+"""Memory, CPU and process limits with a delegated cgroup (cgroup v2; v1 memory on hybrid hosts).
+
+nk never needs root for this: it uses a cgroup folder the user was given (systemd's
+`Delegate=yes`, a JupyterHub spawner's slice, or an admin's `mkdir` + `chown`):
+
+    NK_CGROUP=/sys/fs/cgroup/<...>          a cgroup v2 folder the user owns, with no process
+                                            in it (nk makes children: lab-<id>/sup, lab-<id>/m/<machine>)
+    NK_CGROUP_MEMORY=/sys/fs/cgroup/memory/<...>   on a hybrid (v1 + v2) host whose memory
+                                            controller is still on v1: a v1 memory folder the user owns
+
+Without them, `mem` and `cpus` cannot be enforced (nk says so once per lab); the process limit
+per machine and per lab still holds through user-namespace NPROC budgets (nodeinit.py).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+V2_CONTROLLERS = ("memory", "pids", "cpu")
+
+
+def _owned(path: Path) -> bool:
+    try:
+        return (path / "cgroup.procs").stat().st_uid == os.getuid() and os.access(path / "cgroup.procs", os.W_OK)
+    except OSError:
+        return False
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def parse_bytes(mem: str) -> int:
+    """model.options' normalised memory ("64m") -> bytes."""
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    return int(mem[:-1]) * units[mem[-1]]
+
+
+@dataclass
+class Delegation:
+    """The cgroup folders this user may use, and which limits they can enforce."""
+    v2: Path | None = None
+    v1_memory: Path | None = None
+    controllers: set[str] = field(default_factory=set)   # what can be limited
+    v2_controllers: set[str] = field(default_factory=set)  # of those, what cgroup v2 does
+
+    @classmethod
+    def find(cls, env: dict[str, str] | None = None) -> "Delegation":
+        env = os.environ if env is None else env
+        d = cls()
+        if env.get("NK_CGROUP") and _owned(Path(env["NK_CGROUP"])):
+            d.v2 = Path(env["NK_CGROUP"])
+            try:
+                available = set((d.v2 / "cgroup.controllers").read_text().split())
+            except OSError:
+                available = set()
+            d.v2_controllers = {c for c in V2_CONTROLLERS if c in available}
+            d.controllers = set(d.v2_controllers)
+        if "memory" not in d.controllers and env.get("NK_CGROUP_MEMORY") and _owned(Path(env["NK_CGROUP_MEMORY"])):
+            d.v1_memory = Path(env["NK_CGROUP_MEMORY"])
+            d.controllers.add("memory")
+        return d
+
+    def can(self, controller: str) -> bool:
+        return controller in self.controllers
+
+
+class LabCgroups:
+    """The cgroups of one lab: lab-<id>/sup for the supervisor, lab-<id>/m/<machine> per machine."""
+
+    def __init__(self, delegation: Delegation, lab_id: str, pids_max: int) -> None:
+        self.d = delegation
+        self.roots = [p / f"lab-{lab_id}" for p in (delegation.v2, delegation.v1_memory) if p]
+        for root in self.roots:
+            _remove_tree(root)  # left by a supervisor that was killed
+        if delegation.v2:
+            v2 = self.roots[0]
+            enable = " ".join(f"+{c}" for c in sorted(delegation.v2_controllers))
+            for folder in (delegation.v2, v2, v2 / "m"):
+                folder.mkdir(exist_ok=True)
+                if enable:
+                    _write(folder / "cgroup.subtree_control", enable)
+            (v2 / "sup").mkdir(exist_ok=True)
+            if "pids" in delegation.v2_controllers:
+                _write(v2 / "pids.max", str(pids_max))
+        if delegation.v1_memory:
+            (self.roots[-1] / "m").mkdir(parents=True, exist_ok=True)
+            (self.roots[-1] / "sup").mkdir(exist_ok=True)
+
+    def join_supervisor(self) -> None:
+        for root in self.roots:
+            _write(root / "sup" / "cgroup.procs", "0")
+
+    def machine(self, name: str, mem: str | None, cpus: float | None, pids: int) -> list[str]:
+        """Make the machine's cgroup folders with their limits; returns them (its init joins each)."""
+        folders = []
+        for root in self.roots:
+            folder = root / "m" / name
+            _remove_tree(folder)
+            folder.mkdir()
+            folders.append(str(folder))
+            if root.parent == self.d.v2:
+                if mem and "memory" in self.d.v2_controllers:
+                    _write(folder / "memory.max", str(parse_bytes(mem)))
+                    if (folder / "memory.swap.max").exists():
+                        _write(folder / "memory.swap.max", "0")
+                if cpus and "cpu" in self.d.v2_controllers:
+                    _write(folder / "cpu.max", f"{max(1000, int(cpus * 100000))} 100000")
+                if "pids" in self.d.v2_controllers:
+                    _write(folder / "pids.max", str(pids))
+            elif mem:
+                _write(folder / "memory.limit_in_bytes", str(parse_bytes(mem)))
+                if (folder / "memory.memsw.limit_in_bytes").exists():
+                    _write(folder / "memory.memsw.limit_in_bytes", str(parse_bytes(mem)))
+        return folders
+
+    def forget(self, name: str) -> None:
+        for root in self.roots:
+            _remove_tree(root / "m" / name)
+
+    def remove(self) -> None:
+        for root in self.roots:
+            _remove_tree(root)
+
+
+def _remove_tree(folder: Path) -> None:
+    """rmdir a cgroup folder and its children, deepest first (cgroup folders are removed by rmdir)."""
+    if not folder.is_dir():
+        return
+    for dirpath, dirs, _files in sorted(os.walk(folder), key=lambda t: -t[0].count("/")):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
+
+
+def remove_lab(lab_id: str, env: dict[str, str] | None = None) -> None:
+    """Remove what a lab left (for `nk lclean`/`nk wipe` after a supervisor was killed)."""
+    d = Delegation.find(env)
+    for p in (d.v2, d.v1_memory):
+        if p:
+            _remove_tree(p / f"lab-{lab_id}")
+
+
