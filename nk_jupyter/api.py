@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -239,18 +238,21 @@ class Lab:
             while old.is_live():
                 import time
                 time.sleep(0.01)
-        if old.path.exists():
-            launch.remove_trees([old.path])
-        if folder.exists():
-            shutil.rmtree(folder)
+        launch.remove_trees([old.path, folder])  # machines may have written into it (sub-ID owners)
         folder.mkdir(parents=True)
         (folder / "lab.conf").write_text(lab_conf)
         for rel, content in (files or {}).items():
             target = (folder / rel).resolve()
             if folder.resolve() not in target.parents:
                 raise UserError(f"file {rel!r} would be written outside the lab folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content)
+            except (NotADirectoryError, FileExistsError, IsADirectoryError):
+                raise UserError(f"file {rel!r}: a part of its path is also given as a file (or it is a "
+                                "folder); a lab cannot have both") from None
+            except OSError as e:
+                raise UserError(f"cannot write {rel!r}: {e.strerror}") from None
         return cls.from_dir(folder, overrides, force=True)
 
     @classmethod
@@ -308,6 +310,16 @@ class Lab:
         self._call("crash", machines=machines, keep_disk=keep_disk)
         if not machines:
             self.clean()
+
+    def destroy(self) -> None:
+        """Crash the lab if it runs and remove everything of it; a lab made by from_text loses
+        its folder too (the cell or the code that made it makes it again)."""
+        if self.running:
+            self.crash()
+        else:
+            self.clean()
+        if state_root() / "text-labs" in self.directory.parents:
+            launch.remove_trees([self.directory])
 
     def clean(self) -> None:
         """Remove everything of a stopped lab (its machines' files included)."""

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from ..errors import NkError, UserError
+from ..text import SafeStream
 from . import lab_cmds, machine_cmds, exec_cmds, wipe, grading_cmds
 
 COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **wipe.COMMANDS, **grading_cmds.COMMANDS}
@@ -23,6 +24,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _safe_streams() -> None:
+    """Everything the CLI prints goes through printable(): a lab's names, lab.conf lines and
+    logs cannot send escape sequences to the terminal (vcmd relays a command's own output
+    with os.write, untouched)."""
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout)
+        sys.stderr = SafeStream(sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
@@ -33,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     _setup, run, _help = COMMANDS[args.verb]
+    _safe_streams()
     try:
         return int(run(args) or 0)
     except UserError as e:

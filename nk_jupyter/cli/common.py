@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..api import Lab
+from ..text import raw_write
 
 
 def add_dir(p: argparse.ArgumentParser) -> None:
@@ -44,10 +45,13 @@ class Progress:
                 for state in self.states.values():
                     counts[state] = counts.get(state, 0) + 1
                 text = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-                print(f"\r\033[K{len(self.states)} machine(s): {text}", end="", file=sys.stderr, flush=True)
+                raw_write(sys.stderr, "\r\033[K")
+                print(f"{len(self.states)} machine(s): {text}", end="", file=sys.stderr, flush=True)
 
     def _line(self, text: str) -> None:
-        print(("\r\033[K" if self.live else "") + text, file=sys.stderr)
+        if self.live:
+            raw_write(sys.stderr, "\r\033[K")
+        print(text, file=sys.stderr)
 
     def done(self) -> None:
         if self.live and self.states:

@@ -36,7 +36,10 @@ def lstart(args) -> int:
         print(tail(lab.state.startup_log(name), 10), file=sys.stderr)
     if not args.quiet:
         n = len(result.get("machines", []))
-        print(f"lab {lab.model.name}: {n - len(result.get('failed', []))} of {n} machine(s) started", file=sys.stderr)
+        already = len(result.get("already_running") or [])
+        ok = n - len(result.get("failed", [])) - already
+        note = f" ({already} already running)" if already else ""
+        print(f"lab {lab.model.name}: {ok} of {n - already} machine(s) started{note}", file=sys.stderr)
     return 1 if result.get("failed") else 0
 
 

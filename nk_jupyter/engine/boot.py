@@ -25,21 +25,36 @@ class Boot:
         self.names, self.fast, self.timeout, self.parallel = names, fast, timeout, parallel
         self.waiting: dict[str, list[str]] = {}
         self.active: set[str] = set()
+        self.others: set[str] = set()
+        self.already: list[str] = []
+        self.finished = False
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
     def run(self) -> None:
         self.rt.listeners.append(self.send)
         self.t_start = time.perf_counter()
+        before = {n: self.rt.machines[n].state for n in self.names if n in self.rt.machines}
+        self.already = [n for n, st in before.items() if st == "running" and self.rt.machines[n].node]
         created = self.rt.create(self.names)
         self.t_created = time.perf_counter()
         self.waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
+        # machines another start request is still booting: this one answers once they are done
+        self.others = {n for n in self.names if n not in created and self.rt.machines[n].state in ("created", "booting")}
+        if self.others:
+            self.rt.listeners.append(self._other_done)
         if self.fast:
             self._launch_ready()
             self._finish()
-        elif not created:
+        elif not created and not self.others:
             self._finish()
         else:
             self._launch_ready()
+
+    def _other_done(self, event: dict) -> None:
+        if event.get("event") == "machine" and event.get("state") not in ("created", "booting"):
+            self.others.discard(event.get("machine"))
+            if not self.others and not self.waiting and not self.active and not self.finished:
+                self._finish()
 
     def _launch_ready(self) -> None:
         for name in list(self.waiting):
@@ -50,7 +65,7 @@ class Boot:
                 self.active.add(name)
                 start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
                               lambda n=name: self._done(n))
-        if not self.waiting and not self.active and not self.fast:
+        if not self.waiting and not self.active and not self.others and not self.fast:
             self._finish()
 
     def _done(self, name: str) -> None:
@@ -58,13 +73,15 @@ class Boot:
         self._launch_ready()
 
     def _finish(self) -> None:
-        if self.send in self.rt.listeners:
-            self.rt.listeners.remove(self.send)
+        self.finished = True
+        for fn in (self.send, self._other_done):
+            if fn in self.rt.listeners:
+                self.rt.listeners.remove(fn)
         bad = [n for n in self.names if self.rt.machines[n].state == "failed"]
         now = time.perf_counter()
         timing = dict(self.rt.timing, startups=now - self.t_created, total=now - self.t_start)
-        self.send({"ok": True, "machines": self.names, "failed": bad, "timing": timing,
-                   "details": {n: self.rt.machines[n].detail for n in bad}})
+        self.send({"ok": True, "machines": self.names, "failed": bad, "already_running": self.already,
+                   "timing": timing, "details": {n: self.rt.machines[n].detail for n in bad}})
         os.close(self.devnull)
 
 

@@ -59,7 +59,11 @@ def _read(fd: int, timeout: float) -> bytes:
 
 def _map(proc: subprocess.Popen, r: int, w: int) -> bool:
     """Answer the supervisor's handshake: map its user namespace. Returns True for a full map."""
-    if _read(r, READY_TIMEOUT) != b"U":
+    first = _read(r, READY_TIMEOUT)
+    if first.startswith(b"E "):
+        proc.wait()
+        raise _handshake_error(first)
+    if first != b"U":
         proc.kill()
         raise HostSetupError("could not create a user namespace (is unprivileged user namespace creation allowed?)")
     idmap = current_idmap()
@@ -76,16 +80,23 @@ def ensure_template() -> Path:
     """This user's template of host files, built once per host-file fingerprint."""
     root = state_root()
     path = root / f"template-{template.fingerprint()}"
-    if path.is_dir() and (path / "owners.json").exists():
+    if path.is_dir() and (path / "owners.json").exists() and not any(root.glob(".building-*")):
         return path
     lock = os.open(root / ".template.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        stale = list(root.glob(".building-*"))  # builders hold the lock: these are from killed ones
+        if stale:
+            remove_trees(stale)
         if not (path / "owners.json").exists():
             tmp = root / f".building-{os.getpid()}"
             tmp.mkdir(mode=0o700)
-            template.build(tmp)
-            tmp.rename(path)
+            try:
+                template.build(tmp)
+                tmp.rename(path)
+            except BaseException:
+                remove_trees([tmp])
+                raise
             _prune_templates(root, keep=path)
     finally:
         os.close(lock)
@@ -109,7 +120,7 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
         raise LabAlreadyRunningError(f"the lab in {directory} is already running (nk lhalt -d {directory} stops it)")
     tpl = ensure_template()
     state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
-                      "owner": owner or {}, "started": time.time(), "pids": lab_pid_budget(),
+                      "owner": owner or {}, "started": time.time(), "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
                       "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage()})
     proc, r, w = _spawn(str(state.path), [], state.log)
     try:
@@ -123,11 +134,18 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
     proc.kill()
     proc.wait()
     if answer.startswith(b"E "):
-        info = json.loads(answer[2:])
-        if isinstance(info, dict):
-            raise from_wire(info.get("kind", "EngineError"), info.get("message", ""), info.get("fields"))
-        raise EngineError(f"the lab supervisor failed: {info}")
+        raise _handshake_error(answer)
     raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
+
+
+def _handshake_error(answer: bytes) -> Exception:
+    try:
+        info = json.loads(answer[2:])
+    except ValueError:
+        info = answer[2:].decode(errors="replace")
+    if isinstance(info, dict):
+        return from_wire(info.get("kind", "EngineError"), info.get("message", ""), info.get("fields"))
+    return EngineError(f"the lab supervisor failed: {info}")
 
 
 def lab_pid_budget() -> int:
@@ -165,12 +183,9 @@ def remove_trees(paths: list[Path]) -> None:
         os.close(w)
         os.close(r)
         proc.wait(timeout=READY_TIMEOUT)
-    import shutil
+    from ..linux.paths import remove_tree
     for p in paths:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
+        remove_tree(p)
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -10,7 +10,6 @@ then halted (lhalt/vhalt) or crashed (lcrash/vcrash, or its init died).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -21,7 +20,7 @@ from typing import Callable
 from .. import wire
 from ..backends.namespaces import Node, NodeStartError, nodeinit
 from ..errors import LabAlreadyRunningError, UnknownMachineError, UserError
-from ..linux import netlink
+from ..linux import netlink, paths
 from ..linux.cgroups import LabCgroups
 from ..model import Interface, Lab, Machine
 from ..model.macs import netkit_mac
@@ -68,6 +67,7 @@ class MachineState:
     started_at: float = 0.0
     booted_at: float = 0.0
     startup_status: int | None = None
+    cgroups: tuple[str, ...] = ()
     waiters: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -83,6 +83,7 @@ class LabRuntime:
         self._next_index = 0
         self.timing: dict[str, float] = {}
         self._init_time: dict[str, float] = {}
+        self._warned: set[str] = set()
         self.watch_exit = None  # set by the supervisor: watch_exit(pid, callback)
         self.monitors = None  # set by the supervisor: engine/monitor.py
 
@@ -167,6 +168,7 @@ class LabRuntime:
         if ms.node is node:
             ms.node = None
             node.kill()
+            self._ports_gone(ms)
             if self.monitors:
                 self.monitors.forget(ms.machine.name)
             self.set_state(ms, "crashed", "its init process exited")
@@ -179,7 +181,7 @@ class LabRuntime:
         except NodeStartError as e:
             self.set_state(ms, "failed", f"cannot create the node: {e}")
             return
-        ms.node = Node(ms.machine.name, pid)
+        ms.node = Node(ms.machine.name, pid, ms.cgroups)
         sock.settimeout(INIT_TIMEOUT)
         try:
             msg = self._report(sock)
@@ -191,6 +193,7 @@ class LabRuntime:
                 raise
             why = self._report(sock).get("error") if not ms.node.alive() else None
             sock.close()
+            self._ports_gone(ms)
             ms.node.kill()
             ms.node = None
             self.set_state(ms, "failed", f"cannot wire the node: {why or e}")
@@ -249,7 +252,7 @@ class LabRuntime:
         name, sb = ms.machine.name, self.sandbox
         where = sb.scratch / name
         if where.exists():
-            shutil.rmtree(where)
+            paths.remove_tree(where)
         (where / "root").mkdir(parents=True)
         (where / "fresh").mkdir()
         kept = self.state.node_dir(name)
@@ -264,9 +267,17 @@ class LabRuntime:
         if sb.mapped <= 1:  # one ID: every machine's user namespace has the same owner, so the
             nproc = sb.lab_pids  # per-machine budget is the lab's
         cgroup = ""
+        opts = ms.machine.options
+        ms.cgroups = ()
         if sb.cgroups:
-            folders = sb.cgroups.machine(name, ms.machine.options.mem, ms.machine.options.cpus, nproc)
-            cgroup = ":".join(folders)
+            ms.cgroups = tuple(sb.cgroups.machine(name, opts.mem, opts.cpus, nproc))
+            cgroup = ":".join(ms.cgroups)
+        for option, controller in (("mem", "memory"), ("cpus", "cpu")):
+            if getattr(opts, option) and not (sb.cgroups and sb.cgroups.d.can(controller)) \
+                    and option not in self._warned:
+                self._warned.add(option)
+                self.emit({"event": "warning", "message": f"{option} is not enforced: no delegated cgroup with the "
+                                                          f"{controller} controller (set NK_CGROUP, see docs/security.md)"})
         return nodeinit.NodeLayout(
             name=name, root=str(where / "root"), scratch=str(where / "fresh"), disk=str(disk),
             template=self.template, labdir=str(self.lab.directory), shims=SHIMS, host_top=self.host_top, labfd=sb.labfd,
@@ -281,14 +292,14 @@ class LabRuntime:
             marker = (kept / ".configured").exists()
             if disk.is_dir():
                 if kept.exists():
-                    shutil.rmtree(kept)
+                    paths.remove_tree(kept)
                 _copy_tree(disk, kept)
                 if marker:
                     (kept / ".configured").touch()
         self.forget_scratch(name)
 
     def forget_scratch(self, name: str) -> None:
-        shutil.rmtree(self.sandbox.scratch / name, ignore_errors=True)
+        paths.remove_tree(self.sandbox.scratch / name)
         if self.sandbox.cgroups:
             self.sandbox.cgroups.forget(name)
 
@@ -304,7 +315,10 @@ class LabRuntime:
             if ifnum in m.interfaces:
                 raise UserError(f"{name} already has eth{ifnum} (on {m.interfaces[ifnum].link}); unplug it first with --eth{ifnum}=")
             iface = Interface(ifnum, domain)
-            self.hub.plug(ms.node.pid, ms.index, ifnum, domain, self.mac(m, iface))
+            try:
+                self.hub.plug(ms.node.pid, ms.index, ifnum, domain, self.mac(m, iface))
+            except OSError as e:
+                raise UserError(f"cannot plug {name} eth{ifnum} into {domain}: {e.strerror or e}") from None
             self.hub.links_up(ms.node.pid, [iface.name])
             m.interfaces[ifnum] = iface
         else:
@@ -322,12 +336,17 @@ class LabRuntime:
         if ms and ms.node:
             ms.node.kill()
             ms.node = None
+            self._ports_gone(ms)
         if ms:
             self.set_state(ms, state)
 
+    def _ports_gone(self, ms: MachineState) -> None:
+        for num in ms.machine.interfaces:
+            self.hub.forget(ms.index, num)
+
     def discard_disk(self, name: str) -> None:
         self.forget_scratch(name)
-        shutil.rmtree(self.state.node_dir(name), ignore_errors=True)
+        paths.remove_tree(self.state.node_dir(name))
 
     def add_machine(self, machine: Machine) -> None:
         if machine.name in self.lab.machines and self.machines.get(machine.name) and self.machines[machine.name].node:

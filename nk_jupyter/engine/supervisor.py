@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -149,8 +148,9 @@ def main(argv: list[str]) -> None:
         r, w = int(argv[1]), int(argv[2])
         os.chdir("/")
         _handshake(r, w)
+        from ..linux import paths
         for path in argv[3:]:
-            shutil.rmtree(path, ignore_errors=True)
+            paths.remove_tree(path)
         os.write(w, b"R")
         return
     state_dir, r, w = Path(argv[0]), int(argv[1]), int(argv[2])
@@ -161,7 +161,10 @@ def main(argv: list[str]) -> None:
     try:
         StateDir(state_dir).take_lock()
     except OSError:
-        os.write(w, b'E {"kind": "LabAlreadyRunningError", "message": "another supervisor holds this lab"}')
+        msg = {"kind": "LabAlreadyRunningError",
+               "message": "another nk lstart holds this lab (it is starting or running); wait for it, "
+                          "or stop it with nk lhalt / nk lcrash"}
+        os.write(w, f"E {json.dumps(msg)}".encode())
         os._exit(1)
     try:
         full_map = _handshake(r, w)

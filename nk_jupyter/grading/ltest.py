@@ -9,7 +9,7 @@ machine fails, named in the report. The lab is crashed and cleaned at the end.
 """
 from __future__ import annotations
 
-import shutil
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..api import Lab
 from ..errors import NkError, UserError
+from ..labconf.files import Folder
 from . import builtin, signature
 from .execs import run_limited
 from .testfiles import TEST_DIR, UserTests, find_tests
@@ -104,18 +105,30 @@ def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | Non
     say = progress or (lambda _m: None)
     lab = Lab.from_dir(directory)
     names = list(lab.model.machines)
-    base = lab.directory / TEST_DIR
     tests = find_tests(lab.directory, names)
-    sig_dir, res_dir = base / "signature", base / "results"
-    signing = rebuild or not signature.result_files(sig_dir)
-    if not signing:
-        signature.check_origin(sig_dir, lab.model.name, names)
     if lab.running:
         raise UserError(f"the lab in {lab.directory} is running; ltest boots it itself "
                         f"(stop it first: nk lcrash -d {lab.directory})")
-    if res_dir.exists():
-        shutil.rmtree(res_dir)
-    res_dir.mkdir(parents=True)
+    # _test/, results/ and signature/ are held by descriptors from here on: the lab's machines
+    # write into the lab folder while they run, and nothing they plant redirects us
+    with contextlib.ExitStack() as held:
+        folder = held.enter_context(Folder.lab(lab.directory))
+        base = held.enter_context(folder.sub(TEST_DIR, create=True))
+        sig_dir = base.sub("signature")
+        if sig_dir is not None:
+            held.enter_context(sig_dir)
+        signing = rebuild or not signature.result_files(sig_dir)
+        if not signing:
+            signature.check_origin(sig_dir, lab.model.name, names)
+        base.remove("results")
+        res_dir = held.enter_context(base.sub("results", create=True))
+        return _run(lab, names, tests, base, sig_dir, res_dir, signing, verify, delay, timeout, startup_timeout,
+                    keep, say)
+
+
+def _run(lab: Lab, names: list[str], tests: UserTests, base: Folder, sig_dir: Folder | None, res_dir: Folder,
+         signing: bool, verify: str | None, delay: float, timeout: float, startup_timeout: float, keep: bool,
+         say: Callable[[str], None]) -> LtestReport:
     outcomes = {name: MachineOutcome(name) for name in names}
     warnings: list[str] = []
     try:
@@ -144,7 +157,7 @@ def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | Non
             warnings.append("signature NOT written: some tests did not complete")
             signing = False
         else:
-            signature.sign(res_dir, sig_dir, lab.model.name, names)
+            signature.sign(res_dir, base, lab.model.name, names)
             for o in outcomes.values():
                 o.status = "SIGN"
     else:
@@ -155,7 +168,7 @@ def run_ltest(directory: str | Path, *, rebuild: bool = False, verify: str | Non
     return LtestReport(lab.model.name, lab.directory, signing, [outcomes[n] for n in names], warnings)
 
 
-def _test_machine(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Path, timeout: float) -> None:
+def _test_machine(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Folder, timeout: float) -> None:
     try:
         _run_tests(lab, tests, outcome, res_dir, timeout)
     except NkError as e:
@@ -163,7 +176,7 @@ def _test_machine(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: 
         outcome.problems.append(f"tests could not run: {e}")
 
 
-def _run_tests(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Path, timeout: float) -> None:
+def _run_tests(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Folder, timeout: float) -> None:
     name = outcome.name
     scratch = f"{SCRATCH}/{name}"
     lab.run(name, f"rm -rf {SCRATCH} && mkdir -p {scratch}")
@@ -180,9 +193,9 @@ def _run_tests(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Pat
             # Netkit ignores a test's exit status; say it, the output still decides
             outcome.problems.append(f"note: {script.relative} exited with status {run.result.status}")
         text = lab.run(name, f"cat {out} 2>/dev/null").stdout
-        (res_dir / f"{name}.{kind}").write_text(text)
+        res_dir.write(f"{name}.{kind}", text.encode())
     run = run_limited(lab, name, builtin.COMMAND, BUILTIN_TIMEOUT)
     if run.timed_out or run.error:
         outcome.status = "FAIL"
         outcome.problems.append(f"the built-in test could not run: {run.error or 'timed out'}")
-    (res_dir / f"{name}.default").write_text(builtin.render(run.result.stdout))
+    res_dir.write(f"{name}.default", builtin.render(run.result.stdout).encode())

@@ -13,41 +13,42 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import shutil
+import stat
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import LabConfError, UserError
+from ..labconf.files import Folder
 
 MANIFEST = ".nk-signature.json"
 KINDS = ("shared", "user", "default")
 FORMAT = 1
+RESULT_LIMIT = 16 << 20  # a result or signature file nk reads
 
 
-def result_files(folder: Path) -> dict[str, dict[str, Path]]:
-    """{machine: {kind: path}} of the MACHINE.KIND files in folder (others are ignored)."""
-    out: dict[str, dict[str, Path]] = {}
-    if folder.is_dir():
-        for f in sorted(folder.iterdir()):
-            name, dot, kind = f.name.rpartition(".")
-            if dot and kind in KINDS and name and f.is_file():
-                out.setdefault(name, {})[kind] = f
+def result_files(folder: Folder | None) -> dict[str, dict[str, str]]:
+    """{machine: {kind: file name}} of the regular MACHINE.KIND files in folder (others,
+    symlinks included, are ignored)."""
+    out: dict[str, dict[str, str]] = {}
+    for fname, kind_of in (folder.entries() if folder else []):
+        name, dot, kind = fname.rpartition(".")
+        if dot and kind in KINDS and name and kind_of == stat.S_IFREG:
+            out.setdefault(name, {})[kind] = fname
     return out
 
 
-def write_manifest(folder: Path, lab_name: str, machines: list[str]) -> None:
+def write_manifest(folder: Folder, lab_name: str, machines: list[str]) -> None:
     doc = {"format": FORMAT, "lab": lab_name, "machines": sorted(machines),
            "tool": "nk-jupyter ltest", "comparison": "diff -qEbB"}
-    (folder / MANIFEST).write_text(json.dumps(doc, indent=2) + "\n")
+    folder.write(MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def check_origin(folder: Path, lab_name: str, machines: list[str]) -> None:
+def check_origin(folder: Folder, lab_name: str, machines: list[str]) -> None:
     """UserError unless the signature in folder belongs to this lab."""
-    path = folder / MANIFEST
+    path = folder.path / MANIFEST
     lab_set = set(machines)
-    if path.exists():
+    if any(name == MANIFEST for name, _ in folder.entries()):
         try:
-            doc = json.loads(path.read_text())
+            doc = json.loads(folder.read(MANIFEST))
         except ValueError as e:
             raise LabConfError(path, getattr(e, "lineno", None), f"not a valid signature manifest: {e}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("machines"), list):
@@ -64,8 +65,8 @@ def check_origin(folder: Path, lab_name: str, machines: list[str]) -> None:
                                          f"(machines: {', '.join(sorted(lab_set))})"))
 
 
-def _foreign(folder: Path, why: str) -> str:
-    return (f"{folder} is a signature of another lab: {why}. Not compared; "
+def _foreign(folder: Folder, why: str) -> str:
+    return (f"{folder.path} is a signature of another lab: {why}. Not compared; "
             f"rebuild it with nk ltest -R if this lab is the reference")
 
 
@@ -100,7 +101,7 @@ class Mismatch:
     diff: str = ""
 
 
-def compare(machine: str, results: Path, signature: Path, verify: str | None) -> list[Mismatch]:
+def compare(machine: str, results: Folder, signature: Folder, verify: str | None) -> list[Mismatch]:
     """The mismatches of machine's results against its signature (empty: it passes).
 
     verify None: MACHINE.user if the signature has one, else MACHINE.default (Netkit's
@@ -128,19 +129,20 @@ def compare(machine: str, results: Path, signature: Path, verify: str | None) ->
         elif kind not in res:
             out.append(Mismatch(kind, f"no result {name} (the test produced nothing to compare)"))
         else:
-            want, got = sig[kind].read_text(errors="replace"), res[kind].read_text(errors="replace")
+            want = signature.read(sig[kind], RESULT_LIMIT).decode(errors="replace")
+            got = results.read(res[kind], RESULT_LIMIT).decode(errors="replace")
             if not same(want, got):
                 out.append(Mismatch(kind, f"{name} differs from the signature",
                                     readable_diff(want, got, f"signature/{name}", f"results/{name}")))
     return out
 
 
-def sign(results: Path, signature: Path, lab_name: str, machines: list[str]) -> None:
-    """Make results the new signature (Netkit moves the folder); writes the manifest."""
-    if signature.exists():
-        shutil.rmtree(signature)
-    signature.mkdir(parents=True)
-    for files in result_files(results).values():
-        for f in files.values():
-            shutil.copy2(f, signature / f.name)
-    write_manifest(signature, lab_name, machines)
+def sign(results: Folder, test_dir: Folder, lab_name: str, machines: list[str]) -> None:
+    """Make results the new signature, test_dir/signature (Netkit moves the folder): the bytes
+    of each regular result file are copied (never what a symlink points to); writes the manifest."""
+    test_dir.remove("signature")
+    with test_dir.sub("signature", create=True) as signature:
+        for files in result_files(results).values():
+            for fname in files.values():
+                signature.write(fname, results.read(fname, RESULT_LIMIT))
+        write_manifest(signature, lab_name, machines)

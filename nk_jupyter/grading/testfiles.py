@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabConfError
+from ..labconf.files import Folder
 
 TEST_DIR = "_test"
 SHARED = "shared"
@@ -53,43 +55,47 @@ class UserTests:
 
 
 def find_tests(lab_dir: Path, machines: list[str]) -> UserTests:
-    """Collect and check the scripts of lab_dir/_test; LabConfError on a malformed one."""
+    """Collect and check the scripts of lab_dir/_test; LabConfError on a malformed one.
+
+    Read through descriptors without following symlinks (a lab may be untrusted)."""
     found = UserTests()
-    base = lab_dir / TEST_DIR
-    if not base.exists():
-        return found
-    if not base.is_dir():
-        raise LabConfError(base, None, "should be a folder (of test scripts)")
-    for folder in (base, base / "scripts"):
-        if not folder.is_dir():
-            continue
-        for entry in sorted(folder.iterdir()):
-            if not entry.name.endswith(".test") or entry.name.startswith("."):
-                continue
-            name = entry.name[:-len(".test")]
-            script = _script(lab_dir, entry)
-            if name == SHARED:
-                if found.shared is not None:
-                    raise LabConfError(entry, None, f"a second shared test (the first is {found.shared.path}); keep one")
-                found.shared = script
-            elif name not in machines:
-                raise LabConfError(entry, None, f"a test for machine {name!r}, which this lab does not have "
-                                                f"(machines: {', '.join(machines) or 'none'})")
-            elif name in found.machines:
-                raise LabConfError(entry, None, f"a second test for {name} (the first is "
-                                                f"{found.machines[name].path}); keep one layout")
-            else:
-                found.machines[name] = script
+    with Folder.lab(lab_dir) as lab:
+        base = lab.sub(TEST_DIR)
+        if base is None:
+            return found
+        with base:
+            scripts = base.sub("scripts")
+            for folder in (base, scripts):
+                if folder is None:
+                    continue
+                for fname, kind in folder.entries():
+                    if not fname.endswith(".test") or fname.startswith("."):
+                        continue
+                    name = fname[:-len(".test")]
+                    script = _script(lab_dir, folder, fname, kind)
+                    entry = folder.path / fname
+                    if name == SHARED:
+                        if found.shared is not None:
+                            raise LabConfError(entry, None, f"a second shared test (the first is {found.shared.path}); keep one")
+                        found.shared = script
+                    elif name not in machines:
+                        raise LabConfError(entry, None, f"a test for machine {name!r}, which this lab does not have "
+                                                        f"(machines: {', '.join(machines) or 'none'})")
+                    elif name in found.machines:
+                        raise LabConfError(entry, None, f"a second test for {name} (the first is "
+                                                        f"{found.machines[name].path}); keep one layout")
+                    else:
+                        found.machines[name] = script
+            if scripts is not None:
+                scripts.close()
     return found
 
 
-def _script(lab_dir: Path, path: Path) -> Script:
-    if not path.is_file():
-        raise LabConfError(path, None, "should be a test script (a regular file)")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise LabConfError(path, None, f"cannot be read: {e.strerror}") from None
+def _script(lab_dir: Path, folder: Folder, fname: str, kind: int) -> Script:
+    path = folder.path / fname
+    if kind != stat.S_IFREG:
+        raise LabConfError(path, None, "should be a test script (a regular file, not a symlink)")
+    data = folder.read(fname)
     first, _, _ = data.partition(b"\n")
     if b"\r\n" in data:
         line = data[:data.index(b"\r\n")].count(b"\n") + 1
@@ -104,5 +110,5 @@ def _script(lab_dir: Path, path: Path) -> Script:
             raise LabConfError(path, 1, "the #! line names no interpreter")
         if not os.path.exists(interpreter[0]):
             raise LabConfError(path, 1, f"interpreter {interpreter[0]} does not exist in the machines")
-        direct = os.access(path, os.X_OK)
+        direct = bool(os.stat(fname, dir_fd=folder.fd, follow_symlinks=False).st_mode & 0o111)
     return Script(path, path.relative_to(lab_dir).as_posix(), direct)

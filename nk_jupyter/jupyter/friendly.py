@@ -13,6 +13,7 @@ from typing import Callable
 
 from IPython.core.error import UsageError
 
+from ..text import printable
 from ..errors import ExecError, UserError
 
 _TOKEN = re.compile(r"""\s*("[^"]*"|'[^']*'|\S+)""")
@@ -26,7 +27,7 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (UserError, ExecError) as e:
-            raise UsageError(str(e)) from None
+            raise UsageError(printable(e)) from None
     return wrapper
 
 

@@ -12,6 +12,7 @@ import html
 import sys
 
 from ..api import Lab
+from ..text import printable
 from .tables import STATE_COLOURS
 
 LOG_LINES = 25
@@ -40,7 +41,7 @@ class BootProgress:
     def __call__(self, event: dict) -> None:
         if event.get("event") == "warning":
             self.warnings.append(event.get("message", ""))
-            sys.stderr.write(f"warning: {event.get('message', '')}\n")
+            sys.stderr.write(f"warning: {printable(event.get('message', ''))}\n")
             sys.stderr.flush()
         elif event.get("event") == "machine" and event.get("machine"):
             self.states[event["machine"]] = event.get("state", "")
@@ -91,8 +92,8 @@ def report(lab: Lab, result: dict, verb: str = "started") -> list[str]:
     for name in bad:
         m = info.get(name, {})
         detail = (result.get("details") or {}).get(name) or m.get("detail") or m.get("state", "")
-        sys.stderr.write(f"\n{name}: startup failed: {detail}\n--- startup log of {name} (last {LOG_LINES} lines) ---\n")
-        sys.stderr.write(startup_log(lab, name) + "\n")
+        sys.stderr.write(f"\n{name}: startup failed: {printable(detail)}\n--- startup log of {name} (last {LOG_LINES} lines) ---\n")
+        sys.stderr.write(printable(startup_log(lab, name)) + "\n")
     sys.stderr.flush()
     return bad
 

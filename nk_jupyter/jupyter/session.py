@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -152,8 +151,7 @@ def halt_state(state: StateDir, info: dict) -> None:
         lab = Lab.from_dir(info["directory"], info.get("overrides") or [], force=True)
         text_labs = state_root() / "text-labs"
         if text_labs in Path(info["directory"]).parents:
-            lab.crash()
-            shutil.rmtree(info["directory"], ignore_errors=True)
+            lab.destroy()
         else:
             lab.halt()
         return

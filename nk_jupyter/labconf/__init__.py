@@ -12,20 +12,13 @@ from nk_jupyter.errors import LabConfError
 from nk_jupyter.labconf.folder import find_machines
 from nk_jupyter.labconf.lab_conf import LabConf, parse_lab_conf
 from nk_jupyter.labconf.lab_dep import parse_lab_dep
-from nk_jupyter.labconf.lines import read_lab_file
+from nk_jupyter.labconf.files import check_machine_folders, read_text
 from nk_jupyter.labconf.overrides import Override, apply_overrides, parse_overrides
 from nk_jupyter.model import Lab, Link, Machine, MachineOptions
 
+MAX_DOMAIN_PORTS = 1024  # BR_MAX_PORTS
+
 __all__ = ["load_lab", "parse_overrides", "Override"]
-
-
-def _lab_file(path: Path) -> str | None:
-    """The text of an optional lab file, None if absent."""
-    if not path.exists():
-        return None
-    if not path.is_file():
-        raise LabConfError(path, None, "is not a regular file")
-    return read_lab_file(path)
 
 
 def load_lab(path: str | Path, overrides: Iterable[str] = (), *, force: bool = False) -> Lab:
@@ -38,21 +31,29 @@ def load_lab(path: str | Path, overrides: Iterable[str] = (), *, force: bool = F
     checked = parse_overrides(overrides)
     if not directory.is_dir():
         raise LabConfError(directory, None, "no such lab folder")
-    conf_text = _lab_file(directory / "lab.conf")
+    conf_text = read_text(directory, "lab.conf")
     conf = parse_lab_conf(conf_text, directory / "lab.conf") if conf_text is not None else None
-    dep_text = _lab_file(directory / "lab.dep")
+    dep_text = read_text(directory, "lab.dep")
     found = find_machines(directory, conf, dep_text is not None, force)
+    check_machine_folders(directory, [directory / "shared"] * (directory / "shared").is_dir()
+                          + [f for f in found.folders.values() if f])
     root = directory.resolve()
     machines = {name: _machine(name, conf, root / name if found.folders[name] else None)
                 for name in found.names}
     apply_overrides(machines.values(), checked)
+    links = _links(machines)
+    for link in links.values():
+        if len(link.attachments) > MAX_DOMAIN_PORTS:
+            raise LabConfError(directory / "lab.conf", None,
+                               f"collision domain {link.name!r} has {len(link.attachments)} interfaces; a domain holds "
+                               f"at most {MAX_DOMAIN_PORTS} (the limit of a Linux bridge): split it")
     deps = parse_lab_dep(dep_text, directory / "lab.dep", found.names) if dep_text is not None else {}
     metadata = dict(conf.metadata) if conf else {}
     return Lab(
         name=metadata.get("LAB_NAME") or root.name,
         directory=root,
         machines=machines,
-        links=_links(machines),
+        links=links,
         metadata=metadata,
         dependencies=deps,
         has_dep_file=dep_text is not None,

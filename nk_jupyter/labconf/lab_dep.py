@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from nk_jupyter.errors import LabConfError
+from nk_jupyter.model.lab import find_cycle
 
 _RULE = re.compile(r"(?P<targets>[^:=]+):(?P<prereqs>[^:=]*)")
 
@@ -63,20 +64,6 @@ def parse_lab_dep(text: str, path: Path, machines: list[str]) -> dict[str, list[
 
 
 def _check_cycles(deps: dict[str, list[str]], lines: dict[tuple[str, str], int], path: Path) -> None:
-    done: set[str] = set()
-
-    def visit(name: str, stack: list[str]) -> None:
-        if name in stack:
-            cycle = stack[stack.index(name):] + [name]
-            raise LabConfError(path, lines[(cycle[0], cycle[1])],
-                               f"dependency cycle: {' -> '.join(cycle)}")
-        if name in done:
-            return
-        stack.append(name)
-        for prereq in deps.get(name, []):
-            visit(prereq, stack)
-        stack.pop()
-        done.add(name)
-
-    for target in deps:
-        visit(target, [])
+    cycle = find_cycle(deps)
+    if cycle:
+        raise LabConfError(path, lines[(cycle[0], cycle[1])], f"dependency cycle: {' -> '.join(cycle)}")

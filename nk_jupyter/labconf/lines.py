@@ -1,8 +1,4 @@
-"""Shared pieces of the lab-file parsers: reading text, names, quoted values.
-
-Every lab file is read through read_lab_file, which refuses non-UTF-8 text and Windows
-line ends (naming the first bad line) instead of silently accepting them.
-"""
+"""Shared pieces of the lab-file parsers: names, quoted values (reading: labconf/files.py)."""
 from __future__ import annotations
 
 import re
@@ -22,20 +18,6 @@ class Unparsable(Exception):
     def __init__(self, hint: str = "") -> None:
         super().__init__(hint)
         self.hint = hint
-
-
-def read_lab_file(path: Path) -> str:
-    """The text of a lab file; LabConfError for bad encoding or CRLF line ends."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise LabConfError(path, line, "not UTF-8 text") from None
-    if "\r" in text:
-        line = text[: text.index("\r")].count("\n") + 1
-        raise LabConfError(path, line, "Windows (CRLF) line ends; convert with dos2unix")
-    return text
 
 
 def content_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -9,9 +9,12 @@ no multicast snooping.
 """
 from __future__ import annotations
 
+import errno
 import os
 
 from . import ns
+
+MAX_PORTS = 1024  # BR_MAX_PORTS: more gives EXFULL
 
 
 class NetlinkError(Exception):
@@ -37,7 +40,8 @@ class Hub:
         self.ipr = IPRoute()
         self.hub_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.bridges: dict[str, int] = {}  # domain -> ifindex
-        self._names: dict[str, str] = {}
+        self.ports: dict[str, int] = {}  # domain -> ports on its bridge
+        self.port_domain: dict[tuple[int, int], str] = {}
         self.ipr.link("set", index=self.ipr.link_lookup(ifname="lo")[0], state="up")
         for key in ("all", "default"):  # the hub only switches frames: no IPv6 on its ports
             try:
@@ -54,23 +58,31 @@ class Hub:
                           br_group_fwd_mask=0xFFF8, br_mcast_snooping=0, ifalias=domain[:255], state="up")
             idx = self.ipr.link_lookup(ifname=name)[0]
             self.bridges[domain] = idx
-            self._names[domain] = name
         return self.bridges[domain]
-
-    def bridge_ifname(self, domain: str) -> str | None:
-        return self._names.get(domain)
 
     def plug(self, node_pid: int, node_index: int, ifnum: int, domain: str, mac: str, mtu: int | None = None) -> None:
         """Create node's ethN, its hub end enslaved to the domain's bridge, both up."""
         br = self.bridge(domain)
+        if self.ports.get(domain, 0) >= MAX_PORTS:
+            raise OSError(errno.EXFULL, f"collision domain {domain!r} already has {MAX_PORTS} interfaces "
+                                        "(the limit of a Linux bridge)")
         extra = {"mtu": mtu} if mtu else {}
         self.ipr.link("add", ifname=veth_name(node_index, ifnum), kind="veth", master=br, state="up",
                       peer={"ifname": f"eth{ifnum}", "address": mac, "net_ns_pid": node_pid, **extra})
+        self.ports[domain] = self.ports.get(domain, 0) + 1
+        self.port_domain[(node_index, ifnum)] = domain
 
     def unplug(self, node_index: int, ifnum: int) -> None:
         idx = self.ipr.link_lookup(ifname=veth_name(node_index, ifnum))
         if idx:
             self.ipr.link("del", index=idx[0])
+        self.forget(node_index, ifnum)
+
+    def forget(self, node_index: int, ifnum: int) -> None:
+        """A port is gone (unplugged, or its machine died and took the veth with it)."""
+        domain = self.port_domain.pop((node_index, ifnum), None)
+        if domain:
+            self.ports[domain] -= 1
 
     def in_node(self, node_pid: int):
         """Context manager: an IPRoute bound to the node's netns (setns there and back)."""

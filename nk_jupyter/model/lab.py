@@ -48,10 +48,7 @@ class Lab:
         for name in names:
             self.machine(name)
         wanted = self._with_prerequisites(names)
-        level: dict[str, int] = {}
-        for name in self.machines:
-            if name in wanted:
-                self._level_of(name, level, [])
+        level = dependency_levels({n: self._prerequisites(n) for n in self.machines if n in wanted})
         levels: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
         for name in self.machines:
             if name in wanted:
@@ -73,18 +70,6 @@ class Lab:
         for dep in deps:
             self.machine(dep)
         return deps
-
-    def _level_of(self, name: str, level: dict[str, int], stack: list[str]) -> int:
-        if name in level:
-            return level[name]
-        if name in stack:
-            cycle = " -> ".join(stack[stack.index(name):] + [name])
-            raise ValueError(f"dependency cycle: {cycle}")
-        stack.append(name)
-        deps = self._prerequisites(name)
-        level[name] = 1 + max((self._level_of(d, level, stack) for d in deps), default=-1)
-        stack.pop()
-        return level[name]
 
     def startup_path(self, name: str) -> Path:
         """MACHINE.startup in the lab folder (it may not exist)."""
@@ -108,3 +93,51 @@ class Lab:
     def shared_folder(self) -> Path:
         """shared/: copied into every machine before MACHINE/ (may not exist)."""
         return self.directory / "shared"
+
+
+def find_cycle(deps: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a path (a -> b -> a), or None. Iterative: any depth."""
+    grey, black = 1, 2
+    color: dict[str, int] = {}
+    for start in deps:
+        if color.get(start):
+            continue
+        color[start] = grey
+        path, stack = [start], [iter(deps.get(start, []))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                color[path.pop()] = black
+                stack.pop()
+            elif color.get(nxt) == grey:
+                return path[path.index(nxt):] + [nxt]
+            elif not color.get(nxt):
+                color[nxt] = grey
+                path.append(nxt)
+                stack.append(iter(deps.get(nxt, [])))
+    return None
+
+
+def dependency_levels(deps: dict[str, list[str]]) -> dict[str, int]:
+    """Level of each machine in deps (its keys): one above its deepest prerequisite.
+    ValueError for a cycle. Iterative (Kahn's order): any depth."""
+    cycle = find_cycle(deps)
+    if cycle:
+        raise ValueError(f"dependency cycle: {' -> '.join(cycle)}")
+    users: dict[str, list[str]] = {n: [] for n in deps}
+    waiting = {n: 0 for n in deps}
+    for name, prereqs in deps.items():
+        for p in prereqs:
+            if p in deps:
+                users[p].append(name)
+                waiting[name] += 1
+    level = {n: 0 for n in deps}
+    ready = [n for n, w in waiting.items() if w == 0]
+    while ready:
+        name = ready.pop()
+        for user in users[name]:
+            level[user] = max(level[user], level[name] + 1)
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    return level

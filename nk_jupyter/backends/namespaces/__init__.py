@@ -29,6 +29,7 @@ from . import nodeinit
 NSENTER = "/usr/bin/nsenter"
 SETSID = "/usr/bin/setsid"
 ENV = "/usr/bin/env"
+JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
 TIOCSPTLCK = 0x40045431
 TIOCGPTPEER = 0x5441
 DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD,
@@ -42,9 +43,10 @@ class NodeStartError(Exception):
 class Node:
     """A running namespace machine, known by its init's pid (in the lab's pid namespace)."""
 
-    def __init__(self, name: str, init_pid: int) -> None:
+    def __init__(self, name: str, init_pid: int, cgroups: tuple[str, ...] = ()) -> None:
         self.name = name
         self.pid = init_pid
+        self.cgroups = cgroups          # the machine's cgroup folders: commands join them first
         self.pts_fd: int | None = None  # O_PATH fd of the machine's /dev/pts, sent by its init
 
     def alive(self) -> bool:
@@ -70,8 +72,11 @@ class Node:
             head.append("--ctty")
         if cwd:
             head += [ENV, "-C", cwd, "--"]
+        argv = head + list(argv)
+        if self.cgroups:  # nsenter enters namespaces, not cgroups: join those before it runs
+            argv = ["/bin/sh", "-c", JOIN_CGROUPS, "nk-join", *self.cgroups, "--", *argv]
         try:
-            return spawn_here(NSENTER, head + list(argv), env, fds), master
+            return spawn_here(argv[0], argv, env, fds), master
         except BaseException:
             if master is not None:
                 os.close(master)

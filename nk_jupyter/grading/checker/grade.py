@@ -120,6 +120,9 @@ def grade_lab(plan: Plan, directory: str | Path, live: bool = False, keep_open: 
     """Grade one lab folder; a lab that cannot be read or started is a result with an error."""
     say = progress or (lambda _m: None)
     name = Path(directory).name
+    if Path(directory).is_symlink():  # a submission that points elsewhere is not graded there
+        return LabResult(name, str(directory), [], list(plan.warnings),
+                         error=f"{directory} is a symlink; a submitted lab must be a folder")
     try:
         lab = Lab.from_dir(directory)
     except NkError as e:
@@ -167,7 +170,8 @@ def grade_labs(config_path: str | Path, lab: str | Path | None = None, labs: str
     folder = Path(labs)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder of labs")
-    subs = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name.casefold())
+    subs = sorted((p for p in folder.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith(".")),
+                  key=lambda p: p.name.casefold())
     if not subs:
         raise UserError(f"{folder} has no lab folders")
     return [grade_lab(plan, p, live, keep_open, convergence_time, progress) for p in subs]

@@ -44,5 +44,5 @@ def collision_domains(lab: Lab, template: dict[str, dict[int, str]]) -> list[Che
 
 def startup_exists(lab: Lab, device: str) -> CheckResult:
     path = lab.directory / f"{device}.startup"
-    ok = path.is_file()
+    ok = path.is_file() and not path.is_symlink()
     return CheckResult(FAMILY, device, f"{device}.startup exists", ok, "OK" if ok else f"no {path.name} in the lab")

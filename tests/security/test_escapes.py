@@ -1,0 +1,227 @@
+"""Escapes from a machine to the account of the user who runs the lab (issue #7, classes 1-4, 6)."""
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from nk_jupyter import Lab
+
+from ..conftest import nk
+from .conftest import wait_for
+
+ATTACKER = Path(__file__).with_name("attacker.py")
+
+
+def _attack_lab(make_lab, seconds: float, mode: str, target: Path) -> Path:
+    folder = make_lab({
+        "lab.conf": "pc1[0]=A\npc2[0]=A\n",
+        "pc1.startup": f"python3 /hostlab/attacker.py {seconds} {mode} {target} >/hostlab/attacker.err 2>&1 &\n",
+        "pc1.shutdown": "true\n",
+    })
+    shutil.copy(ATTACKER, folder / "attacker.py")
+    return folder
+
+
+def _stats(folder: Path) -> dict:
+    return json.loads((folder / "attack.json").read_text())
+
+
+def test_a_daemon_cannot_take_namespaces_or_fds_of_what_nk_starts(make_lab, started, home_canary):
+    """CVE-2016-9962's class: every process nk starts in a machine (vcmd, API exec, terminals,
+    shutdown scripts) is watched from inside and probed before and after it execs."""
+    folder = _attack_lab(make_lab, 20, "probe", home_canary)
+    lab, _ = started(folder)
+    assert wait_for(lambda: (folder / "attack.json").exists())
+    for i in range(15):
+        assert nk("vcmd", "-d", str(folder), "pc1", "true").returncode == 0
+        assert lab.run("pc1", f"echo {i}").stdout == f"{i}\n"
+        running, master = lab.terminal("pc1", ["/bin/sh", "-c", "exit 0"], (24, 80))
+        assert running.wait() == 0
+        os.close(master)
+    lab.halt(["pc1"])  # its shutdown script is started in the machine too
+    stats = _stats(folder)
+    assert stats["pids"] >= 30, stats          # the attacker really saw what nk started,
+    assert stats["early"] > 0, stats           # ... some before they ran the command (the window)
+    assert stats["ns_opened"] > 0, stats       # ... and opened their namespaces: all the machine's own
+    assert stats["setns_foreign"] == 0 and stats["escaped"] == 0, stats
+    assert not (folder / "attacker.err").read_text().strip()
+
+
+def test_a_daemon_that_freezes_new_processes_does_not_freeze_the_lab(make_lab, started, home_canary):
+    """SIGSTOP of every new process in pc1: pc1's own commands hang, nothing else does."""
+    folder = _attack_lab(make_lab, 15, "stop", home_canary)
+    lab, _ = started(folder)
+    assert wait_for(lambda: (folder / "attack.json").exists())
+    stuck = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "vcmd", "-d", str(folder), "pc1", "true"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: _stats(folder)["stopped"] > 0)
+    t0 = time.monotonic()
+    assert lab.run("pc2", "echo alive").stdout == "alive\n"
+    assert lab.info()[0]["name"] in ("pc1", "pc2")
+    assert time.monotonic() - t0 < 5
+    lab.crash()
+    assert stuck.wait(timeout=10) != 0
+    assert _stats(folder)["escaped"] == 0
+
+
+def test_read_only_host_views_are_locked(make_lab, started):
+    """Every mount a machine did not make itself keeps its flags: remounting read-write,
+    unmounting to see what is below, or re-binding and remounting all fail."""
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+    script = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+MS_REMOUNT, MS_BIND, MS_RDONLY, MNT_DETACH = 32, 4096, 1, 2
+tried = broke = 0
+for line in open("/proc/self/mountinfo"):
+    f = line.split()
+    point, opts = f[4], f[5].split(",")
+    if "ro" in opts and point not in ("/sys",):
+        tried += 1
+        if libc.mount(None, point.encode(), None, MS_REMOUNT | MS_BIND, None) == 0:
+            broke += 1; print("REMOUNTED", point)
+    if point not in ("/", "/proc", "/sys") and libc.umount2(point.encode(), MNT_DETACH) == 0:
+        broke += 1; print("UNMOUNTED", point)
+os.makedirs("/tmp/again", exist_ok=True)
+if libc.mount(b"/usr", b"/tmp/again", None, MS_BIND, None) == 0:
+    if libc.mount(None, b"/tmp/again", None, MS_REMOUNT | MS_BIND, None) == 0:
+        broke += 1; print("REBOUND RW")
+print("tried", tried, "broke", broke)
+"""
+    r = lab.run("pc1", f"python3 -c '{script}'")
+    assert r.status == 0, r.stderr
+    tried = int(r.stdout.split()[-3])
+    assert tried >= 2 and r.stdout.strip().endswith("broke 0"), r.stdout
+    assert "Read-only file system" in lab.run("pc1", "touch /usr/nk-x").stderr
+
+
+def test_shared_swapped_for_a_symlink_by_a_running_machine(make_lab, started, home_canary):
+    """A running machine keeps replacing /hostlab/shared with a symlink to the user's home while
+    more machines start: none of them gets the home as /shared."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", "shared/inside.txt": "lab's own\n",
+                       "pc1.startup": f"""
+                       (while true; do
+                          mv /hostlab/shared /hostlab/real 2>/dev/null; ln -sfn {home_canary} /hostlab/shared
+                          rm -f /hostlab/shared; mv /hostlab/real /hostlab/shared 2>/dev/null
+                        done) >/dev/null 2>&1 &
+                       """})
+    lab, _ = started(folder)
+    for i in range(8):
+        lab.vstart(f"v{i}", {0: "A"})
+        seen = lab.run(f"v{i}", "ls -A /shared; touch /shared/from-v").stdout.split()
+        assert "keep.txt" not in seen, f"v{i} got the home as /shared: {seen}"
+    lab.crash()
+    assert not (home_canary / "from-v").exists()
+
+
+def test_the_users_terminal_never_enters_a_machine(make_lab, started):
+    """nk vcmd on a terminal: the machine sees pipes, a daemon left behind cannot write to the
+    terminal after vcmd returned nor read what is typed there."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\n"})
+    started(folder)
+    master, slave = pty.openpty()
+    cmd = ("ls -l /proc/self/fd/ >/hostlab/fds.txt; "
+           "(sleep 1; echo LATE; cat > /hostlab/stolen.txt) </dev/stdin >/dev/stdout 2>&1 &")
+    proc = subprocess.run([sys.executable, "-m", "nk_jupyter", "vcmd", "-d", str(folder), "pc1", cmd],
+                          stdin=slave, stdout=slave, stderr=slave, timeout=30)
+    assert proc.returncode == 0
+    os.write(master, b"secret typed at the shell\n")
+    time.sleep(2.0)
+    os.set_blocking(master, False)
+    try:
+        seen = os.read(master, 65536)
+    except BlockingIOError:
+        seen = b""
+    os.close(master)
+    os.close(slave)
+    fds = (folder / "fds.txt").read_text()
+    assert "pts" not in fds and "tty" not in fds and "pipe:" in fds, fds
+    assert b"LATE" not in seen
+    stolen = folder / "stolen.txt"
+    assert not stolen.exists() or "secret" not in stolen.read_text()
+
+
+def test_commands_and_startups_get_no_descriptor_of_ours(make_lab, started):
+    probe = ("import os\n"
+             "fds = []\n"
+             "for f in os.listdir('/proc/self/fd'):\n"
+             "    try: fds.append((int(f), os.readlink('/proc/self/fd/' + f)))\n"
+             "    except OSError: pass  # the listing's own descriptor, closed by now\n"
+             "print(sorted(fds))\n")
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", "probe.py": probe,
+                       "pc1.startup": "python3 /hostlab/probe.py > /hostlab/startup-fds.txt\n"})
+    lab, _ = started(folder)
+    r = lab.run("pc1", "python3 /hostlab/probe.py")
+    assert r.status == 0, r.stderr
+    for text, ours in ((r.stdout, (0, 1, 2)), ((folder / "startup-fds.txt").read_text(), (0, 2))):
+        fds = dict(eval(text))  # the list of (fd, link) pairs printed by probe.py
+        assert set(fds) <= {0, 1, 2}, fds
+        for fd in ours:  # (the startup sends its stdout to a file of its own)
+            assert fds[fd].startswith("pipe:") or fds[fd] == "/dev/null", fds
+
+
+def test_a_machine_sees_no_host_folder_but_programs_and_reaches_no_host_socket(make_lab, started, tmp_path):
+    """Unix sockets the user has in host folders (temp folders included), and abstract ones,
+    are out of a machine's reach; so are the host folders that are not programs."""
+    servers = []
+    paths = [tmp_path / "agent.sock", Path(f"/var/tmp/nk-test-{os.getpid()}.sock"),
+             Path(f"/dev/shm/nk-test-{os.getpid()}.sock")]
+    for p in paths:
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(p))
+        s.listen()
+        servers.append(s)
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind(f"\0nk-test-{os.getpid()}")
+    abstract.listen()
+    servers.append(abstract)
+    try:
+        lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+        targets = [str(p) for p in paths] + [f"@nk-test-{os.getpid()}"]
+        script = ("import socket, sys\n"
+                  "for t in sys.argv[1:]:\n"
+                  "    s = socket.socket(socket.AF_UNIX)\n"
+                  "    try:\n"
+                  "        s.connect(t.replace('@', '\\0', 1) if t.startswith('@') else t); print('CONNECTED', t)\n"
+                  "    except OSError as e: print('refused', t, e.errno)\n")
+        (lab.directory / "connect.py").write_text(script)
+        r = lab.run("pc1", "python3 /hostlab/connect.py " + " ".join(targets))
+        assert "CONNECTED" not in r.stdout and r.stdout.count("refused") == len(targets), r.stdout + r.stderr
+        top = set(lab.run("pc1", "ls /").stdout.split())
+        host_only = {p.name for p in Path("/").iterdir()} - top
+        assert {"usr", "etc", "var", "tmp", "root", "home", "hostlab", "shared"} <= top
+        assert not top - {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "var", "opt", "root", "home",
+                          "srv", "tmp", "run", "mnt", "media", "hostlab", "shared", "proc", "sys", "dev"}, top
+        assert "boot" not in top and Path("/boot").exists() <= ("boot" in host_only)
+        assert lab.run("pc1", "ls -A /home /root /srv /mnt").stdout.split() == ["/home:", "/mnt:", "/root:", "/srv:"]
+    finally:
+        for s in servers:
+            s.close()
+        for p in paths:
+            p.unlink(missing_ok=True)
+
+
+def test_hostlab_cannot_be_left_by_moving_a_folder_under_a_process(make_lab, started, home_canary):
+    """pc1 sits in /shared/deep while pc2 moves that folder out of shared/ (but still in the lab):
+    walking up from there must not leave the lab folder."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "shared/deep/x/.keep": ""})
+    lab, _ = started(folder)
+    out = {}
+
+    def climb():
+        out["r"] = lab.run("pc1", "cd /shared/deep/x && sleep 1.5 && cd ../../../../../../.. && pwd && ls -A")
+    t = threading.Thread(target=climb)
+    t.start()
+    time.sleep(0.5)
+    assert lab.run("pc2", "mv /hostlab/shared/deep /hostlab/moved").status == 0
+    t.join()
+    listing = out["r"].stdout.split()
+    assert home_canary.name not in listing and Path.home().name not in listing and "keep.txt" not in listing, listing
