@@ -17,7 +17,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   python3 python3-venv python3-dev gcc uidmap iproute2 iputils-ping net-tools traceroute procps psmisc \
   frr frr-pythontools bind9 bind9-dnsutils apache2 isc-dhcp-server isc-dhcp-client dnsmasq-base openssh-server \
-  curl iperf3 tcpdump ethtool busybox-static util-linux catatonit chromium mininet openvswitch-switch \
+  curl iperf3 tcpdump ethtool busybox-static util-linux catatonit chromium mininet openvswitch-switch bridge-utils \
   > /tmp/nk-apt.log 2>&1 || { tail -30 /tmp/nk-apt.log; exit 1; }
 
 # Rootless labs need user namespaces; /dev/net/tun is 0666 on normal distros.

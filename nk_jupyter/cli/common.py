@@ -56,3 +56,4 @@ class Progress:
     def done(self) -> None:
         if self.live and self.states:
             print(file=sys.stderr)
+        self.states = {}

@@ -29,6 +29,12 @@ def lstart(args) -> int:
     try:
         result = lab.start(args.machines or None, progress=progress, fast=args.fast,
                            timeout=args.timeout, parallel=args.parallel)
+    except KeyboardInterrupt:
+        progress.done()
+        if lab.running:
+            print(f"nk lstart: interrupted; the lab goes on booting in the background (nk linfo -d {args.directory} "
+                  f"shows its machines, nk lcrash -d {args.directory} stops it)", file=sys.stderr)
+        return 130
     finally:
         progress.done()
     for name in result.get("failed", []):

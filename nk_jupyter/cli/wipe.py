@@ -8,6 +8,7 @@ import time
 
 from ..engine.launch import remove_trees
 from ..engine.statedir import all_roots, state_root
+from ..linux.cgroups import remove_lab_cgroups
 
 
 def our_processes(under: str | None = None) -> list[int]:
@@ -44,6 +45,7 @@ def wipe(args) -> int:
     deadline = time.monotonic() + 5
     while our_processes() and time.monotonic() < deadline:
         time.sleep(0.02)
+    remove_lab_cgroups()
     roots = all_roots() or [state_root()]
     entries = [p for root in roots for p in root.iterdir()]
     remove_trees(entries)

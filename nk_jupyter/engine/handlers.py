@@ -180,11 +180,14 @@ class Handlers:
 
     def op_crash(self, conn: Conn, req: dict, fds: list[int]) -> None:
         names = self._targets(req)
+        # when the whole lab stops, its scratch space goes with it and the client removes the
+        # state dir (Lab.crash): no per-machine clean-up
+        whole = not req.get("machines") or set(names) >= {n for n, ms in self.rt.machines.items() if ms.node}
         for name in names:
             self.rt.kill(name, "crashed")
             if req.get("keep_disk"):
                 self.rt.keep_disk(name)
-            else:
+            elif not whole:
                 self.rt.discard_disk(name)
         self._after_stop(conn, req, names)
 

@@ -137,8 +137,14 @@ def _sandbox(state, conf: dict):
     lab_cgroups = None
     delegation = cgroups.Delegation.find()
     if delegation.controllers:
-        lab_cgroups = cgroups.LabCgroups(delegation, state.path.name, lab_pids)
-        lab_cgroups.join_supervisor()
+        try:
+            lab_cgroups = cgroups.LabCgroups(delegation, state.path.name, lab_pids)
+            lab_cgroups.join_supervisor()
+        except OSError as e:
+            from ..errors import HostSetupError
+            where = " and ".join(str(p) for p in (delegation.v2, delegation.v1_memory) if p)
+            raise HostSetupError(f"cannot use the delegated cgroup {where}: {e.strerror} (nk must run in a cgroup "
+                                 "below it, e.g. its runner/ folder; see docs/security.md)") from None
     return Sandbox(labfd=labfd, usernsfd=usernsfd, mapped=mapped, scratch=scratch,
                    disks_on_scratch=disks_on_scratch, lab_pids=lab_pids, cgroups=lab_cgroups)
 

@@ -144,3 +144,12 @@ def remove_lab(lab_id: str, env: dict[str, str] | None = None) -> None:
             _remove_tree(p / f"lab-{lab_id}")
 
 
+
+
+def remove_lab_cgroups(env: dict[str, str] | None = None) -> None:
+    """Remove every lab-* cgroup of this user's (for `nk wipe`, once no supervisor runs)."""
+    d = Delegation.find(env)
+    for p in (d.v2, d.v1_memory):
+        if p:
+            for lab in p.glob("lab-*"):
+                _remove_tree(lab)

@@ -212,9 +212,10 @@ class _Maker:
                 os.close(r1)
                 os.close(w2)
                 ns.setns(lay.usernsfd, ns.CLONE_NEWUSER)
-                os.setgroups([])
-                os.setresgid(lay.owner_uid, lay.owner_uid, lay.owner_uid)
-                os.setresuid(lay.owner_uid, lay.owner_uid, lay.owner_uid)
+                if lay.owner_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
+                    os.setgroups([])
+                    os.setresgid(lay.owner_uid, lay.owner_uid, lay.owner_uid)
+                    os.setresuid(lay.owner_uid, lay.owner_uid, lay.owner_uid)
                 resource.setrlimit(resource.RLIMIT_NPROC, (lay.nproc, lay.nproc))
                 ns.dumpable()  # so that the init may write our map; nothing runs in the machine yet
                 ns.unshare(ns.CLONE_NEWUSER | MACHINE_NS)
