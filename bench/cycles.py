@@ -17,7 +17,7 @@ from pathlib import Path
 from common import emit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.leaks import snapshot  # noqa: E402
+from tests.leaks import settled  # noqa: E402
 
 from nk_jupyter import Lab  # noqa: E402
 
@@ -36,16 +36,15 @@ def main(n: int) -> None:
     lab = Lab.from_dir(folder)
     lab.start()
     lab.crash()
-    time.sleep(2)
-    before, mem0 = snapshot(), mem_available_kib()
+    before, mem0 = settled(), mem_available_kib()
     t0 = time.perf_counter()
     for _ in range(n):
         lab.start()
         lab.run("pc1", "true")
         lab.crash()
     per_cycle = (time.perf_counter() - t0) / n
-    time.sleep(5)  # let the kernel finish tearing namespaces down
-    after, mem1 = snapshot(), mem_available_kib()
+    after = settled()  # the kernel tears namespaces down asynchronously
+    mem1 = mem_available_kib()
     emit({"bench": "cycles", "cycles": n, "per_cycle_s": round(per_cycle, 3), "before": before, "after": after,
           "leaked": {k: after[k] - before[k] for k in before if after[k] != before[k]},
           "mem_available_delta_kib": mem1 - mem0})

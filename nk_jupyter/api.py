@@ -23,7 +23,7 @@ from . import labconf
 from .engine import launch
 from .engine.client import EngineClient, RunningCommand
 from .engine.statedir import StateDir, state_root
-from .errors import ExecError, LabNotRunningError, UserError
+from .errors import ExecError, LabAlreadyRunningError, LabNotRunningError, UserError
 from .model import Lab as LabModel
 from .model.names import check_domain_name, check_machine_name
 
@@ -287,7 +287,12 @@ class Lab:
         for name in machines or []:
             self.model.machine(name)
         if not self.running:
-            warnings = launch.start_supervisor(self.state, self.directory, self.overrides, owner)
+            try:
+                warnings = launch.start_supervisor(self.state, self.directory, self.overrides, owner)
+            except LabAlreadyRunningError:
+                if not self.running:
+                    raise
+                warnings = []  # another start brings the lab up at this moment: this one joins it
             for w in warnings + self._unsupported():
                 if progress:
                     progress({"event": "warning", "message": w})

@@ -19,16 +19,23 @@ class EngineClient:
     def __init__(self, state: StateDir) -> None:
         self.state = state
 
-    def _connect(self) -> socket.socket:
-        if not self.state.is_live():
-            raise LabNotRunningError(f"no lab is running for {self.state.read_json().get('directory', self.state.path)}")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(str(self.state.sock))
-        except OSError as e:
-            s.close()
-            raise LabNotRunningError(f"the lab's supervisor does not answer ({e.strerror})") from None
-        return s
+    def _connect(self, wait: float = 30.0) -> socket.socket:
+        """A connection to the supervisor; while it is still starting (it holds the lab's lock but
+        does not serve yet, e.g. another lstart brings it up), wait for it."""
+        import time
+        deadline = time.monotonic() + wait
+        while True:
+            if not self.state.is_live():
+                raise LabNotRunningError(f"no lab is running for {self.state.read_json().get('directory', self.state.path)}")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(self.state.sock))
+                return s
+            except OSError as e:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise LabNotRunningError(f"the lab's supervisor does not answer ({e.strerror})") from None
+            time.sleep(0.02)
 
     @staticmethod
     def _final(msg: dict) -> dict:

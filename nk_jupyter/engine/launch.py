@@ -32,7 +32,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _spawn(head: str, rest: list[str], log_path: Path | None) -> tuple[subprocess.Popen, int, int]:
+def _spawn(head: str, rest: list[str], log_path: Path | None, keep: tuple[int, ...] = ()
+           ) -> tuple[subprocess.Popen, int, int]:
     """Start `python -m nk_jupyter.engine.supervisor HEAD R W REST...`; returns (proc, read end, write end)."""
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
@@ -40,7 +41,7 @@ def _spawn(head: str, rest: list[str], log_path: Path | None) -> tuple[subproces
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nk_jupyter.engine.supervisor", head, str(to_child_r), str(from_child_w), *rest],
-            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            pass_fds=(to_child_r, from_child_w, *keep), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True, env=_env(), close_fds=True)
     finally:
         if log_path:
@@ -113,16 +114,26 @@ def _prune_templates(root: Path, keep: Path) -> None:
 
 
 def start_supervisor(state: StateDir, directory: Path, overrides: list[str], owner: dict | None = None) -> list[str]:
-    """Start the lab's supervisor and wait until it serves api.sock. Returns warnings."""
+    """Start the lab's supervisor and wait until it serves api.sock. Returns warnings.
+
+    The lab's lock is taken here, before lab.json is written, and handed to the supervisor
+    (an inherited descriptor of the same flock): of two lstarts at once, the second is told
+    that the first holds the lab.
+    """
     warnings = preflight.check()
     state.create()
     if state.is_live():
         raise LabAlreadyRunningError(f"the lab in {directory} is already running (nk lhalt -d {directory} stops it)")
-    tpl = ensure_template()
-    state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
-                      "owner": owner or {}, "started": time.time(), "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
-                      "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage()})
-    proc, r, w = _spawn(str(state.path), [], state.log)
+    lock = _take_lock(state, directory)
+    try:
+        tpl = ensure_template()
+        state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
+                          "owner": owner or {}, "started": time.time(),
+                          "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
+                          "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage()})
+        proc, r, w = _spawn(str(state.path), [str(lock)], state.log, keep=(lock,))
+    finally:
+        os.close(lock)
     try:
         _map(proc, r, w)
         answer = _read(r, READY_TIMEOUT)
@@ -136,6 +147,18 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
     if answer.startswith(b"E "):
         raise _handshake_error(answer)
     raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
+
+
+def _take_lock(state: StateDir, directory: Path) -> int:
+    for attempt in range(20):  # a probe (is_live) may hold it for an instant
+        try:
+            return state.take_lock()
+        except BlockingIOError:
+            if state.is_live():
+                break
+            time.sleep(0.005)
+    raise LabAlreadyRunningError(f"another nk lstart holds the lab in {directory} (it is starting or running); "
+                                 f"wait for it, or stop it with nk lhalt / nk lcrash -d {directory}")
 
 
 def _handshake_error(answer: bytes) -> Exception:

@@ -122,7 +122,7 @@ class StateDir:
             return {}
 
     def write_json(self, data: dict) -> None:
-        tmp = self.path / (LABJSON + ".tmp")
+        tmp = self.path / f"{LABJSON}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(data, indent=1))
         tmp.rename(self.path / LABJSON)
 

@@ -1,4 +1,4 @@
-"""The lab supervisor: `python -m nk_jupyter.engine.supervisor STATE_DIR R W`.
+"""The lab supervisor: `python -m nk_jupyter.engine.supervisor STATE_DIR R W LOCK`.
 
 RootlessKit's child half, in Python. Started fresh by engine/launch.py (never the
 caller's own process: a Jupyter kernel is multi-threaded and cannot unshare a user
@@ -163,15 +163,8 @@ def main(argv: list[str]) -> None:
     os.set_inheritable(r, False)  # no machine command may inherit the handshake pipes
     os.set_inheritable(w, False)
     host_pid = os.getpid()
-    from .statedir import StateDir
-    try:
-        StateDir(state_dir).take_lock()
-    except OSError:
-        msg = {"kind": "LabAlreadyRunningError",
-               "message": "another nk lstart holds this lab (it is starting or running); wait for it, "
-                          "or stop it with nk lhalt / nk lcrash"}
-        os.write(w, f"E {json.dumps(msg)}".encode())
-        os._exit(1)
+    lock = int(argv[3])  # the lab's flock, taken by the launcher: held for as long as we live
+    os.set_inheritable(lock, False)
     try:
         full_map = _handshake(r, w)
         os.close(r)

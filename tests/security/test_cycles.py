@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nk_jupyter import Lab
 
-from ..leaks import snapshot
+from ..leaks import our_processes, settled
 
 CYCLES = 25
 
@@ -17,7 +17,8 @@ def test_start_stop_cycles_leak_nothing(make_lab):
     lab.start()
     assert lab.run("pc1", "true").status == 0
     lab.crash()
-    before = snapshot()
+    before = settled()
+    names = our_processes()
     for i in range(CYCLES):
         lab.start()
         assert lab.run("pc2", "cat /etc/motd").stdout == "hi\n"
@@ -26,5 +27,5 @@ def test_start_stop_cycles_leak_nothing(make_lab):
             lab.clean()
         else:
             lab.crash()
-    after = snapshot()
-    assert after == before, (before, after)
+    after = settled()
+    assert after == before, (before, after, names, our_processes())
