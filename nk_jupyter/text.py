@@ -38,3 +38,56 @@ class SafeStream:
 def raw_write(stream, text: str) -> None:
     """Write our own control sequences to a stream that may be a SafeStream."""
     (stream.raw if isinstance(stream, SafeStream) else stream.write)(text)
+
+
+class TerminalFilter:
+    """A machine's output on its way to the user's terminal, minus the control strings a
+    machine could abuse: OSC (window title, clipboard writes (52), hyperlinks (8) ...), DCS,
+    APC, PM and SOS strings are dropped; CSI sequences (colours, cursor moves) pass.
+    keep_osc: OSC numbers allowed through (an interactive shell's titles: 0, 1, 2).
+    Feed it chunks as they come: sequences may be split across them."""
+
+    MAX_STRING = 8192
+
+    def __init__(self, keep_osc: tuple[int, ...] = ()) -> None:
+        self.keep_osc = keep_osc
+        self.state = "text"   # text, esc, osc, string, string_esc, osc_esc
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> bytes:
+        out = bytearray()
+        for b in data:
+            st = self.state
+            if st == "text":
+                if b == 0x1B:
+                    self.state = "esc"
+                else:
+                    out.append(b)
+            elif st == "esc":
+                if b == 0x5D:                      # ESC ]  OSC
+                    self.state, self.buf = "osc", bytearray(b"\x1b]")
+                elif b in (0x50, 0x5F, 0x5E, 0x58):  # ESC P/_/^/X  DCS, APC, PM, SOS
+                    self.state = "string"
+                else:
+                    out += bytes((0x1B, b))
+                    self.state = "text"
+            elif st in ("osc", "osc_esc"):
+                self.buf.append(b)
+                if b == 0x07 or (st == "osc_esc" and b == 0x5C):
+                    self._end_osc(out)
+                elif len(self.buf) > self.MAX_STRING:
+                    self.state, self.buf = "string", bytearray()  # drop the rest of it
+                else:
+                    self.state = "osc_esc" if b == 0x1B else "osc"
+            elif st in ("string", "string_esc"):
+                if st == "string_esc" and b == 0x5C:
+                    self.state = "text"
+                else:
+                    self.state = "string_esc" if b == 0x1B else "string"
+        return bytes(out)
+
+    def _end_osc(self, out: bytearray) -> None:
+        body = bytes(self.buf[2:]).split(b";", 1)[0]
+        if body.isdigit() and int(body) in self.keep_osc:
+            out += self.buf
+        self.state, self.buf = "text", bytearray()

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from ..errors import UserError
+from ..text import TerminalFilter
 from .common import add_dir, running_lab
 
 
@@ -37,10 +38,15 @@ def _relay(stream) -> int:
     def forward(sig, _frame):
         stream.signal({signal.SIGINT: "INT", signal.SIGTERM: "TERM", signal.SIGHUP: "HUP"}[sig])
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    # on a terminal, the machine's control strings (title, clipboard, hyperlinks) are dropped
+    filters = {fd: TerminalFilter() for fd in (1, 2) if os.isatty(fd)}
     try:
         for kind, data in stream.chunks():
+            fd = 1 if kind == "stdout" else 2
+            if fd in filters:
+                data = filters[fd].feed(data)
             try:
-                _write_all(1 if kind == "stdout" else 2, data)
+                _write_all(fd, data)
             except BrokenPipeError:  # our reader went away (| head): hang the command up
                 stream.close()
                 return 141
@@ -88,6 +94,7 @@ def _interactive(lab, machine: str | None, argv: list[str]) -> int:
     env = {"TERM": os.environ.get("TERM", "xterm")}
     running, master = lab.terminal(machine, argv, (size.lines, size.columns), env=env)
     saved = termios.tcgetattr(0) if sys.stdin.isatty() else None
+    screen = TerminalFilter(keep_osc=(0, 1, 2))  # a shell may set the title, not the clipboard
     if saved:
         tty.setraw(0)
     try:
@@ -110,7 +117,7 @@ def _interactive(lab, machine: str | None, argv: list[str]) -> int:
                 if not data:
                     fds.remove(master)
                 else:
-                    os.write(1, data)
+                    _write_all(1, screen.feed(data))
     finally:
         if saved:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)

@@ -12,6 +12,7 @@ import signal
 import time
 from typing import Callable
 
+from ..backends.namespaces import signal_command
 from . import bootscript
 from .logs import LogRelay
 from .loop import Loop
@@ -58,6 +59,8 @@ class Boot:
 
     def _launch_ready(self) -> None:
         for name in list(self.waiting):
+            if name not in self.waiting:  # started meanwhile (a startup that could not start returns at once)
+                continue
             if self.parallel and len(self.active) >= self.parallel:
                 return
             if all(self.rt.machines[d].state in ("running", "failed") for d in self.waiting[name]):
@@ -91,20 +94,23 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, 
     m = ms.machine
     marker = rt.state.node_dir(m.name) / ".configured"
     log_path = rt.state.startup_log(m.name)
-    shell = bootscript.shell_of(m) if os.path.exists(bootscript.shell_of(m)) else "/bin/sh"
-    log = logs.pipe(log_path)
     try:
-        argv = bootscript.boot_argv(m, shell, rt.lab.directory, first_boot=not marker.exists())
+        log = logs.pipe(log_path)
+    except OSError as e:
+        rt.set_state(ms, "failed", f"cannot open its startup log: {e.strerror}")
+        return then()
+    try:
+        argv = bootscript.boot_argv(m, rt.lab.directory, first_boot=not marker.exists())
         proc, _ = ms.node.spawn(argv, bootscript.environment(m), (devnull, log, log))
+    except OSError as e:  # e.g. EAGAIN: the lab (or the user) is out of processes
+        rt.set_state(ms, "failed", f"cannot start its startup: {e.strerror}")
+        return then()
     finally:
         os.close(log)
     rt.set_state(ms, "booting")
 
     def timed_out() -> None:
-        try:
-            os.killpg(proc, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        signal_command(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nsenter
         ms.detail = f"startup did not finish within {timeout:g} s"
 
     timer = loop.call_later(timeout, timed_out)

@@ -21,6 +21,20 @@ def shell_of(machine: Machine) -> str:
     return machine.options.shell or "/bin/bash"
 
 
+# The shells every host has; another one (lab.conf's shell=) is looked for inside the machine,
+# never on the host, with /bin/sh in its place if the machine has no such program.
+KNOWN_SHELLS = ("/bin/bash", "/bin/sh", "/usr/bin/bash", "/bin/dash", "/usr/bin/dash")
+_OR_SH = 'if [ -x "$0" ]; then exec "$0" "$@"; fi; exec /bin/sh "$@"'
+
+
+def shell_argv(machine: Machine, *args: str) -> list[str]:
+    """argv running the machine's shell with args."""
+    shell = shell_of(machine)
+    if shell in KNOWN_SHELLS:
+        return [shell, *args]
+    return ["/bin/sh", "-c", _OR_SH, shell, *args]
+
+
 # First boot: each folder's tree over /, as machine root. tar replaces what is there (a symlink
 # in the way is replaced, not followed), keeps the machine's symlinked folders (/lib -> usr/lib),
 # recreates symlinks as symlinks and never reads FIFOs or devices; lab configs for FRR and
@@ -44,17 +58,23 @@ def copy_over(machine: Machine) -> str:
 
 def boot(machine: Machine, first_boot: bool = False) -> str:
     """First-boot copy, shared.startup, MACHINE.startup, then the exec lines."""
-    name, sh = machine.name, shlex.quote(shell_of(machine))
-    lines = [copy_over(machine)] if first_boot else []
+    name = machine.name
+    lines = [_pick_shell(machine)] + ([copy_over(machine)] if first_boot else [])
     for script in ("/hostlab/shared.startup", f"/hostlab/{name}.startup"):
-        lines.append(f"if [ -f {script} ]; then {sh} {script}; s=$?; fi")
+        lines.append(f'if [ -f {script} ]; then "$nk_sh" {script}; s=$?; fi')
     for cmd in machine.options.exec_commands:
         lines.append(f"cd /root; {cmd}")
     lines.append("exit ${s:-0}")
     return "s=0\ncd /root\n" + "\n".join(lines) + "\n"
 
 
-def boot_argv(machine: Machine, shell: str, labdir, first_boot: bool = False) -> list[str]:
+def _pick_shell(machine: Machine) -> str:
+    """Shell text setting $nk_sh to the machine's shell, or /bin/sh if the machine lacks it."""
+    sh = shlex.quote(shell_of(machine))
+    return f'nk_sh={sh}; [ -x "$nk_sh" ] || nk_sh=/bin/sh'
+
+
+def boot_argv(machine: Machine, labdir, first_boot: bool = False) -> list[str]:
     """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is.
 
     What the lab folder holds is only glanced at here (without following symlinks) to skip
@@ -70,15 +90,14 @@ def boot_argv(machine: Machine, shell: str, labdir, first_boot: bool = False) ->
     if not machine.options.exec_commands and not has("shared.startup") and not copy:
         if not has(f"{machine.name}.startup"):
             return ["/bin/true"]
-        return [shell, f"/hostlab/{machine.name}.startup"]
-    return [shell, "-c", boot(machine, copy)]
+        return shell_argv(machine, f"/hostlab/{machine.name}.startup")
+    return shell_argv(machine, "-c", boot(machine, copy))
 
 
 def halt(machine: Machine) -> str:
-    sh = shlex.quote(shell_of(machine))
-    out = ["cd /root"]
+    out = ["cd /root", _pick_shell(machine)]
     for script in (f"/hostlab/{machine.name}.shutdown", "/hostlab/shared.shutdown"):
-        out.append(f"[ -f {script} ] && {sh} {script}")
+        out.append(f'[ -f {script} ] && "$nk_sh" {script}')
     out.append("exit 0")
     return "\n".join(out) + "\n"
 
@@ -100,8 +119,7 @@ def command_argv(machine: Machine, command: str) -> list[str]:
     words = command.split()
     if words and not (set(command) & SHELL_CHARS) and words[0] not in SHELL_WORDS:
         return words
-    shell = shell_of(machine)
-    return [shell if os.path.exists(shell) else "/bin/sh", "-c", command]
+    return shell_argv(machine, "-c", command)
 
 
 def environment(machine: Machine, extra: dict[str, str] | None = None) -> dict[str, str]:

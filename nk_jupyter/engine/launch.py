@@ -25,10 +25,16 @@ PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 READY_TIMEOUT = 60.0
 
 
+# What of the caller's environment the supervisor keeps: nothing else of a Jupyter kernel's or
+# a shell's (tokens, LD_*, PYTHON* hooks) reaches the lab.
+KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "NK_CGROUP", "NK_CGROUP_MEMORY",
+            "NK_PROFILE", "XDG_RUNTIME_DIR")
+
+
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("PYTHONSTARTUP", None)
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
+    theirs = os.environ.get("PYTHONPATH")  # the user's own (where nk's dependencies may be)
+    env["PYTHONPATH"] = PKG_PARENT + (os.pathsep + theirs if theirs else "")
     return env
 
 
@@ -42,7 +48,7 @@ def _spawn(head: str, rest: list[str], log_path: Path | None, keep: tuple[int, .
         proc = subprocess.Popen(
             [sys.executable, "-m", "nk_jupyter.engine.supervisor", head, str(to_child_r), str(from_child_w), *rest],
             pass_fds=(to_child_r, from_child_w, *keep), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True, env=_env(), close_fds=True)
+            start_new_session=True, env=_env(), close_fds=True, cwd="/")
     finally:
         if log_path:
             log.close()
@@ -130,7 +136,8 @@ def start_supervisor(state: StateDir, directory: Path, overrides: list[str], own
         state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
                           "owner": owner or {}, "started": time.time(),
                           "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
-                          "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage()})
+                          "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage(),
+                          "user_limits": _user_limits()})
         proc, r, w = _spawn(str(state.path), [str(lock)], state.log, keep=(lock,))
     finally:
         os.close(lock)
@@ -172,25 +179,55 @@ def _handshake_error(answer: bytes) -> Exception:
 
 
 def lab_pid_budget() -> int:
-    """Processes (threads included) a lab may have at once: half of what the host has left,
-    read here, in the host's pid namespace (pid_max is per pid namespace since Linux 6.14)."""
+    """Processes (threads included) a lab may have at once: half of what the host has left and
+    half of what this user has left under RLIMIT_NPROC (which counts all of the user's
+    processes, the lab's included: a fork bomb in a lab must leave the user's own shells able
+    to fork). Read here, in the host's pid namespace (pid_max is per pid namespace since 6.14)."""
+    import resource
     try:
         pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
         tasks = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
     except (OSError, ValueError, IndexError):
-        return 16384
-    return max(1024, min(1 << 20, (pid_max - tasks) // 2))
+        pid_max, tasks = 32768, 1024
+    budget = (pid_max - tasks) // 2
+    soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    if soft != resource.RLIM_INFINITY and os.getuid() != 0:
+        mine = sum(len(os.listdir(f"/proc/{p}/task")) for p in os.listdir("/proc") if p.isdigit() and _owned(p))
+        budget = min(budget, (soft - mine) // 2)
+    return max(256, min(1 << 20, budget))
+
+
+def _owned(pid: str) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _user_limits() -> dict[str, int]:
+    """The host's per-user limits on namespaces and inotify (read here: the supervisor sees its own)."""
+    out = {}
+    for f in Path("/proc/sys/user").glob("max_*"):
+        try:
+            out[f.name] = int(f.read_text())
+        except (OSError, ValueError):
+            pass
+    return out
 
 
 def default_storage() -> int:
-    """Bytes a lab's machines may write into memory (their scratch tmpfs): a quarter of RAM, at most 8 GiB."""
+    """Bytes a lab's machines may write into memory (their scratch tmpfs): a quarter of RAM, at
+    most 8 GiB, and at most half of what the state root has free (machine files kept by lhalt
+    are copied there: a lab must not fill the user's $XDG_RUNTIME_DIR)."""
+    total = 4 << 30
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
-                return max(256 << 20, min(8 << 30, int(line.split()[1]) * 1024 // 4))
+                total = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 1 << 30
+    st = os.statvfs(state_root())
+    return max(64 << 20, min(8 << 30, total // 4, st.f_bavail * st.f_frsize // 2))
 
 
 def remove_trees(paths: list[Path]) -> None:

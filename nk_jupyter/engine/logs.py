@@ -39,9 +39,12 @@ class LogRelay:
                 os.close(log)
                 return
             if state["left"] > 0:
-                os.write(log, data[: state["left"]])
-                state["left"] -= len(data)
-                if state["left"] <= 0:
-                    os.write(log, f"\nnk: log truncated at {self.limit} bytes\n".encode())
+                try:
+                    os.write(log, data[: state["left"]])
+                    state["left"] -= len(data)
+                    if state["left"] <= 0:
+                        os.write(log, f"\nnk: log truncated at {self.limit} bytes\n".encode())
+                except OSError:  # the state dir is full: drop the rest, keep the lab running
+                    state["left"] = 0
         self.loop.add_reader(r, readable)
         return w

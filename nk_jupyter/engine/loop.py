@@ -89,11 +89,21 @@ class Loop:
             if self._timers:
                 timeout = max(0.0, self._timers[0][0] - time.monotonic())
             for key, _ in self.sel.select(timeout):
-                key.data()
+                self._call(key.data)
             now = time.monotonic()
             while self._timers and self._timers[0][0] <= now:
                 _, handle, cb = heapq.heappop(self._timers)
                 if handle in self._cancelled:
                     self._cancelled.discard(handle)
                 else:
-                    cb()
+                    self._call(cb)
+
+    @staticmethod
+    def _call(callback: Callable[[], None]) -> None:
+        """One callback's failure (a bug, or the host out of processes or space) is logged and
+        does not stop the lab's supervisor."""
+        try:
+            callback()
+        except Exception:
+            import traceback
+            traceback.print_exc()

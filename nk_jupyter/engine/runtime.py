@@ -130,8 +130,8 @@ class LabRuntime:
         for i, ms in enumerate(todo):
             try:
                 lay = self._layout(ms)
-            except OSError as e:
-                self.set_state(ms, "failed", f"cannot prepare the node: {e}")
+            except OSError as e:  # (its zygote request is not sent: the pipeline stays in step)
+                self.set_state(ms, "failed", f"cannot prepare the node: {e.strerror or e}")
                 continue
             self.zygote.request(lay)
             asked.append(ms)
@@ -263,7 +263,7 @@ class LabRuntime:
                 _copy_tree(kept, disk)
             else:
                 disk.mkdir()
-        nproc = ms.machine.options.pids or DEFAULT_PIDS
+        nproc = min(ms.machine.options.pids or DEFAULT_PIDS, sb.lab_pids)  # never above the lab's
         if sb.mapped <= 1:  # one ID: every machine's user namespace has the same owner, so the
             nproc = sb.lab_pids  # per-machine budget is the lab's
         cgroup = ""
@@ -285,7 +285,10 @@ class LabRuntime:
             nproc=nproc, cgroup=cgroup, sysctls=tuple(default_sysctls(ms.machine)))
 
     def keep_disk(self, name: str) -> None:
-        """After a halt: keep the machine's files for its next boot (Netkit's .disk)."""
+        """After a halt: keep the machine's files for its next boot (Netkit's .disk).
+
+        A copy that cannot be made (the state dir is full, a tree too deep for cp) is said, and
+        the machine's files are dropped: the lab goes on."""
         if self.sandbox.disks_on_scratch:
             disk = self.sandbox.scratch / name / "disk"
             kept = self.state.node_dir(name)
@@ -293,9 +296,14 @@ class LabRuntime:
             if disk.is_dir():
                 if kept.exists():
                     paths.remove_tree(kept)
-                _copy_tree(disk, kept)
-                if marker:
-                    (kept / ".configured").touch()
+                try:
+                    _copy_tree(disk, kept)
+                    if marker:
+                        (kept / ".configured").touch()
+                except OSError as e:
+                    paths.remove_tree(kept)
+                    self.emit({"event": "warning", "machine": name,
+                               "message": f"its files could not be kept for the next start: {e}"})
         self.forget_scratch(name)
 
     def forget_scratch(self, name: str) -> None:
@@ -356,6 +364,10 @@ class LabRuntime:
 
 def _copy_tree(src: Path, dst: Path) -> None:
     """cp -a: a machine's disk as it is (sub-ID owners, overlay xattrs and whiteouts, symlinks
-    as symlinks); sizes are bounded by the scratch space it came from or goes to."""
-    subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)], check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True)
+    as symlinks); sizes are bounded by the scratch space it came from or goes to. OSError
+    (with cp's first complaint) if it fails."""
+    r = subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if r.returncode:
+        lines = r.stderr.strip().splitlines()
+        raise OSError(lines[0] if lines else f"cp exited with status {r.returncode}")

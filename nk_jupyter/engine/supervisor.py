@@ -63,6 +63,8 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     if not (tpl / ".owned").exists():
         template.restore_owners(tpl, full_map)
         (tpl / ".owned").touch()
+    from ..linux import seccomp
+    seccomp.install()  # from here on: no keyrings, no setuid files, for all we start in machines
     rt = LabRuntime(lab, state, str(tpl), full_map, zygote, sandbox)
     loop = Loop()
     rt.watch_exit = loop.watch_exit
@@ -120,6 +122,7 @@ def _sandbox(state, conf: dict):
     from .runtime import Sandbox
     labfd = paths.open_dir(conf["directory"])
     mapped = ns.mapped_ids()
+    _share_user_limits(conf.get("user_limits") or {})
     import resource
     lab_pids = min(int(conf.get("pids") or 16384), resource.getrlimit(resource.RLIMIT_NPROC)[1])
     usernsfd = machines_userns(mapped - 1 if mapped > 1 else 0, lab_pids)
@@ -149,6 +152,18 @@ def _sandbox(state, conf: dict):
                    disks_on_scratch=disks_on_scratch, lab_pids=lab_pids, cgroups=lab_cgroups)
 
 
+def _share_user_limits(host: dict[str, int]) -> None:
+    """/proc/sys/user/max_* count per user up to the host's namespace (inotify instances are
+    128 per user by default): the lab gets half of each, so its machines cannot use up what the
+    user's own programs (a desktop, an editor) need. host: the values read on the host side."""
+    for name, value in host.items():
+        try:
+            with open(f"/proc/sys/user/{name}", "w") as f:
+                f.write(str(max(1, int(value) // 2)))
+        except (OSError, ValueError):
+            pass
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "--rm":
         r, w = int(argv[1]), int(argv[2])
@@ -166,6 +181,8 @@ def main(argv: list[str]) -> None:
     lock = int(argv[3])  # the lab's flock, taken by the launcher: held for as long as we live
     os.set_inheritable(lock, False)
     try:
+        from ..linux import seccomp
+        seccomp.new_session_keyring()  # nothing of the lab possesses the user's session keys
         full_map = _handshake(r, w)
         os.close(r)
         ns.not_dumpable()

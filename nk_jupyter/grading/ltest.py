@@ -179,7 +179,7 @@ def _test_machine(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: 
 def _run_tests(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Folder, timeout: float) -> None:
     name = outcome.name
     scratch = f"{SCRATCH}/{name}"
-    lab.run(name, f"rm -rf {SCRATCH} && mkdir -p {scratch}")
+    lab.run(name, f"rm -rf {SCRATCH} && mkdir -p {scratch}", timeout=timeout)
     for kind, script in tests.for_machine(name):
         out, err = f"{scratch}/{kind}.out", f"{scratch}/{kind}.err"
         run = run_limited(lab, name, script.command(out, err), timeout)
@@ -192,8 +192,12 @@ def _run_tests(lab: Lab, tests: UserTests, outcome: MachineOutcome, res_dir: Fol
         elif run.result.status != 0:
             # Netkit ignores a test's exit status; say it, the output still decides
             outcome.problems.append(f"note: {script.relative} exited with status {run.result.status}")
-        text = lab.run(name, f"cat {out} 2>/dev/null").stdout
-        res_dir.write(f"{name}.{kind}", text.encode())
+        got = lab.run(name, f"cat {out} 2>/dev/null", timeout=timeout, limit=signature.RESULT_LIMIT)
+        if got.timed_out or got.truncated:
+            outcome.status = "FAIL"
+            outcome.problems.append(f"the result of {script.relative} could not be read "
+                                    f"({'it did not end' if got.timed_out else 'it is too large'})")
+        res_dir.write(f"{name}.{kind}", got.stdout.encode())
     run = run_limited(lab, name, builtin.COMMAND, BUILTIN_TIMEOUT)
     if run.timed_out or run.error:
         outcome.status = "FAIL"

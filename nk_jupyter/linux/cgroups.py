@@ -4,7 +4,9 @@ nk never needs root for this: it uses a cgroup folder the user was given (system
 `Delegate=yes`, a JupyterHub spawner's slice, or an admin's `mkdir` + `chown`):
 
     NK_CGROUP=/sys/fs/cgroup/<...>          a cgroup v2 folder the user owns, with no process
-                                            in it (nk makes children: lab-<id>/sup, lab-<id>/m/<machine>)
+                                            in it (nk makes children: lab-<id>/sup for the
+                                            supervisor, lab-<id>/m/<machine> with the machine's
+                                            limits, and its leaf/ with its processes)
     NK_CGROUP_MEMORY=/sys/fs/cgroup/memory/<...>   on a hybrid (v1 + v2) host whose memory
                                             controller is still on v1: a v1 memory folder the user owns
 
@@ -94,13 +96,19 @@ class LabCgroups:
             _write(root / "sup" / "cgroup.procs", "0")
 
     def machine(self, name: str, mem: str | None, cpus: float | None, pids: int) -> list[str]:
-        """Make the machine's cgroup folders with their limits; returns them (its init joins each)."""
+        """Make the machine's cgroup folders: m/<name> holds the limits, its leaf/ the processes
+        (returned: the init and every command join them). The machine's cgroup namespace is
+        rooted at the leaf, so what it can see and write is below the limits, never them."""
         folders = []
         for root in self.roots:
             folder = root / "m" / name
             _remove_tree(folder)
             folder.mkdir()
-            folders.append(str(folder))
+            (folder / "leaf").mkdir()
+            folders.append(str(folder / "leaf"))
+            for knob, value in (("cgroup.max.descendants", "64"), ("cgroup.max.depth", "4")):
+                if (folder / knob).exists():  # on m/<name>, out of the machine's sight
+                    _write(folder / knob, value)
             if root.parent == self.d.v2:
                 if mem and "memory" in self.d.v2_controllers:
                     _write(folder / "memory.max", str(parse_bytes(mem)))

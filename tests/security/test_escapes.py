@@ -225,3 +225,95 @@ def test_hostlab_cannot_be_left_by_moving_a_folder_under_a_process(make_lab, sta
     t.join()
     listing = out["r"].stdout.split()
     assert home_canary.name not in listing and Path.home().name not in listing and "keep.txt" not in listing, listing
+
+
+def test_a_lab_environment_never_reaches_our_own_programs(make_lab, started, tmp_path):
+    """lab.conf env= LD_PRELOAD with a library of the lab's: it may act inside the machine, never
+    in nk's own processes (which see the host)."""
+    if not shutil.which("gcc"):
+        import pytest
+        pytest.skip("gcc is needed to build the library")
+    marker = tmp_path / "OWNED"
+    lib = tmp_path / "evil.so"
+    src = tmp_path / "evil.c"
+    src.write_text('#include <stdio.h>\n__attribute__((constructor)) static void own(void) '
+                   f'{{ FILE *f = fopen("{marker}", "a"); if (f) {{ fputs("x\\n", f); fclose(f); }} }}\n')
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    folder = make_lab({"lab.conf": f'pc1[0]=A\npc1[env]="LD_PRELOAD={lib}"\npc1[env]="GCONV_PATH={tmp_path}"\n',
+                       "pc1.startup": "echo $LD_PRELOAD > /hostlab/seen\n"})
+    lab, _ = started(folder)
+    assert (folder / "seen").read_text().strip() == str(lib)  # the machine has its environment
+    assert lab.run("pc1", "printenv LD_PRELOAD").stdout.strip() == str(lib)
+    assert nk("vcmd", "-d", str(folder), "pc1", "true").returncode == 0
+    lab.halt()
+    assert not marker.exists(), "the lab's library ran outside the machine"
+
+
+def test_no_keys_and_no_setuid_files_for_machines(make_lab, started):
+    probe = ("import ctypes, os\n"
+             "libc = ctypes.CDLL(None, use_errno=True)\n"
+             "r = libc.syscall(250 if os.uname().machine == 'x86_64' else 219, 0, -3, 0)\n"  # KEYCTL_GET_KEYRING_ID @s
+             "print('keyctl', r, ctypes.get_errno())\n"
+             "print('keys', repr(open('/proc/keys').read()))\n"
+             "open('/hostlab/prog', 'w').close()\n"
+             "for mode in (0o4755, 0o2755):\n"
+             "    try: os.chmod('/hostlab/prog', mode); print('CHMOD', oct(mode))\n"
+             "    except PermissionError: print('refused', oct(mode))\n"
+             "try: os.close(os.open('/hostlab/prog2', os.O_CREAT | os.O_WRONLY, 0o4755)); print('mode', oct(os.stat('/hostlab/prog2').st_mode))\n"
+             "except PermissionError: print('refused create')\n")
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", "probe.py": probe})
+    lab, _ = started(folder)
+    out = lab.run("pc1", "python3 /hostlab/probe.py").stdout
+    assert "keyctl -1 1" in out and "keys ''" in out, out
+    assert "CHMOD" not in out and out.count("refused") == 3, out
+    assert not (folder / "prog").stat().st_mode & 0o6000
+    assert lab.run("pc1", "chmod 755 /hostlab/prog && chmod g+w /hostlab/prog").status == 0  # plain modes work
+
+
+def test_a_machine_cannot_use_up_the_users_inotify_instances(make_lab, started):
+    host = int(Path("/proc/sys/user/max_inotify_instances").read_text())
+    probe = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nn = 0\n"
+             f"while n < {host} and libc.inotify_init() >= 0:\n    n += 1\nprint(n)\n")
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", "probe.py": probe})
+    lab, _ = started(folder)
+    got = int(lab.run("pc1", "python3 /hostlab/probe.py").stdout)
+    assert got <= host // 2, (got, host)
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init()  # the user still has some
+    assert fd >= 0
+    os.close(fd)
+
+
+def test_a_machines_control_strings_never_reach_the_terminal(make_lab, started):
+    """OSC 52 (clipboard write), titles, DCS from vcmd output on a terminal are dropped; colours pass."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\n"})
+    started(folder)
+    master, slave = pty.openpty()
+    cmd = r"printf 'a\033]52;c;aGVsbG8=\007b\033]0;title\007c\033P+q\033\\d\033[31me\033[0m\n'"
+    proc = subprocess.run([sys.executable, "-m", "nk_jupyter", "vcmd", "-d", str(folder), "pc1", cmd],
+                          stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, timeout=30)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"]52" not in seen and b"title" not in seen and b"\x1bP" not in seen, seen
+    assert b"abcd\x1b[31me\x1b[0m" in seen, seen
+
+
+def test_a_lab_repository_is_read_only_in_machines(make_lab, started):
+    folder = make_lab({"lab.conf": "pc1[0]=A\n", ".git/config": "[core]\n", ".git/hooks/.keep": ""})
+    lab, _ = started(folder)
+    r = lab.run("pc1", "echo '[core] fsmonitor = touch /tmp/x' >> /hostlab/.git/config; "
+                       "echo evil > /hostlab/.git/hooks/post-checkout")
+    assert r.status != 0 and "Read-only file system" in r.stderr, r
+    assert (folder / ".git" / "config").read_text() == "[core]\n"
+    assert lab.run("pc1", "echo fine > /hostlab/notes.txt").status == 0

@@ -214,3 +214,16 @@ def test_a_template_build_killed_midway_leaves_nothing(make_lab):
         assert not list(state_root().glob(".building-*"))
     finally:
         nk("lcrash", "-d", str(folder))
+
+
+def test_a_startup_past_its_timeout_is_stopped_not_left_running(make_lab):
+    folder = make_lab({"lab.conf": "pc1[0]=A\n",
+                       "pc1.startup": "while true; do date +%s%N > /hostlab/alive; sleep 0.05; done\n"})
+    r = nk("lstart", "-d", str(folder), "--timeout", "1")
+    try:
+        assert r.returncode == 1 and "did not finish within 1 s" in r.stderr, r.stderr
+        first = (folder / "alive").read_text()
+        time.sleep(0.5)
+        assert (folder / "alive").read_text() == first, "the startup kept running after its timeout"
+    finally:
+        nk("lcrash", "-d", str(folder))

@@ -5,12 +5,12 @@ machine's namespaces nest, and why machine root cannot reach the supervisor's, i
 nodeinit.py and docs/security.md.
 
 Commands are started by util-linux `nsenter`, posix_spawned by the supervisor in the lab's
-pid namespace (where no machine can see it): it enters the machine's namespaces, the user
-namespace first of the two passes it makes over them, and forks into the machine's pid
-namespace already holding only machine credentials; `setsid` then makes the command a session
-leader (with its terminal as controlling tty for `--ctty`). The supervisor never enters a
-machine's user namespace itself and no process holding its credentials is ever visible
-inside a machine.
+pid namespace (where no machine can see it), with a fixed environment: it enters the
+machine's other namespaces, then (its second pass) the machine's user namespace, and only then
+forks into the machine's pid namespace, already holding only machine credentials; inside,
+env(1) sets the command's environment and `setsid` makes it a session leader (with its
+terminal as controlling tty for `--ctty`). The supervisor never enters a machine's user
+namespace itself and no process holding its credentials is ever visible inside a machine.
 """
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ import stat
 import struct
 import termios
 
-from ...linux import ns, paths
+from ...linux import ns
 from . import nodeinit
 
 NSENTER = "/usr/bin/nsenter"
 SETSID = "/usr/bin/setsid"
 ENV = "/usr/bin/env"
+OUR_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
 TIOCSPTLCK = 0x40045431
 TIOCGPTPEER = 0x5441
@@ -67,16 +68,17 @@ class Node:
         if pty:
             master, slave = self.open_pty(pty)
             fds = (slave, slave, slave)
-        head = [NSENTER, "-t", str(self.pid), "-U", "-m", "-n", "-u", "-i", "-p", "-C", "-w", "--", SETSID]
-        if pty:
-            head.append("--ctty")
-        if cwd:
-            head += [ENV, "-C", cwd, "--"]
-        argv = head + list(argv)
+        # Our own processes (sh, nsenter) run with our credentials and see the host: they get a
+        # fixed environment. The command's own (the lab's env= may say LD_PRELOAD) is set by
+        # env(1), which runs inside the machine, as machine root.
+        inside = [ENV, "-i"] + (["-C", cwd] if cwd else []) + ["--"]
+        inside += [f"{k}={v}" for k, v in env.items() if k and "=" not in k]
+        inside += [SETSID] + (["--ctty"] if pty else []) + list(argv)
+        argv = [NSENTER, "-t", str(self.pid), "-U", "-m", "-n", "-u", "-i", "-p", "-C", "-w", "--", *inside]
         if self.cgroups:  # nsenter enters namespaces, not cgroups: join those before it runs
             argv = ["/bin/sh", "-c", JOIN_CGROUPS, "nk-join", *self.cgroups, "--", *argv]
         try:
-            return spawn_here(argv[0], argv, env, fds), master
+            return spawn_here(argv[0], argv, OUR_ENV, fds), master
         except BaseException:
             if master is not None:
                 os.close(master)
@@ -90,8 +92,9 @@ class Node:
         (never by a path the machine could swap)."""
         if self.pts_fd is None:
             raise OSError(errno.ENOTTY, f"{self.name} has no terminals")
-        master = paths.openat2(self.pts_fd, "ptmx", os.O_RDWR | os.O_NOCTTY,
-                               paths.STRICT | paths.RESOLVE_NO_XDEV)
+        # "ptmx" is one name inside that devpts (no symlink can be made there, and what the
+        # machine mounts on its own copy of /dev/pts is not seen through this descriptor)
+        master = os.open("ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.pts_fd)
         try:
             st = os.fstat(master)
             if not stat.S_ISCHR(st.st_mode) or os.major(st.st_rdev) != 5 or os.minor(st.st_rdev) != 2:

@@ -56,6 +56,8 @@ OWN = ("root", "home", "srv")          # the machine's own folders, kept by lhal
 FRESH = ("tmp", "run")                  # empty at every boot, on the lab's capped scratch space
 EMPTY = ("mnt", "media", "hostlab", "shared")
 DEV_SIZE = "1m"
+HIDDEN_PROC = ("keys", "key-users")
+VCS_DIRS = (".git", ".hg", ".svn")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ def build_root(lay: NodeLayout) -> None:
                 ns.bind(lay.shims, f"{path}/nk", readonly=True)
         elif name == "proc":
             ns.mount("proc", path, "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+            for hidden in HIDDEN_PROC:  # they list the user's keys (machine root has the user's uid)
+                if os.path.exists(f"{path}/{hidden}"):
+                    ns.mount("/dev/null", f"{path}/{hidden}", None, ns.MS_BIND)
         elif name == "sys":
             ns.mount("sysfs", path, "sysfs", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY)
         elif name == "dev":
@@ -157,6 +162,13 @@ def _mount_lab(lay: NodeLayout) -> None:
         if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
             raise OSError(f"the lab folder {lay.labdir} was replaced while the lab runs")
         ns.mount(f"/proc/self/fd/{here}", f"{lay.root}/hostlab", None, ns.MS_BIND)
+        for vcs in VCS_DIRS:  # a repository's hooks and config would run as the user later: read-only
+            repo = paths.subdir(here, vcs)
+            if repo is not None:
+                try:
+                    ns.bind(f"/proc/self/fd/{repo}", f"{lay.root}/hostlab/{vcs}", readonly=True)
+                finally:
+                    os.close(repo)
         shared = paths.subdir(here, "shared")
         if shared is not None:
             try:
@@ -209,8 +221,7 @@ class _Maker:
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                os.close(r1)
-                os.close(w2)
+                _keep_only({w1, r2, lay.usernsfd})  # it turns dumpable below: nothing else of ours
                 ns.setns(lay.usernsfd, ns.CLONE_NEWUSER)
                 if lay.owner_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
                     os.setgroups([])

@@ -33,7 +33,7 @@ SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg", "var/cache/debconf", "va
         "var/tmp", "var/cache/man", "var/lib/postgresql", "var/lib/containers", "var/lib/docker",
         "var/cache/fontconfig", "var/lib/ucf", "var/lib/systemd/coredump", "var/log/journal"}
 MAX_FILE = 512 * 1024
-FORMAT = 3  # bump when build() changes what it writes
+FORMAT = 4  # bump when build() changes what it writes
 DEFAULTS = Path(__file__).parent / "shims" / "defaults"
 
 
@@ -98,10 +98,13 @@ def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
     _record(owners, rel, st)
     if rel in SKIP:
         return
+    private = not (st.st_mode & stat.S_IROTH and st.st_mode & stat.S_IXOTH)
     try:
-        entries = list(os.scandir(src))
+        entries = [] if private else list(os.scandir(src))
     except OSError:
-        _make_opaque(dst)  # unreadable folder: left empty (owner recorded), hiding the host's
+        private = True
+    if private:  # a folder not open to everyone: left empty (owner recorded), hiding the host's
+        _make_opaque(dst)
         return
     for e in entries:
         r = f"{rel}/{e.name}"
@@ -117,6 +120,8 @@ def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
         elif stat.S_ISREG(est.st_mode):
             if rel.startswith(SKELETON_ONLY) or (est.st_size > MAX_FILE and rel.startswith("var")):
                 continue
+            if not est.st_mode & stat.S_IROTH:  # readable by its owner or group only (the user's
+                continue                         # mail, keys of a group the user is in): not shared
             try:
                 shutil.copyfile(e.path, d)
             except OSError:
