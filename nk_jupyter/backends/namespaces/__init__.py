@@ -68,17 +68,21 @@ class Node:
         if pty:
             master, slave = self.open_pty(pty)
             fds = (slave, slave, slave)
-        # Our own processes (sh, nsenter) run with our credentials and see the host: they get a
-        # fixed environment. The command's own (the lab's env= may say LD_PRELOAD) is set by
-        # env(1), which runs inside the machine, as machine root.
-        inside = [ENV, "-i"] + (["-C", cwd] if cwd else []) + ["--"]
-        inside += [f"{k}={v}" for k, v in env.items() if k and "=" not in k]
-        inside += [SETSID] + (["--ctty"] if pty else []) + list(argv)
+        # Our own processes (sh, nsenter) run with our credentials and see the host: no variable
+        # that steers the dynamic loader or libc (the lab's env= may say LD_PRELOAD) may reach
+        # them. A command environment with such a variable is set by env(1) inside the machine,
+        # as machine root; any other passes through nsenter as it is (one exec less).
+        inside = [SETSID] + (["--ctty"] if pty else []) + list(argv)
+        ours = env
+        if cwd or any(_steers_libc(k) for k in env):
+            inside = [ENV, "-i"] + (["-C", cwd] if cwd else []) + ["--"] + \
+                     [f"{k}={v}" for k, v in env.items() if k and "=" not in k] + inside
+            ours = OUR_ENV
         argv = [NSENTER, "-t", str(self.pid), "-U", "-m", "-n", "-u", "-i", "-p", "-C", "-w", "--", *inside]
         if self.cgroups:  # nsenter enters namespaces, not cgroups: join those before it runs
             argv = ["/bin/sh", "-c", JOIN_CGROUPS, "nk-join", *self.cgroups, "--", *argv]
         try:
-            return spawn_here(argv[0], argv, OUR_ENV, fds), master
+            return spawn_here(argv[0], argv, ours, fds), master
         except BaseException:
             if master is not None:
                 os.close(master)
@@ -184,6 +188,16 @@ def machines_userns(owner: int, nproc: int) -> int:
         os.close(r1)
         os.close(w2)
         os.waitpid(pid, 0)
+
+
+# glibc's list of variables it ignores for setuid programs (elf/unsecvars.h), and its tunables:
+# the ones that make a program load or read files the environment names.
+_LIBC_VARS = {"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH",
+              "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR", "ENV", "BASH_ENV"}
+
+
+def _steers_libc(name: str) -> bool:
+    return name.startswith(("LD_", "GLIBC_", "MALLOC_")) or name in _LIBC_VARS
 
 
 def command_pids(spawned: int) -> list[int]:
