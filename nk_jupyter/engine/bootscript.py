@@ -48,8 +48,14 @@ COPY_OVER = """for src in {sources}; do
       chown -R frr:frr "$conf"; find "$conf" -type f -exec chmod 640 {{}} +
     fi
   done
+  for want in "$src"/etc/systemd/system/*.wants/* "$src"/lib/systemd/system/*.wants/*; do
+    [ -e "$want" ] || [ -L "$want" ] || continue   # units the lab enabled start at every boot
+    mkdir -p /var/lib/nk && echo "${{want##*/}}" >> /var/lib/nk/enabled-units
+  done
 done
 """
+# Every boot: the units this machine (or its lab) enabled, as systemd would start them.
+START_ENABLED = "[ -s /var/lib/nk/enabled-units ] && /run/nk/bin/systemctl nk-boot"
 
 
 def copy_over(machine: Machine) -> str:
@@ -59,7 +65,7 @@ def copy_over(machine: Machine) -> str:
 def boot(machine: Machine, first_boot: bool = False) -> str:
     """First-boot copy, shared.startup, MACHINE.startup, then the exec lines."""
     name = machine.name
-    lines = [_pick_shell(machine)] + ([copy_over(machine)] if first_boot else [])
+    lines = [_pick_shell(machine)] + ([copy_over(machine)] if first_boot else []) + [START_ENABLED]
     for script in ("/hostlab/shared.startup", f"/hostlab/{name}.startup"):
         lines.append(f'if [ -f {script} ]; then "$nk_sh" {script}; s=$?; fi')
     for cmd in machine.options.exec_commands:
@@ -87,7 +93,8 @@ def boot_argv(machine: Machine, labdir, first_boot: bool = False) -> list[str]:
             return False
         return stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
     copy = first_boot and (has("shared", True) or has(machine.name, True))
-    if not machine.options.exec_commands and not has("shared.startup") and not copy:
+    # (a machine booting again may have enabled units: only a first boot without files is plain)
+    if not machine.options.exec_commands and not has("shared.startup") and not copy and first_boot:
         if not has(f"{machine.name}.startup"):
             return ["/bin/true"]
         return shell_argv(machine, f"/hostlab/{machine.name}.startup")

@@ -253,8 +253,7 @@ class LabRuntime:
         where = sb.scratch / name
         if where.exists():
             paths.remove_tree(where)
-        (where / "root").mkdir(parents=True)
-        (where / "fresh").mkdir()
+        (where / "fresh").mkdir(parents=True)
         kept = self.state.node_dir(name)
         disk = kept
         if sb.disks_on_scratch:
@@ -279,7 +278,7 @@ class LabRuntime:
                 self.emit({"event": "warning", "message": f"{option} is not enforced: no delegated cgroup with the "
                                                           f"{controller} controller (set NK_CGROUP, see docs/security.md)"})
         return nodeinit.NodeLayout(
-            name=name, root=str(where / "root"), scratch=str(where / "fresh"), disk=str(disk),
+            name=name, root=str(disk / "rootfs"), scratch=str(where / "fresh"), disk=str(disk),
             template=self.template, labdir=str(self.lab.directory), shims=SHIMS, host_top=self.host_top, labfd=sb.labfd,
             usernsfd=sb.usernsfd, owner_uid=1 + ms.index % (sb.mapped - 1) if sb.mapped > 1 else 0,
             nproc=nproc, cgroup=cgroup, sysctls=tuple(default_sysctls(ms.machine)))

@@ -75,6 +75,8 @@ def make_dev(dev: str, size: str, shm: str) -> None:
 def pivot(root: str) -> None:
     """Make root the new / and drop every view of the host."""
     old = f"{root}/.nk-oldroot"
+    if os.path.lexists(old):  # left by a machine that was killed while it booted
+        os.rmdir(old) if os.path.isdir(old) and not os.path.islink(old) else os.unlink(old)
     os.mkdir(old)
     ns.pivot_root(root, old)
     os.chdir("/")

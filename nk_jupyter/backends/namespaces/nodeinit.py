@@ -50,8 +50,9 @@ HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost i
 MACHINE_NS = ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC | ns.CLONE_NEWCGROUP
 
 # What a machine sees of the host's top level, by kind (anything else of the host: nothing).
-READ_ONLY = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")  # programs, read-only
-COPY_ON_WRITE = ("etc", "var", "opt")  # private copy-on-write views (etc, var: of the template)
+# Every part of its root is its own and copy-on-write (Netkit's and Kathara's machines are).
+PROGRAMS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")  # over the template's skeleton
+COPY_ON_WRITE = ("etc", "var", "opt")  # etc, var: of the template's copies; opt: of the host's
 OWN = ("root", "home", "srv")          # the machine's own folders, kept by lhalt
 FRESH = ("tmp", "run")                  # empty at every boot, on the lab's capped scratch space
 EMPTY = ("mnt", "media", "hostlab", "shared")
@@ -68,7 +69,7 @@ class NodeLayout:
     the lab folder (O_PATH, opened once by the supervisor) and the machines' user namespace.
     """
     name: str
-    root: str            # empty folder on the scratch space: becomes the machine's /
+    root: str            # the folder (with the disk) that becomes the machine's /
     scratch: str         # folder on the scratch space for /tmp, /run, /dev/shm
     disk: str            # the machine's kept files: overlay upper dirs, /root, /home, /srv
     template: str        # the lab's template of host files (etc, var)
@@ -92,7 +93,7 @@ class NodeLayout:
 
 def host_top_level() -> tuple[tuple[str, str], ...]:
     """The host's / entries a machine shows (read once per lab by the supervisor)."""
-    shown = set(READ_ONLY + COPY_ON_WRITE)
+    shown = set(PROGRAMS + COPY_ON_WRITE)
     out = []
     for e in sorted(os.scandir("/"), key=lambda e: e.name):
         if e.name not in shown:
@@ -107,17 +108,23 @@ def host_top_level() -> tuple[tuple[str, str], ...]:
 
 
 def build_root(lay: NodeLayout) -> None:
-    """Mount the machine's / on lay.root (in a mount namespace of the lab's user ns)."""
+    """Mount the machine's / on lay.root (in a mount namespace of the lab's user ns).
+
+    lay.root is kept with the machine's disk: what it makes at the top level (/scripts, /data)
+    stays for its next boot; the names nk mounts on are made real, empty folders again first.
+    """
     r = lay.root
+    os.makedirs(r, exist_ok=True)
     ns.bind(r, r)  # a mount point of its own, for pivot_root
     for name, kind in lay.host_top:
         path = f"{r}/{name}"
+        _clear(path, kind)
         if kind.startswith("link:"):
             os.symlink(kind[5:], path)
             continue
-        os.mkdir(path)
-        if name in READ_ONLY:
-            mounts.bind_readonly(f"/{name}", path)
+        if name in PROGRAMS:
+            mounts.overlay(path, [f"{lay.template}/{name}", f"/{name}"], f"{lay.disk}/{name}/upper",
+                           f"{lay.disk}/{name}/work")
         elif name in COPY_ON_WRITE:
             lowers = [f"{lay.template}/{name}"] if name in template.COPIED_DIRS else [f"/{name}"]
             mounts.overlay(path, lowers, f"{lay.disk}/{name}/upper", f"{lay.disk}/{name}/work")
@@ -145,6 +152,25 @@ def build_root(lay: NodeLayout) -> None:
             mounts.make_dev(path, DEV_SIZE, shm=f"{lay.scratch}/shm")
     _mount_lab(lay)
     mounts.pivot(r)
+
+
+def _clear(path: str, kind: str) -> None:
+    """Make path what the layout needs: an empty folder to mount on (or nothing, for a link),
+    whatever the machine left there (a symlink is removed, never followed)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        import stat as stat_
+        if kind.startswith("link:") or not stat_.S_ISDIR(st.st_mode):
+            if stat_.S_ISDIR(st.st_mode):
+                paths.remove_tree(path)
+            else:
+                os.unlink(path)
+            st = None
+    if st is None and not kind.startswith("link:"):
+        os.mkdir(path)
 
 
 def _mount_lab(lay: NodeLayout) -> None:

@@ -24,6 +24,11 @@ from pathlib import Path
 PRIVATE_DIRS = ("etc", "var", "srv", "opt")
 # Of those, the ones copied into the template (the rest are overlaid straight on the host).
 COPIED_DIRS = ("etc", "var")
+# Program folders: too big to copy, so the template holds only their folder skeleton (real
+# folders, owned as on the host, no files). Laid between a machine's upper dir and the host's,
+# it makes every folder the machine's root may write into (new files, replaced files, sed -i),
+# while the host's files show through unchanged.
+SKELETON_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # Under these, only the folder skeleton is copied (daemons need the folders, not the files).
 SKELETON_ONLY = ("var/cache", "var/log")
 # Folders each node gets empty (persisted in its disk).
@@ -33,7 +38,7 @@ SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg", "var/cache/debconf", "va
         "var/tmp", "var/cache/man", "var/lib/postgresql", "var/lib/containers", "var/lib/docker",
         "var/cache/fontconfig", "var/lib/ucf", "var/lib/systemd/coredump", "var/log/journal"}
 MAX_FILE = 512 * 1024
-FORMAT = 4  # bump when build() changes what it writes
+FORMAT = 6  # bump when build() changes what it writes
 DEFAULTS = Path(__file__).parent / "shims" / "defaults"
 
 
@@ -62,8 +67,13 @@ def fingerprint(host_root: Path = Path("/")) -> str:
 
     for top in COPIED_DIRS:
         walk(host_root / top, top)
+    for probe in ("var/lib/dpkg/status", "usr", "usr/local", "usr/lib", "usr/share"):  # packages come and go
+        try:
+            h.update(f"{probe}:{os.stat(host_root / probe).st_mtime_ns}".encode())
+        except OSError:
+            pass
     for f in sorted(DEFAULTS.rglob("*")):
-        h.update(f"{f}:{f.stat().st_mtime_ns}".encode())
+        h.update(f"{f}:{f.lstat().st_mtime_ns}".encode())
     return h.hexdigest()[:12]
 
 
@@ -74,10 +84,26 @@ def build(target: Path, host_root: Path = Path("/")) -> None:
         src = host_root / top
         if src.is_dir():
             _copy_tree(src, target / top, top, owners)
+    for top in SKELETON_DIRS:
+        src = host_root / top
+        if src.is_dir() and not src.is_symlink():
+            _skeleton(src, target / top, top, owners)
     if DEFAULTS.is_dir():
         _apply_defaults(DEFAULTS, target, owners)
+    _frr_as_kathara(target)
     _ssh_host_keys(target)
     (target / "owners.json").write_text(json.dumps(owners))
+
+
+def _frr_as_kathara(target: Path) -> None:
+    """FRR as Kathara's kathara/frr image has it: no integrated frr.conf (so a lab's per-daemon
+    bgpd.conf, zebra.conf ... are read: frrinit.sh uses frr.conf only if it exists) and
+    vtysh.conf with `no service integrated-vtysh-config`; a lab that brings frr.conf gets the
+    integrated mode."""
+    frr = target / "etc" / "frr"
+    if frr.is_dir():
+        (frr / "frr.conf").unlink(missing_ok=True)
+        (frr / "vtysh.conf").write_text("no service integrated-vtysh-config\n")
 
 
 def _ssh_host_keys(target: Path) -> None:
@@ -129,6 +155,25 @@ def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
             os.chmod(d, stat.S_IMODE(est.st_mode) | stat.S_IRUSR)
             os.utime(d, ns=(est.st_atime_ns, est.st_mtime_ns))
             _record(owners, r, est)
+
+
+def _skeleton(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
+    """The real folders below src, empty, with their modes and owners (iterative: any depth)."""
+    todo = [(src, dst, rel)]
+    while todo:
+        s, d, r = todo.pop()
+        try:
+            st = s.lstat()
+            entries = list(os.scandir(s))
+        except OSError:
+            continue
+        d.mkdir(exist_ok=True)
+        os.chmod(d, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+        if st.st_uid or st.st_gid:  # root-owned folders stay the lab root's: nothing to record
+            _record(owners, r, st)
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                todo.append((Path(e.path), d / e.name, f"{r}/{e.name}"))
 
 
 def _make_opaque(path: Path) -> None:
