@@ -451,6 +451,23 @@ class Lab:
         return self.client.events()
 
 
+def start_summary(result: dict) -> list[str]:
+    """One line naming the startups that failed (with their first error), one naming the
+    programs the host lacks: what a teacher needs to see after a boot."""
+    startups = result.get("startups") or {}
+    failed = [f"{n} (status {s['status']}{': ' + s['error'] if s.get('error') else ''})"
+              for n, s in startups.items() if s.get("status") and n not in result.get("failed", [])]
+    out = [f"startup failed on {', '.join(failed)}"] if failed else []
+    lacking: dict[tuple[str, str], list[str]] = {}
+    for n, s in startups.items():
+        for program, package in (s.get("missing") or {}).items():
+            lacking.setdefault((program, package), []).append(n)
+    if lacking:
+        out.append("this host lacks " + "; ".join(f"{p} (Debian package {pkg}, used by "
+                                                  f"{', '.join(ms)})" for (p, pkg), ms in lacking.items()))
+    return out
+
+
 def _interfaces(interfaces: dict, unplug: bool) -> dict[int, str | None]:
     """{number: domain} checked: numbers 0-1023, domain names by the lab.conf rule; with unplug,
     None or "" unplugs (and so does the word "none", as Netkit's vconfig --eth1=none)."""
@@ -481,4 +498,4 @@ def static_topology(model: LabModel) -> dict:
             "domains": [{"name": d, "members": sorted(v)} for d, v in sorted(domains.items())]}
 
 
-__all__ = ["Lab", "ExecResult", "ExecStream"]
+__all__ = ["Lab", "ExecResult", "ExecStream", "start_summary"]

@@ -13,11 +13,15 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   chmod 755 /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+# nk itself, and what its tests and benchmarks use
+NK_PACKAGES="python3 python3-venv python3-dev gcc uidmap iproute2 procps psmisc util-linux catatonit
+  chromium mininet openvswitch-switch"
+# The programs of Kathara's images (kathara/base, frr, bind ...) that run in host-shared
+# machines: a lab written for Kathara finds them (docs/compatibility.md lists them).
+LAB_PACKAGES="$(grep -v '^#' "$here/scripts/lab-packages.txt" | tr '\n' ' ')"
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends \
-  python3 python3-venv python3-dev gcc uidmap iproute2 iputils-ping net-tools traceroute procps psmisc \
-  frr frr-pythontools bind9 bind9-dnsutils apache2 isc-dhcp-server isc-dhcp-client dnsmasq-base openssh-server \
-  curl iperf3 tcpdump ethtool busybox-static util-linux catatonit chromium mininet openvswitch-switch bridge-utils \
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $NK_PACKAGES $LAB_PACKAGES \
   > /tmp/nk-apt.log 2>&1 || { tail -30 /tmp/nk-apt.log; exit 1; }
 
 # Rootless labs need user namespaces; /dev/net/tun is 0666 on normal distros.

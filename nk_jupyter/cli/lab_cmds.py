@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..engine.launch import tail
+from ..api import start_summary
 from .common import Progress, add_dir, open_lab, running_lab
 
 
@@ -17,6 +18,8 @@ def _setup_lstart(p) -> None:
     p.add_argument("-F", "--force-lab", dest="force", action="store_true", help="start a folder with no lab.conf")
     p.add_argument("--timeout", type=float, default=300, metavar="S", help="per-machine startup timeout (default 300)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when a startup fails (by default, as Netkit and Kathara, the machine keeps running)")
 
 
 def lstart(args) -> int:
@@ -40,13 +43,16 @@ def lstart(args) -> int:
     for name in result.get("failed", []):
         print(f"nk lstart: {name} failed: {result['details'].get(name, '')}", file=sys.stderr)
         print(tail(lab.state.startup_log(name), 10), file=sys.stderr)
+    for line in start_summary(result):
+        print(f"nk lstart: {line}", file=sys.stderr)
     if not args.quiet:
         n = len(result.get("machines", []))
         already = len(result.get("already_running") or [])
         ok = n - len(result.get("failed", [])) - already
         note = f" ({already} already running)" if already else ""
         print(f"lab {lab.model.name}: {ok} of {n - already} machine(s) started{note}", file=sys.stderr)
-    return 1 if result.get("failed") else 0
+    bad_startup = any(s.get("status") for s in (result.get("startups") or {}).values())
+    return 1 if result.get("failed") or (args.strict and bad_startup) else 0
 
 
 def _setup_stop(p) -> None:

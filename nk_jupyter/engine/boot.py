@@ -8,6 +8,7 @@ killed and its machine marked failed, named in the answer.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from typing import Callable
@@ -83,30 +84,54 @@ class Boot:
         bad = [n for n in self.names if self.rt.machines[n].state == "failed"]
         now = time.perf_counter()
         timing = dict(self.rt.timing, startups=now - self.t_created, total=now - self.t_start)
+        startups = {n: {"status": ms.startup_status, "error": getattr(ms, "first_error", ""),
+                        "missing": getattr(ms, "missing", {})}
+                    for n in self.names for ms in [self.rt.machines[n]]
+                    if ms.startup_status or getattr(ms, "missing", None)}
         self.send({"ok": True, "machines": self.names, "failed": bad, "already_running": self.already,
-                   "timing": timing, "details": {n: self.rt.machines[n].detail for n in bad}})
+                   "timing": timing, "details": {n: self.rt.machines[n].detail for n in bad},
+                   "startups": startups})
         os.close(self.devnull)
+
+
+MISSING = re.compile(r"nk: (\S+): not installed on this host \(Debian package: (\S+)\)")
+NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: |\d+: )?([\w.+-]+): (?:command )?not found$")
 
 
 def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, timeout: float, devnull: int,
                   then: Callable[[], None]) -> None:
-    """Run a machine's startup (bootscript.py) with its output in its log; then() when it ends."""
+    """Run a machine's startup (bootscript.py) with its output in its log; then() when it ends.
+
+    Its stderr is watched on the way: the first line is kept as the startup's first error, and
+    programs it lacked (bash names them with their Debian package) are kept for the summary."""
     m = ms.machine
     marker = rt.state.node_dir(m.name) / ".configured"
     log_path = rt.state.startup_log(m.name)
+    ms.first_error, ms.missing = "", {}
+
+    def on_err(line: str) -> None:
+        text = line.strip()
+        if text and not ms.first_error and not text.startswith("+"):
+            ms.first_error = text[:300]
+        named, lacking = MISSING.search(text), NOT_FOUND.search(text)  # bash's / dash's words
+        if named:
+            ms.missing[named.group(1)] = named.group(2)
+        elif lacking and package_of(lacking.group(1)):
+            ms.missing.setdefault(lacking.group(1), package_of(lacking.group(1)))
     try:
-        log = logs.pipe(log_path)
+        out, err = logs.pipe(log_path), logs.pipe(log_path, on_err)
     except OSError as e:
         rt.set_state(ms, "failed", f"cannot open its startup log: {e.strerror}")
         return then()
     try:
         argv = bootscript.boot_argv(m, rt.lab.directory, first_boot=not marker.exists())
-        proc, _ = ms.node.spawn(argv, bootscript.environment(m), (devnull, log, log))
+        proc, _ = ms.node.spawn(argv, bootscript.environment(m), (devnull, out.fd, err.fd))
     except OSError as e:  # e.g. EAGAIN: the lab (or the user) is out of processes
         rt.set_state(ms, "failed", f"cannot start its startup: {e.strerror}")
         return then()
     finally:
-        os.close(log)
+        out.close_writer()
+        err.close_writer()
     rt.set_state(ms, "booting")
 
     def timed_out() -> None:
@@ -117,17 +142,31 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, 
 
     def exited(code: int) -> None:
         loop.cancel(timer)
+        out.drain()
+        err.drain()
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
         ms.startup_status = code
         ms.booted_at = time.time()
         if code:
-            fd = logs.pipe(log_path)
-            os.write(fd, f"nk: the startup of {m.name} exited with status {code}\n".encode())
-            os.close(fd)
+            logs.note(log_path, f"nk: the startup of {m.name} exited with status {code}\n")
+        if ms.missing:
+            rt.emit({"event": "missing", "machine": m.name, "programs": ms.missing})
         if ms.detail.startswith("startup did not finish"):
             rt.set_state(ms, "failed", ms.detail)
         elif ms.node and ms.node.alive():
-            rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}")
+            why = f": {ms.first_error}" if ms.first_error else ""
+            rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}{why}")
         then()
     loop.watch_child(proc, exited)
+
+
+_PACKAGES: dict[str, str] = {}
+
+
+def package_of(program: str) -> str:
+    """The Debian package of a program labs use ("" if nk does not know it)."""
+    if not _PACKAGES:
+        from ..backends.namespaces.runtime_files import packages
+        _PACKAGES.update(packages())
+    return _PACKAGES.get(program, "")

@@ -48,6 +48,7 @@ COPY_OVER = """for src in {sources}; do
       chown -R frr:frr "$conf"; find "$conf" -type f -exec chmod 640 {{}} +
     fi
   done
+  [ -d "$src/var/www" ] && chmod -R a+rwX /var/www/* 2>/dev/null  # as Kathara does (CGI, uploads)
   for want in "$src"/etc/systemd/system/*.wants/* "$src"/lib/systemd/system/*.wants/*; do
     [ -e "$want" ] || [ -L "$want" ] || continue   # units the lab enabled start at every boot
     mkdir -p /var/lib/nk && echo "${{want##*/}}" >> /var/lib/nk/enabled-units
@@ -133,6 +134,7 @@ def environment(machine: Machine, extra: dict[str, str] | None = None) -> dict[s
     env = {
         "PATH": ENV_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root",
         "HOSTNAME": machine.name, "SHELL": shell_of(machine), "LANG": "C.UTF-8", "TERM": "xterm",
+        "BASH_ENV": "/run/nk/share/bashenv",  # names a missing program's Debian package
     }
     env.update(machine.options.env)
     env.update(extra or {})

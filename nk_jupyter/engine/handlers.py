@@ -161,9 +161,13 @@ class Handlers:
             log = self.logs.pipe(self.rt.state.startup_log(name))
             try:
                 proc, _ = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)],
-                                         bootscript.environment(ms.machine), (self.devnull, log, log))
-            finally:
-                os.close(log)
+                                         bootscript.environment(ms.machine), (self.devnull, log.fd, log.fd))
+            except OSError:
+                log.close_writer()
+                self.rt.kill(name, "halted")
+                left.discard(name)
+                continue
+            log.close_writer()
             self.rt.set_state(ms, "halting")
             timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc: signal_command(r, signal.SIGKILL))
 

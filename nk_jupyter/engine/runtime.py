@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import wire
-from ..backends.namespaces import Node, NodeStartError, nodeinit
+from ..backends.namespaces import Node, NodeStartError, nodeinit, runtime_files
 from ..errors import LabAlreadyRunningError, UnknownMachineError, UserError
 from ..linux import netlink, paths
 from ..linux.cgroups import LabCgroups
@@ -26,7 +26,7 @@ from ..model import Interface, Lab, Machine
 from ..model.macs import netkit_mac
 from .statedir import StateDir
 
-SHIMS = str(Path(nodeinit.__file__).resolve().parent / "shims")
+SHIMS = str(runtime_files.SHIMS)
 INIT_TIMEOUT = 60.0  # a machine's init answers each stage within this (it runs only our code)
 DEFAULT_PIDS = 1024  # processes and threads per machine unless lab.conf says pids=N
 
@@ -67,6 +67,8 @@ class MachineState:
     started_at: float = 0.0
     booted_at: float = 0.0
     startup_status: int | None = None
+    first_error: str = ""                 # the first line its startup wrote to stderr
+    missing: dict[str, str] = field(default_factory=dict)  # programs its startup lacked -> package
     cgroups: tuple[str, ...] = ()
     waiters: list[Callable[[], None]] = field(default_factory=list)
 
@@ -229,6 +231,7 @@ class LabRuntime:
                 for key in ("root_s", "root_cpu_s", "all_s"):
                     self._init_time[key] = self._init_time.get(key, 0.0) + float(msg.get(key) or 0.0)
                 self._report_problems(ms, msg)
+            self._report(sock)  # EOF: the init has exec'd its tiny init (its socket is close-on-exec)
         except (OSError, wire.ProtocolError) as e:
             return str(e)
         finally:
@@ -245,7 +248,8 @@ class LabRuntime:
             self.hub.plug(ms.node.pid, ms.index, num, iface.link, self.mac(m, iface))
         first_boot = not (self.state.node_dir(m.name) / ".configured").exists()
         wire.send(sock, {"up": ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)],
-                         "sysctls": list(m.options.sysctls.items()), "first_boot": first_boot})
+                         "sysctls": list(m.options.sysctls.items()), "first_boot": first_boot,
+                         "sh": "bash" if self.lab.sh_is_bash else "dash"})
 
     def _layout(self, ms: MachineState) -> nodeinit.NodeLayout:
         """Prepare a machine's folders on the scratch space and describe it for its init."""

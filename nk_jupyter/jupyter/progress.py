@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import sys
 
-from ..api import Lab
+from ..api import Lab, start_summary
 from ..text import printable
 from .tables import STATE_COLOURS
 
@@ -94,6 +94,9 @@ def report(lab: Lab, result: dict, verb: str = "started") -> list[str]:
         detail = (result.get("details") or {}).get(name) or m.get("detail") or m.get("state", "")
         sys.stderr.write(f"\n{name}: startup failed: {printable(detail)}\n--- startup log of {name} (last {LOG_LINES} lines) ---\n")
         sys.stderr.write(printable(startup_log(lab, name)) + "\n")
+    lacking = [line for line in start_summary(result) if line.startswith("this host lacks")]
+    if lacking:
+        sys.stderr.write(printable(lacking[0]) + "\n")
     sys.stderr.flush()
     return bad
 

@@ -12,6 +12,7 @@ from nk_jupyter.errors import LabConfError
 from nk_jupyter.labconf.folder import find_machines
 from nk_jupyter.labconf.lab_conf import LabConf, parse_lab_conf
 from nk_jupyter.labconf.lab_dep import parse_lab_dep
+from nk_jupyter.labconf.compat import bash_as_sh
 from nk_jupyter.labconf.files import check_machine_folders, read_text
 from nk_jupyter.labconf.overrides import Override, apply_overrides, parse_overrides
 from nk_jupyter.model import Lab, Link, Machine, MachineOptions
@@ -35,8 +36,9 @@ def load_lab(path: str | Path, overrides: Iterable[str] = (), *, force: bool = F
     conf = parse_lab_conf(conf_text, directory / "lab.conf") if conf_text is not None else None
     dep_text = read_text(directory, "lab.dep")
     found = find_machines(directory, conf, dep_text is not None, force)
-    check_machine_folders(directory, [directory / "shared"] * (directory / "shared").is_dir()
-                          + [f for f in found.folders.values() if f])
+    folders = [directory / "shared"] * (directory / "shared").is_dir() + [f for f in found.folders.values() if f]
+    check_machine_folders(directory, folders)
+    sh_is_bash = bash_as_sh(directory, folders) or ""
     root = directory.resolve()
     machines = {name: _machine(name, conf, root / name if found.folders[name] else None)
                 for name in found.names}
@@ -57,8 +59,11 @@ def load_lab(path: str | Path, overrides: Iterable[str] = (), *, force: bool = F
         metadata=metadata,
         dependencies=deps,
         has_dep_file=dep_text is not None,
-        warnings=(conf.warnings if conf else []) + found.warnings,
+        warnings=(conf.warnings if conf else []) + found.warnings
+        + ([f"{sh_is_bash} in a #!/bin/sh script: /bin/sh is bash in this lab's machines (as in Netkit)"]
+           if sh_is_bash else []),
         ignored_folders=found.ignored,
+        sh_is_bash=sh_is_bash,
     )
 
 

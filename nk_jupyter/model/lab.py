@@ -29,6 +29,7 @@ class Lab:
     has_dep_file: bool = False
     warnings: list[str] = field(default_factory=list)
     ignored_folders: list[str] = field(default_factory=list)
+    sh_is_bash: str = ""  # why this lab's machines get bash as /bin/sh (labconf/compat.py), or ""
 
     def machine(self, name: str) -> Machine:
         """The machine called `name`; UnknownMachineError if the lab has none."""

@@ -193,7 +193,9 @@ def machines_userns(owner: int, nproc: int) -> int:
 # glibc's list of variables it ignores for setuid programs (elf/unsecvars.h), and its tunables:
 # the ones that make a program load or read files the environment names.
 _LIBC_VARS = {"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH",
-              "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR", "ENV", "BASH_ENV"}
+              "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR"}
+# (ENV and BASH_ENV are read by interactive shells and by bash not started as sh: our own sh
+# is neither)
 
 
 def _steers_libc(name: str) -> bool:

@@ -24,7 +24,7 @@ Its life, talking to the supervisor over one socket (nk_jupyter.wire frames):
      + an O_PATH fd of the machine's /dev/pts (the supervisor opens terminals there)
   3. wait for "go", bring lo and ethN up, write the lab's sysctls and, on first boot, hosts
      and hostname                                                        -> {"stage": "ready"}
-  4. exec a small C init (catatonit -P) that only reaps orphans.
+  4. exec a small C init (catatonit -P) that only reaps orphans; the socket closes with the exec.
 Until that exec the process is not dumpable, so nothing in the machine can ptrace it or open
 its /proc/PID/fd. Lab files are never touched here: the first-boot copy of shared/ and
 MACHINE/ runs later as machine root (engine/bootscript.py).
@@ -59,6 +59,7 @@ EMPTY = ("mnt", "media", "hostlab", "shared")
 DEV_SIZE = "1m"
 HIDDEN_PROC = ("keys", "key-users")
 VCS_DIRS = (".git", ".hg", ".svn")
+DPKG_INFO = "var/lib/dpkg/info"  # dpkg's file lists: the host's, under the machine's own changes
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,9 @@ def build_root(lay: NodeLayout) -> None:
         elif name in COPY_ON_WRITE:
             lowers = [f"{lay.template}/{name}"] if name in template.COPIED_DIRS else [f"/{name}"]
             mounts.overlay(path, lowers, f"{lay.disk}/{name}/upper", f"{lay.disk}/{name}/work")
+            if name == "var" and os.path.isdir(f"{lay.template}/{DPKG_INFO}") and os.path.isdir(f"/{DPKG_INFO}"):
+                mounts.overlay(f"{r}/{DPKG_INFO}", [f"{lay.template}/{DPKG_INFO}", f"/{DPKG_INFO}"],
+                               f"{lay.disk}/dpkg-info/upper", f"{lay.disk}/dpkg-info/work")
         elif name in OWN:
             os.makedirs(f"{lay.disk}/{name}", mode=0o700 if name == "root" else 0o755, exist_ok=True)
             ns.bind(f"{lay.disk}/{name}", path)
@@ -327,6 +331,13 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
             write_sysctl(key, value)
         except OSError as e:
             warnings.append(f"sysctl {key}={value}: {e.strerror}")
+    sh = "bash" if orders.get("sh") == "bash" else "dash"  # Netkit labs' #!/bin/sh may be bash's
+    try:
+        if os.readlink("/bin/sh") != sh and os.path.exists(f"/bin/{sh}"):
+            os.unlink("/bin/sh")
+            os.symlink(sh, "/bin/sh")
+    except OSError as e:
+        warnings.append(f"cannot make /bin/sh {sh}: {e.strerror}")
     if orders.get("first_boot"):
         try:
             with open("/etc/hosts", "w") as f:
@@ -336,14 +347,17 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         except OSError as e:
             warnings.append(f"cannot write /etc/hosts or /etc/hostname: {e.strerror}")
     wire.send(sock, {"stage": "ready", "warnings": warnings})
-    sock.close()
     os.chdir("/root")  # commands start where the init is (nsenter -w)
+    # The socket is close-on-exec: the supervisor sees it close when we have exec'd (from then
+    # on this process is dumpable and nsenter may open its /proc/PID/ns).
     for tiny in TINY_INITS:  # a small C init keeps an idle machine at about 50 KiB
         if os.access(tiny[0], os.X_OK):
             try:
                 os.execv(tiny[0], tiny)
             except OSError:
                 pass
+    ns.dumpable()
+    sock.close()
     _reap_forever()
 
 

@@ -31,14 +31,19 @@ COPIED_DIRS = ("etc", "var")
 SKELETON_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # Under these, only the folder skeleton is copied (daemons need the folders, not the files).
 SKELETON_ONLY = ("var/cache", "var/log")
+# ... but these files are copied: dpkg's and debconf's databases (`dpkg -i` of a lab's .deb),
+# kept small: dpkg's info/ (file lists, 30+ MB) is laid over the host's by each machine.
+COPIED_ANYWAY = ("var/cache/debconf", "var/lib/dpkg")
+LARGE_OK = ("var/lib/dpkg/status", "var/lib/dpkg/available", "var/cache/debconf/templates.dat",
+            "var/cache/debconf/config.dat")
 # Folders each node gets empty (persisted in its disk).
 EMPTY_DIRS = ("root", "home")
 # Parts of /var that are large, package-manager owned, and never edited by labs.
-SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg", "var/cache/debconf", "var/backups",
+SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg/info", "var/backups",
         "var/tmp", "var/cache/man", "var/lib/postgresql", "var/lib/containers", "var/lib/docker",
         "var/cache/fontconfig", "var/lib/ucf", "var/lib/systemd/coredump", "var/log/journal"}
 MAX_FILE = 512 * 1024
-FORMAT = 6  # bump when build() changes what it writes
+FORMAT = 7  # bump when build() changes what it writes
 DEFAULTS = Path(__file__).parent / "shims" / "defaults"
 
 
@@ -90,9 +95,32 @@ def build(target: Path, host_root: Path = Path("/")) -> None:
             _skeleton(src, target / top, top, owners)
     if DEFAULTS.is_dir():
         _apply_defaults(DEFAULTS, target, owners)
-    _frr_as_kathara(target)
+    _as_kathara_images(target)
     _ssh_host_keys(target)
     (target / "owners.json").write_text(json.dumps(owners))
+
+
+def _as_kathara_images(target: Path) -> None:
+    """What Kathara's images have where the host differs: loopback only in
+    /etc/network/interfaces (a host's own eth0 stanza would have every machine run DHCP),
+    dpkg's and debconf's lock and password files of the template's own (the host's are
+    unreadable), FRR as kathara/frr runs it."""
+    net = target / "etc" / "network"
+    if net.is_dir():
+        (net / "interfaces").write_text("# nk: machines configure their interfaces in their startups\n"
+                                        "auto lo\niface lo inet loopback\n")
+        for f in (net / "interfaces.d").glob("*") if (net / "interfaces.d").is_dir() else []:
+            f.unlink()
+    dpkg = target / "var" / "lib" / "dpkg"
+    if dpkg.is_dir():
+        for name in ("lock", "lock-frontend", "triggers/Lock"):
+            if (dpkg / name).parent.is_dir():
+                (dpkg / name).touch()
+        (dpkg / "info").mkdir(exist_ok=True)
+    debconf = target / "var" / "cache" / "debconf"
+    if debconf.is_dir() and not (debconf / "passwords.dat").exists():
+        (debconf / "passwords.dat").touch(mode=0o600)
+    _frr_as_kathara(target)
 
 
 def _frr_as_kathara(target: Path) -> None:
@@ -144,7 +172,8 @@ def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
         elif stat.S_ISLNK(est.st_mode):
             os.symlink(os.readlink(e.path), d)
         elif stat.S_ISREG(est.st_mode):
-            if rel.startswith(SKELETON_ONLY) or (est.st_size > MAX_FILE and rel.startswith("var")):
+            if (rel.startswith(SKELETON_ONLY) and not rel.startswith(COPIED_ANYWAY)) or \
+                    (est.st_size > MAX_FILE and rel.startswith("var") and r not in LARGE_OK):
                 continue
             if not est.st_mode & stat.S_IROTH:  # readable by its owner or group only (the user's
                 continue                         # mail, keys of a group the user is in): not shared
