@@ -43,8 +43,12 @@ SKIP = {"var/cache/apt", "var/lib/apt", "var/lib/dpkg/info", "var/backups",
         "var/tmp", "var/cache/man", "var/lib/postgresql", "var/lib/containers", "var/lib/docker",
         "var/cache/fontconfig", "var/lib/ucf", "var/lib/systemd/coredump", "var/log/journal"}
 MAX_FILE = 512 * 1024
-FORMAT = 7  # bump when build() changes what it writes
+FORMAT = 8  # bump when build() changes what it writes
 DEFAULTS = Path(__file__).parent / "shims" / "defaults"
+# Old names labs use for init scripts, as symlinks to the host's script (made when that exists;
+# a wheel cannot carry them as files: its build drops symlinks whose target is not in it)
+INIT_ALIASES = {"bind": "named", "bind9": "named", "apache": "apache2", "mysql": "mariadb",
+                "portmap": "rpcbind", "sysklogd": "rsyslog", "zebra": "quagga"}
 
 
 def fingerprint(host_root: Path = Path("/")) -> str:
@@ -95,6 +99,7 @@ def build(target: Path, host_root: Path = Path("/")) -> None:
             _skeleton(src, target / top, top, owners)
     if DEFAULTS.is_dir():
         _apply_defaults(DEFAULTS, target, owners)
+    _init_aliases(target)
     _as_kathara_images(target)
     _ssh_host_keys(target)
     (target / "owners.json").write_text(json.dumps(owners))
@@ -236,6 +241,13 @@ def _apply_defaults(src: Path, target: Path, owners: list[list]) -> None:
             parent = next((o for o in owners if o[0] == str(rel.parent)), None)
             if parent:
                 owners.append([str(rel), parent[1], parent[2], mode & ~0o027 if parent[1] else mode])
+
+
+def _init_aliases(target: Path) -> None:
+    initd = target / "etc" / "init.d"
+    for old, new in INIT_ALIASES.items():
+        if initd.is_dir() and not os.path.lexists(initd / old):
+            os.symlink(new, initd / old)
 
 
 def restore_owners(target: Path, full_map: bool) -> None:
