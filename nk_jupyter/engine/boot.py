@@ -13,17 +13,19 @@ import signal
 import time
 from typing import Callable
 
-from ..backends.namespaces import signal_command
+from ..model.events import Event, MachineEvent, MissingEvent
+from ..model.states import MachineState as S
 from . import bootscript
 from .logs import LogRelay
 from .loop import Loop
-from .runtime import LabRuntime, MachineState
+from .messages import StartResult, StartupReport
+from .runtime import LabRuntime, MachineRecord
 
 
 class Boot:
-    def __init__(self, rt: LabRuntime, loop: Loop, send: Callable[[dict], None], logs: LogRelay, names: list[str],
-                 fast: bool, timeout: float, parallel: int) -> None:
-        self.rt, self.loop, self.send, self.logs = rt, loop, send, logs
+    def __init__(self, rt: LabRuntime, loop: Loop, send: Callable[[Event], None], answer: Callable[[StartResult], None],
+                 logs: LogRelay, names: list[str], fast: bool, timeout: float, parallel: int) -> None:
+        self.rt, self.loop, self.send, self.answer, self.logs = rt, loop, send, answer, logs
         self.names, self.fast, self.timeout, self.parallel = names, fast, timeout, parallel
         self.waiting: dict[str, list[str]] = {}
         self.active: set[str] = set()
@@ -36,12 +38,12 @@ class Boot:
         self.rt.listeners.append(self.send)
         self.t_start = time.perf_counter()
         before = {n: self.rt.machines[n].state for n in self.names if n in self.rt.machines}
-        self.already = [n for n, st in before.items() if st == "running" and self.rt.machines[n].node]
+        self.already = [n for n, st in before.items() if st == S.RUNNING and self.rt.machines[n].handle]
         created = self.rt.create(self.names)
         self.t_created = time.perf_counter()
         self.waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
         # machines another start request is still booting: this one answers once they are done
-        self.others = {n for n in self.names if n not in created and self.rt.machines[n].state in ("created", "booting")}
+        self.others = {n for n in self.names if n not in created and self.rt.machines[n].state.starting}
         if self.others:
             self.rt.listeners.append(self._other_done)
         if self.fast:
@@ -52,9 +54,9 @@ class Boot:
         else:
             self._launch_ready()
 
-    def _other_done(self, event: dict) -> None:
-        if event.get("event") == "machine" and event.get("state") not in ("created", "booting"):
-            self.others.discard(event.get("machine"))
+    def _other_done(self, event: Event) -> None:
+        if isinstance(event, MachineEvent) and not event.state.starting:
+            self.others.discard(event.machine)
             if not self.others and not self.waiting and not self.active and not self.finished:
                 self._finish()
 
@@ -64,7 +66,7 @@ class Boot:
                 continue
             if self.parallel and len(self.active) >= self.parallel:
                 return
-            if all(self.rt.machines[d].state in ("running", "failed") for d in self.waiting[name]):
+            if all(self.rt.machines[d].state.settled for d in self.waiting[name]):
                 del self.waiting[name]
                 self.active.add(name)
                 start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
@@ -81,16 +83,13 @@ class Boot:
         for fn in (self.send, self._other_done):
             if fn in self.rt.listeners:
                 self.rt.listeners.remove(fn)
-        bad = [n for n in self.names if self.rt.machines[n].state == "failed"]
+        bad = [n for n in self.names if self.rt.machines[n].state == S.FAILED]
         now = time.perf_counter()
         timing = dict(self.rt.timing, startups=now - self.t_created, total=now - self.t_start)
-        startups = {n: {"status": ms.startup_status, "error": getattr(ms, "first_error", ""),
-                        "missing": getattr(ms, "missing", {})}
-                    for n in self.names for ms in [self.rt.machines[n]]
-                    if ms.startup_status or getattr(ms, "missing", None)}
-        self.send({"ok": True, "machines": self.names, "failed": bad, "already_running": self.already,
-                   "timing": timing, "details": {n: self.rt.machines[n].detail for n in bad},
-                   "startups": startups})
+        startups = {n: StartupReport(rec.startup_status, rec.first_error, dict(rec.missing))
+                    for n in self.names for rec in [self.rt.machines[n]] if rec.startup_status or rec.missing}
+        self.answer(StartResult(machines=self.names, failed=bad, already_running=self.already, timing=timing,
+                               details={n: self.rt.machines[n].detail for n in bad}, startups=startups))
         os.close(self.devnull)
 
 
@@ -98,7 +97,7 @@ MISSING = re.compile(r"nk: (\S+): not installed on this host \(Debian package: (
 NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: |\d+: )?([\w.+-]+): (?:command )?not found$")
 
 
-def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, timeout: float, devnull: int,
+def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord, timeout: float, devnull: int,
                   then: Callable[[], None]) -> None:
     """Run a machine's startup (bootscript.py) with its output in its log; then() when it ends.
 
@@ -121,22 +120,24 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, 
     try:
         out, err = logs.pipe(log_path), logs.pipe(log_path, on_err)
     except OSError as e:
-        rt.set_state(ms, "failed", f"cannot open its startup log: {e.strerror}")
+        rt.set_state(ms, S.FAILED, f"cannot open its startup log: {e.strerror}")
         return then()
     try:
-        argv = bootscript.boot_argv(m, rt.lab.directory, first_boot=not marker.exists())
-        proc, _ = ms.node.spawn(argv, bootscript.environment(m), (devnull, out.fd, err.fd))
+        handle = ms.handle
+        argv = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
+        proc, _ = handle.spawn(argv, bootscript.environment(m, handle.profile), (devnull, out.fd, err.fd))
     except OSError as e:  # e.g. EAGAIN: the lab (or the user) is out of processes
-        rt.set_state(ms, "failed", f"cannot start its startup: {e.strerror}")
+        rt.set_state(ms, S.FAILED, f"cannot start its startup: {e.strerror}")
         return then()
     finally:
         out.close_writer()
         err.close_writer()
-    rt.set_state(ms, "booting")
+    rt.set_state(ms, S.BOOTING)
+    timed_out_after = []
 
     def timed_out() -> None:
-        signal_command(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nsenter
-        ms.detail = f"startup did not finish within {timeout:g} s"
+        handle.signal(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nsenter
+        timed_out_after.append(timeout)
 
     timer = loop.call_later(timeout, timed_out)
 
@@ -151,12 +152,12 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineState, 
         if code:
             logs.note(log_path, f"nk: the startup of {m.name} exited with status {code}\n")
         if ms.missing:
-            rt.emit({"event": "missing", "machine": m.name, "programs": ms.missing})
-        if ms.detail.startswith("startup did not finish"):
-            rt.set_state(ms, "failed", ms.detail)
-        elif ms.node and ms.node.alive():
+            rt.emit(MissingEvent(m.name, dict(ms.missing)))
+        if timed_out_after:
+            rt.set_state(ms, S.FAILED, f"startup did not finish within {timeout:g} s")
+        elif ms.handle is handle and handle.alive():
             why = f": {ms.first_error}" if ms.first_error else ""
-            rt.set_state(ms, "running", "" if code == 0 else f"startup exited with status {code}{why}")
+            rt.set_state(ms, S.RUNNING, "" if code == 0 else f"startup exited with status {code}{why}")
         then()
     loop.watch_child(proc, exited)
 

@@ -1,10 +1,11 @@
 """The shell text a machine runs at boot and at halt (Netkit's phases, Kathara's order).
 
-Boot:  on first boot, shared/ then MACHINE/ copied over / (Netkit's phase 1); then
-       shared.startup, MACHINE.startup and the `exec` lines, in /root.
+Boot:  shared.startup, MACHINE.startup and the `exec` lines, in /root (on first boot, the
+       machine's init has copied shared/ then MACHINE/ over / before: backends/namespaces/copyover.py).
 Halt:  MACHINE.shutdown, then shared.shutdown.
 All of it runs inside the machine as its root, reading /hostlab there: lab files are never
-opened by the supervisor. Scripts need no exec bit.
+opened by the supervisor. Scripts need no exec bit. What a machine's userland has (its PATH,
+its shells) comes from its backend (backends.Profile): an image has its own.
 """
 from __future__ import annotations
 
@@ -12,61 +13,35 @@ import os
 import shlex
 import stat
 
+from ..backends import Profile
 from ..model import Machine
-
-ENV_PATH = "/run/nk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def shell_of(machine: Machine) -> str:
     return machine.options.shell or "/bin/bash"
 
 
-# The shells every host has; another one (lab.conf's shell=) is looked for inside the machine,
-# never on the host, with /bin/sh in its place if the machine has no such program.
-KNOWN_SHELLS = ("/bin/bash", "/bin/sh", "/usr/bin/bash", "/bin/dash", "/usr/bin/dash")
+# A shell the machine is not known to have (lab.conf's shell=, or bash on an image) is looked
+# for inside the machine, never on the host, with /bin/sh in its place if the machine lacks it.
 _OR_SH = 'if [ -x "$0" ]; then exec "$0" "$@"; fi; exec /bin/sh "$@"'
 
 
-def shell_argv(machine: Machine, *args: str) -> list[str]:
+def shell_argv(machine: Machine, profile: Profile, *args: str) -> list[str]:
     """argv running the machine's shell with args."""
     shell = shell_of(machine)
-    if shell in KNOWN_SHELLS:
+    if shell in profile.shells:
         return [shell, *args]
     return ["/bin/sh", "-c", _OR_SH, shell, *args]
 
 
-# First boot: each folder's tree over /, as machine root. tar replaces what is there (a symlink
-# in the way is replaced, not followed), keeps the machine's symlinked folders (/lib -> usr/lib),
-# recreates symlinks as symlinks and never reads FIFOs or devices; lab configs for FRR and
-# Quagga are then handed to the frr user, as Debian's packages own them.
-COPY_OVER = """for src in {sources}; do
-  [ -d "$src" ] && [ ! -L "$src" ] || continue
-  tar -C "$src" -cSf - . | tar -C / -xpf - --no-same-owner --keep-directory-symlink \\
-    || echo "nk: some files of $src could not be copied over /" >&2
-  for conf in /etc/frr /etc/quagga; do
-    if [ -d "$src$conf" ] && [ ! -L "$conf" ] && id frr >/dev/null 2>&1; then
-      chown -R frr:frr "$conf"; find "$conf" -type f -exec chmod 640 {{}} +
-    fi
-  done
-  [ -d "$src/var/www" ] && chmod -R a+rwX /var/www/* 2>/dev/null  # as Kathara does (CGI, uploads)
-  for want in "$src"/etc/systemd/system/*.wants/* "$src"/lib/systemd/system/*.wants/*; do
-    [ -e "$want" ] || [ -L "$want" ] || continue   # units the lab enabled start at every boot
-    mkdir -p /var/lib/nk && echo "${{want##*/}}" >> /var/lib/nk/enabled-units
-  done
-done
-"""
 # Every boot: the units this machine (or its lab) enabled, as systemd would start them.
-START_ENABLED = "[ -s /var/lib/nk/enabled-units ] && /run/nk/bin/systemctl nk-boot"
+START_ENABLED = "[ -s /var/lib/nk/enabled-units ] && [ -x /run/nk/bin/systemctl ] && /run/nk/bin/systemctl nk-boot"
 
 
-def copy_over(machine: Machine) -> str:
-    return COPY_OVER.format(sources=f"/hostlab/shared /hostlab/{machine.name}")
-
-
-def boot(machine: Machine, first_boot: bool = False) -> str:
-    """First-boot copy, shared.startup, MACHINE.startup, then the exec lines."""
+def boot(machine: Machine) -> str:
+    """shared.startup, MACHINE.startup, then the exec lines."""
     name = machine.name
-    lines = [_pick_shell(machine)] + ([copy_over(machine)] if first_boot else []) + [START_ENABLED]
+    lines = [_pick_shell(machine), START_ENABLED]
     for script in ("/hostlab/shared.startup", f"/hostlab/{name}.startup"):
         lines.append(f'if [ -f {script} ]; then "$nk_sh" {script}; s=$?; fi')
     for cmd in machine.options.exec_commands:
@@ -81,25 +56,24 @@ def _pick_shell(machine: Machine) -> str:
     return f'nk_sh={sh}; [ -x "$nk_sh" ] || nk_sh=/bin/sh'
 
 
-def boot_argv(machine: Machine, labdir, first_boot: bool = False) -> list[str]:
+def boot_argv(machine: Machine, profile: Profile, labdir, first_boot: bool = False) -> list[str]:
     """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is.
 
     What the lab folder holds is only glanced at here (without following symlinks) to skip
     needless work; the machine itself decides what to run from what it sees in /hostlab.
     """
-    def has(rel: str, folder: bool = False) -> bool:
+    def has(rel: str) -> bool:
         try:
             st = os.lstat(labdir / rel)
         except OSError:
             return False
-        return stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
-    copy = first_boot and (has("shared", True) or has(machine.name, True))
-    # (a machine booting again may have enabled units: only a first boot without files is plain)
-    if not machine.options.exec_commands and not has("shared.startup") and not copy and first_boot:
+        return stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
+    # (a machine booting again may have enabled units: only a first boot is plain)
+    if not machine.options.exec_commands and not has("shared.startup") and first_boot:
         if not has(f"{machine.name}.startup"):
-            return ["/bin/true"]
-        return shell_argv(machine, f"/hostlab/{machine.name}.startup")
-    return shell_argv(machine, "-c", boot(machine, copy))
+            return ["/bin/true"] if "/bin/sh" in profile.shells else ["/bin/sh", "-c", "exit 0"]
+        return shell_argv(machine, profile, f"/hostlab/{machine.name}.startup")
+    return shell_argv(machine, profile, "-c", boot(machine))
 
 
 def halt(machine: Machine) -> str:
@@ -118,7 +92,7 @@ SHELL_WORDS = {"cd", "exit", "export", "set", "unset", "source", ".", "alias", "
 SHELL_CHARS = set("|&;<>()$`\\\"'*?[#~=%{}!\n")
 
 
-def command_argv(machine: Machine, command: str) -> list[str]:
+def command_argv(machine: Machine, profile: Profile, command: str) -> list[str]:
     """argv for a command line: run directly when it is plain words, else by the machine's shell.
 
     Plain words (`ip a`, `ping -c 3 10.0.0.1`) mean exactly the same either way; skipping
@@ -127,15 +101,13 @@ def command_argv(machine: Machine, command: str) -> list[str]:
     words = command.split()
     if words and not (set(command) & SHELL_CHARS) and words[0] not in SHELL_WORDS:
         return words
-    return shell_argv(machine, "-c", command)
+    return shell_argv(machine, profile, "-c", command)
 
 
-def environment(machine: Machine, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        "PATH": ENV_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root",
-        "HOSTNAME": machine.name, "SHELL": shell_of(machine), "LANG": "C.UTF-8", "TERM": "xterm",
-        "BASH_ENV": "/run/nk/share/bashenv",  # names a missing program's Debian package
-    }
+def environment(machine: Machine, profile: Profile, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A command's environment: the machine's userland's, root's, then lab.conf's env=, then extra."""
+    env = {"HOME": "/root", "USER": "root", "LOGNAME": "root", "HOSTNAME": machine.name,
+           "SHELL": shell_of(machine), "LANG": "C.UTF-8", "TERM": "xterm", **profile.env}
     env.update(machine.options.env)
     env.update(extra or {})
     return env

@@ -1,23 +1,38 @@
-"""EngineClient: talks to one lab's supervisor over its api.sock (engine/protocol.py).
+"""EngineClient: talks to one lab's supervisor over its api.sock (engine/messages.py).
 
-Used by the CLI, the Python API and the Jupyter kernel alike, so any of them can
-drive a lab another process started.
+Used by the Python API (and through it by every face), so any process can drive a lab
+another process started. Before it speaks it checks that the supervisor speaks its API
+version (lab.json says which one the launcher started).
 """
 from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 from typing import Callable, Iterator
 
-from ..errors import EngineError, LabNotRunningError, from_wire
-from . import protocol
+from .. import wire
+from ..errors import EngineError, LabNotRunningError, UserError, from_wire
+from ..model.events import EVENTS, Event
+from . import messages as msg
 from .statedir import StateDir
+
+
+class ApiVersionError(UserError):
+    """The lab's supervisor speaks another API version (another nk started it)."""
 
 
 class EngineClient:
     def __init__(self, state: StateDir) -> None:
         self.state = state
+
+    def check_version(self) -> None:
+        conf = self.state.read_json()
+        theirs = conf.get("api", 1)
+        if theirs != msg.API_VERSION:
+            folder = conf.get("directory", str(self.state.path))
+            raise ApiVersionError(f"the lab in {folder} was started by another version of nk (API {theirs}; this "
+                                  f"nk speaks API {msg.API_VERSION}): stop it with `nk lcrash -d {folder}` "
+                                  "(that works across versions) and start it again")
 
     def _connect(self, wait: float = 30.0) -> socket.socket:
         """A connection to the supervisor; while it is still starting (it holds the lab's lock but
@@ -30,72 +45,102 @@ class EngineClient:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 s.connect(str(self.state.sock))
+                self.check_version()
                 return s
             except OSError as e:
                 s.close()
                 if time.monotonic() > deadline:
                     raise LabNotRunningError(f"the lab's supervisor does not answer ({e.strerror})") from None
+            except BaseException:
+                s.close()
+                raise
             time.sleep(0.02)
 
     @staticmethod
-    def _final(msg: dict) -> dict:
-        if msg.get("ok") is False:
-            raise from_wire(msg.get("kind", "EngineError"), msg.get("message", ""), msg.get("fields"))
-        return msg
+    def _reply(frame: dict, kind: type):
+        if frame.get("ok") is False:
+            raise from_wire(frame.get("kind", "EngineError"), frame.get("message", ""), frame.get("fields"))
+        try:
+            return wire.decode(kind, {k: v for k, v in frame.items() if k != "ok"}, f"reply {kind.__name__}")
+        except wire.ProtocolError as e:
+            raise EngineError(f"the lab supervisor sent a reply this nk does not understand: {e}") from None
 
-    def call(self, op: str, on_event: Callable[[dict], None] | None = None, **args) -> dict:
-        """Send one request; pass streamed events to on_event; return the final reply."""
+    @staticmethod
+    def event(frame: dict) -> Event | None:
+        kind = EVENTS.get(frame.get("event"))
+        if kind is None:
+            return None
+        try:
+            return wire.decode(kind, {k: v for k, v in frame.items() if k != "event"}, f"event {kind.KIND}")
+        except wire.ProtocolError:
+            return None
+
+    def call(self, request, on_event: Callable[[Event], None] | None = None):
+        """Send one request; pass the events it streams to on_event; return its typed reply."""
+        reply_kind = msg.REQUESTS[request.OP][1]
         with self._connect() as s:
-            protocol.send(s, {"op": op, **args})
+            wire.send(s, {"op": request.OP, **wire.encode(request)})
             while True:
                 try:
-                    msg, fds = protocol.recv(s)
-                except EOFError:
-                    raise EngineError(f"the lab supervisor closed the connection during {op!r}") from None
+                    frame, fds = wire.recv(s)
+                except (EOFError, ConnectionResetError):
+                    raise EngineError(f"the lab supervisor closed the connection during {request.OP!r}") from None
                 for fd in fds:
                     os.close(fd)
-                if "event" in msg:
-                    if on_event:
-                        on_event(msg)
+                if "event" in frame:
+                    event = self.event(frame)
+                    if on_event and event is not None:
+                        on_event(event)
                     continue
-                return self._final(msg)
+                return self._reply(frame, reply_kind)
 
-    def events(self) -> Iterator[dict]:
+    def events(self) -> Iterator[Event]:
         """Every event of the lab from now on (machine states, links), until it stops."""
         s = self._connect()
         try:
-            protocol.send(s, {"op": "subscribe"})
-            self._final(protocol.recv(s)[0])
+            wire.send(s, {"op": msg.Subscribe.OP})
+            self._reply(wire.recv(s)[0], msg.SubscribeReply)
             while True:
                 try:
-                    msg, _ = protocol.recv(s)
+                    frame, _ = wire.recv(s)
                 except (EOFError, OSError):
                     return
-                yield msg
+                event = self.event(frame)
+                if event is not None:
+                    yield event
         finally:
             s.close()
 
     def exec_fds(self, machine: str | None, command: str | None, fds: tuple[int, int, int], env: dict | None = None,
                  argv: list[str] | None = None) -> "RunningCommand":
         """Start command in machine (None: the lab's hub), its stdin/stdout/stderr being fds (sent, not copied)."""
-        running, _ = self._exec(fds, machine=machine, command=command, argv=argv, env=env or {})
+        running, _ = self._exec(msg.Exec(machine, command, argv, dict(env or {})), fds)
         return running
 
-    def exec_pty(self, machine: str | None, argv: list[str], size: tuple[int, int],
+    def exec_pty(self, machine: str | None, argv: list[str] | None, size: tuple[int, int],
                  env: dict | None = None) -> tuple["RunningCommand", int]:
-        """Start argv on a new pty of the machine (or hub); returns it and the pty's master fd."""
-        running, fds = self._exec((), machine=machine, command=None, argv=argv, env=env or {}, pty=list(size))
+        """Start argv (None: the machine's login shell) on a new pty of the machine (or hub);
+        returns it and the pty's master fd."""
+        request = msg.Exec(machine, None, argv or None, dict(env or {}), pty=list(size), login=not argv)
+        running, fds = self._exec(request, ())
         if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
             running.close()
             raise EngineError("the supervisor did not send the terminal")
         return running, fds[0]
 
-    def _exec(self, fds, **req) -> tuple["RunningCommand", list[int]]:
+    def _exec(self, request: msg.Exec, fds) -> tuple["RunningCommand", list[int]]:
         s = self._connect()
         try:
-            protocol.send(s, {"op": "exec", "hub": req["machine"] is None, **req}, fds=list(fds))
-            msg, got = protocol.recv(s)
-            self._final(msg)
+            wire.send(s, {"op": request.OP, **wire.encode(request)}, fds=list(fds))
+            frame, got = wire.recv(s)
+            try:
+                self._reply(frame, msg.ExecStarted)
+            except BaseException:
+                for fd in got:
+                    os.close(fd)
+                raise
         except BaseException:
             s.close()
             raise
@@ -115,24 +160,19 @@ class RunningCommand:
     def signal(self, name: str) -> None:
         """Send INT, TERM, HUP or KILL to the command's process group."""
         try:
-            protocol.send(self.sock, {"op": "signal", "signal": name})
+            wire.send(self.sock, {"op": msg.Signal.OP, **wire.encode(msg.Signal(name))})
         except OSError:
             pass
 
     def wait(self) -> int:
         if self.status is None:
             try:
-                msg, _ = protocol.recv(self.sock)
+                frame, _ = wire.recv(self.sock)
             except EOFError:
                 raise EngineError("the lab supervisor went away while a command ran") from None
-            EngineClient._final(msg)
-            self.status = int(msg["status"])
+            self.status = EngineClient._reply(frame, msg.ExecStatus).status
             self.sock.close()
         return self.status
 
     def close(self) -> None:
         self.sock.close()
-
-
-def client_for(directory: str | Path) -> EngineClient:
-    return EngineClient(StateDir.for_lab(Path(directory)))

@@ -1,26 +1,32 @@
-"""The supervisor's API operations (one method per op of engine/protocol.py; booting is boot.py).
+"""The supervisor's API operations: one method per request of engine/messages.py, found in
+OPS (booting is boot.py).
 
 Long operations (start, halt, exec) answer later, from loop callbacks; meanwhile they
-stream {"event": ...} frames to the client that asked.
+stream events (model/events.py) to the client that asked.
 """
 from __future__ import annotations
 
 import os
 import signal
 import socket
+from typing import Callable
 
-from ..backends.namespaces import hub_exec, signal_command
-from ..errors import UserError
+from .. import wire
+from ..errors import NkError, UserError, to_wire
+from ..linux import spawn
 from ..model import Interface, Machine, MachineOptions
+from ..model.events import Event
 from ..model.names import check_domain_name, check_machine_name
-from . import bootscript, protocol
+from ..model.states import MachineState as S
+from . import bootscript, messages as msg
 from .boot import Boot
 from .logs import LogRelay
 from .loop import Loop
 from .runtime import LabRuntime
 
-SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
 HALT_TIMEOUT = 30.0
+HUB_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "TERM": "xterm",
+           "PS1": "nk-hub# "}
 
 
 class Conn:
@@ -30,15 +36,24 @@ class Conn:
         self.sock, self.loop = sock, loop
         self.closed = False
         self.on_close: list = []
-        self.on_message = None
+        self.on_message: Callable[[dict, list[int]], None] | None = None
 
-    def send(self, msg: dict, fds: list[int] | None = None) -> None:
+    def _send(self, frame: dict, fds: list[int] | None = None) -> None:
         if self.closed:
             return
         try:
-            protocol.send(self.sock, msg, fds or ())
+            wire.send(self.sock, frame, fds or ())
         except OSError:
             self.close()
+
+    def reply(self, reply, fds: list[int] | None = None) -> None:
+        self._send({"ok": True, **wire.encode(reply)}, fds)
+
+    def event(self, event: Event) -> None:
+        self._send({"event": event.KIND, **wire.encode(event)})
+
+    def error(self, err: Exception) -> None:
+        self._send(to_wire(err))
 
     def close(self) -> None:
         if not self.closed:
@@ -49,6 +64,15 @@ class Conn:
             self.sock.close()
 
 
+def _interfaces(raw: dict[str, str | None], unplug: bool) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for num, domain in raw.items():
+        if not str(num).isdigit() or int(num) > 1023:
+            raise UserError(f"interface number {num!r}: use 0 to 1023")
+        out[int(num)] = check_domain_name(domain) if domain or not unplug else None
+    return out
+
+
 class Handlers:
     def __init__(self, rt: LabRuntime, loop: Loop, host_pid: int) -> None:
         self.rt, self.loop, self.host_pid = rt, loop, host_pid
@@ -56,22 +80,22 @@ class Handlers:
         self.logs = LogRelay(loop)
 
     # -- info ---------------------------------------------------------------------
-    def op_hello(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        conn.send({"ok": True, "api": protocol.API_VERSION, "lab": self.rt.lab.name,
-                   "directory": str(self.rt.lab.directory), "supervisor_pid": self.host_pid})
+    def hello(self, conn: Conn, req: msg.Hello, fds: list[int]) -> None:
+        conn.reply(msg.HelloReply(msg.API_VERSION, self.rt.lab.name, str(self.rt.lab.directory), self.host_pid))
 
-    def op_info(self, conn: Conn, req: dict, fds: list[int]) -> None:
+    def info(self, conn: Conn, req: msg.Info, fds: list[int]) -> None:
         out = []
-        for name, ms in self.rt.machines.items():
-            alive = bool(ms.node and ms.node.alive())
-            out.append({"name": name, "state": ms.state, "detail": ms.detail, "pid": ms.node.pid if alive else None,
-                        "memory_kib": ms.node.memory_kib() if alive and req.get("memory") else None,
-                        "startup_status": ms.startup_status,
-                        "interfaces": {f"eth{n}": i.link for n, i in sorted(ms.machine.interfaces.items())}})
-        conn.send({"ok": True, "machines": out})
+        for name, rec in self.rt.machines.items():
+            up = rec.up
+            out.append(msg.MachineInfo(
+                name=name, state=rec.state, detail=rec.detail, pid=rec.handle.pid if up else None,
+                memory_kib=rec.handle.memory_kib() if up and req.memory else None, startup_status=rec.startup_status,
+                interfaces={f"eth{n}": i.link for n, i in sorted(rec.machine.interfaces.items())},
+                backend=rec.backend, image=rec.machine.options.image or "" if rec.backend == "podman" else ""))
+        conn.reply(msg.InfoReply(out))
 
-    def op_subscribe(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        listener = conn.send
+    def subscribe(self, conn: Conn, req: msg.Subscribe, fds: list[int]) -> None:
+        listener = conn.event
         self.rt.listeners.append(listener)
         self.rt.monitors.subscribe()
 
@@ -79,162 +103,188 @@ class Handlers:
             self.rt.listeners.remove(listener)
             self.rt.monitors.unsubscribe()
         conn.on_close.append(leave)
-        conn.send({"ok": True, "subscribed": True})
+        conn.reply(msg.SubscribeReply())
 
     # -- boot -----------------------------------------------------------------------
-    def op_start(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        selected = req.get("machines") or None
-        for name in selected or []:
+    def start(self, conn: Conn, req: msg.Start, fds: list[int]) -> None:
+        for name in req.machines:
             self.rt.lab.machine(check_machine_name(name))
-        names = [n for level in self.rt.lab.boot_levels(selected) for n in level]
-        Boot(self.rt, self.loop, conn.send, self.logs, names, bool(req.get("fast")),
-             float(req.get("timeout") or 300), int(req.get("parallel") or 0)).run()
+        names = [n for level in self.rt.lab.boot_levels(req.machines or None) for n in level]
+        Boot(self.rt, self.loop, conn.event, conn.reply, self.logs, names, req.fast, req.timeout, req.parallel).run()
 
-    def op_vstart(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        name = check_machine_name(req.get("name"))
-        ifaces = {}
-        for k, v in (req.get("interfaces") or {}).items():
-            if not str(k).isdigit() or int(k) > 1023:
-                raise UserError(f"interface number {k!r}: use 0 to 1023")
-            ifaces[int(k)] = Interface(int(k), check_domain_name(v))
-        m = Machine(name, ifaces, MachineOptions(exec_commands=[str(c) for c in req.get("exec") or []]))
+    def vstart(self, conn: Conn, req: msg.VStart, fds: list[int]) -> None:
+        name = check_machine_name(req.name)
+        ifaces = {n: Interface(n, d) for n, d in _interfaces(req.interfaces, unplug=False).items()}
+        m = Machine(name, ifaces, MachineOptions(exec_commands=[str(c) for c in req.exec]))
         self.rt.add_machine(m)
-        Boot(self.rt, self.loop, conn.send, self.logs, [name], bool(req.get("fast")),
-             float(req.get("timeout") or 300), 0).run()
+        Boot(self.rt, self.loop, conn.event, conn.reply, self.logs, [name], req.fast, req.timeout, 0).run()
 
     # -- exec -----------------------------------------------------------------------
-    def op_exec(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        pty = tuple(req["pty"]) if req.get("pty") else None
+    def exec(self, conn: Conn, req: msg.Exec, fds: list[int]) -> None:
+        pty = tuple(req.pty) if req.pty else None
+        if pty and (len(pty) != 2 or not all(0 <= n < 10000 for n in pty)):
+            raise UserError("pty: give [rows, columns]")
         master = None
         try:
             if not pty and len(fds) != 3:
                 raise UserError("exec needs stdin, stdout and stderr descriptors, or a pty")
             std = tuple(fds) if not pty else None
-            if req.get("hub"):
-                env = {"PATH": bootscript.ENV_PATH, "HOME": "/root", "TERM": "xterm", "PS1": "nk-hub# ",
-                       **(req.get("env") or {})}
-                proc, master = hub_exec(req.get("argv") or ["/bin/bash", "-c", req["command"]], env, std, pty)
+            if req.machine is None:
+                env = {**HUB_ENV, **req.env}
+                argv = req.argv or ["/bin/bash", "-c", req.command or ""]
+                prog = spawn.which(argv[0], env["PATH"]) or argv[0]
+                if pty:
+                    proc, master = spawn.spawn_on_pty(prog, argv, env, pty)
+                else:
+                    proc = spawn.spawn_here(prog, argv, env, std)
+                signal_it = spawn.signal_started
             else:
-                ms = self.rt.running(check_machine_name(req.get("machine")))
-                m = ms.machine
-                argv = req.get("argv") or bootscript.command_argv(m, req["command"])
-                env = bootscript.environment(m, req.get("env"))
-                proc, master = ms.node.spawn(argv, env, std, req.get("cwd"), pty)
+                rec = self.rt.running(check_machine_name(req.machine))
+                handle = rec.handle
+                if req.argv:
+                    argv = req.argv
+                elif req.login:
+                    argv = bootscript.shell_argv(rec.machine, handle.profile, "-l")
+                elif req.command is not None:
+                    argv = bootscript.command_argv(rec.machine, handle.profile, req.command)
+                else:
+                    raise UserError("exec needs a command or an argv")
+                env = bootscript.environment(rec.machine, handle.profile, req.env)
+                proc, master = handle.spawn(argv, env, std, req.cwd, pty)
+                signal_it = handle.signal
         finally:
             for fd in fds:
                 os.close(fd)
+        conn.reply(msg.ExecStarted(), fds=[master] if master is not None else None)
         if master is not None:
-            conn.send({"event": "started"}, fds=[master])
             os.close(master)
-        else:
-            conn.send({"event": "started"})
         state = {"done": False}
 
-        def on_message(msg: dict, extra: list[int]) -> None:
+        def on_message(frame: dict, extra: list[int]) -> None:
             for fd in extra:
                 os.close(fd)
-            if msg.get("op") == "signal" and not state["done"]:
-                signal_command(proc, SIGNALS.get(str(msg.get("signal")), signal.SIGTERM))
+            try:
+                sig = wire.decode(msg.Signal, {k: v for k, v in frame.items() if k != "op"}, "signal")
+            except wire.ProtocolError:
+                return
+            if frame.get("op") == msg.Signal.OP and not state["done"]:
+                signal_it(proc, spawn.SIGNALS.get(sig.signal, signal.SIGTERM))
 
         def hangup() -> None:
             if not state["done"]:
-                signal_command(proc, signal.SIGHUP)
+                signal_it(proc, signal.SIGHUP)
 
         def exited(code: int) -> None:
             state["done"] = True
-            conn.send({"ok": True, "status": code})
+            conn.reply(msg.ExecStatus(code))
         conn.on_message = on_message
         conn.on_close.append(hangup)
         self.loop.watch_child(proc, exited)
 
     # -- stop -----------------------------------------------------------------------
-    def op_halt(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        names = self._targets(req)
+    def halt(self, conn: Conn, req: msg.Halt, fds: list[int]) -> None:
+        names = self._targets(req.machines)
         left = set(names)
         if not left:
-            return self._after_stop(conn, req, names)
+            return self._after_stop(conn, req.machines, names)
         for name in names:
-            ms = self.rt.machines[name]
-            if not (ms.node and ms.node.alive()):
+            rec = self.rt.machines[name]
+            if not rec.up:
                 left.discard(name)
                 continue
             log = self.logs.pipe(self.rt.state.startup_log(name))
+            handle = rec.handle
             try:
-                proc, _ = ms.node.spawn(["/bin/sh", "-c", bootscript.halt(ms.machine)],
-                                         bootscript.environment(ms.machine), (self.devnull, log.fd, log.fd))
+                proc, _ = handle.spawn(["/bin/sh", "-c", bootscript.halt(rec.machine)],
+                                       bootscript.environment(rec.machine, handle.profile), (self.devnull, log.fd, log.fd))
             except OSError:
                 log.close_writer()
-                self.rt.kill(name, "halted")
+                self.rt.kill(name, S.HALTED)
                 left.discard(name)
                 continue
             log.close_writer()
-            self.rt.set_state(ms, "halting")
-            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc: signal_command(r, signal.SIGKILL))
+            self.rt.set_state(rec, S.HALTING)
+            timer = self.loop.call_later(HALT_TIMEOUT, lambda r=proc, h=handle: h.signal(r, signal.SIGKILL))
 
             def exited(code: int, name=name, timer=timer) -> None:
                 self.loop.cancel(timer)
-                self.rt.kill(name, "halted")
-                self.rt.keep_disk(name)
+                self.rt.kill(name, S.HALTED)
+                self.rt.stopped(name, keep=True)
                 left.discard(name)
                 if not left:
-                    self._after_stop(conn, req, names)
+                    self._after_stop(conn, req.machines, names)
             self.loop.watch_child(proc, exited)
         if not left:
-            self._after_stop(conn, req, names)
+            self._after_stop(conn, req.machines, names)
 
-    def op_crash(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        names = self._targets(req)
+    def crash(self, conn: Conn, req: msg.Crash, fds: list[int]) -> None:
+        names = self._targets(req.machines)
         # when the whole lab stops, its scratch space goes with it and the client removes the
         # state dir (Lab.crash): no per-machine clean-up
-        whole = not req.get("machines") or set(names) >= {n for n, ms in self.rt.machines.items() if ms.node}
+        whole = not req.machines or set(names) >= {n for n, r in self.rt.machines.items() if r.handle}
         for name in names:
-            self.rt.kill(name, "crashed")
-            if req.get("keep_disk"):
-                self.rt.keep_disk(name)
-            elif not whole:
-                self.rt.discard_disk(name)
-        self._after_stop(conn, req, names)
+            self.rt.kill(name, S.CRASHED)
+            if req.keep_disk or not whole:
+                self.rt.stopped(name, keep=req.keep_disk)
+        self._after_stop(conn, req.machines, names)
 
-    def _targets(self, req: dict) -> list[str]:
-        names = req.get("machines") or [n for n, ms in self.rt.machines.items() if ms.node]
+    def _targets(self, machines: list[str]) -> list[str]:
+        names = machines or [n for n, r in self.rt.machines.items() if r.handle]
         for n in names:
             self.rt.get(check_machine_name(n))
         return list(reversed(names))
 
-    def _after_stop(self, conn: Conn, req: dict, names: list[str]) -> None:
-        everything = not req.get("machines") or not any(ms.node for ms in self.rt.machines.values())
-        conn.send({"ok": True, "machines": names, "supervisor_exits": everything})
+    def _after_stop(self, conn: Conn, asked: list[str], names: list[str]) -> None:
+        everything = not asked or not any(r.handle for r in self.rt.machines.values())
+        conn.reply(msg.StopReply(names, everything))
         if everything:
             self.loop.stopping = True
 
-    def op_shutdown(self, conn: Conn, req: dict, fds: list[int]) -> None:
+    def shutdown(self, conn: Conn, req: msg.Shutdown, fds: list[int]) -> None:
         for name in list(self.rt.machines):
-            self.rt.kill(name, "crashed")
-        conn.send({"ok": True})
+            self.rt.kill(name, S.CRASHED)
+        conn.reply(msg.Ok())
         self.loop.stopping = True
 
     # -- topology -------------------------------------------------------------------
-    def op_vconfig(self, conn: Conn, req: dict, fds: list[int]) -> None:
-        machine = check_machine_name(req.get("machine"))
-        for num, domain in sorted((req.get("interfaces") or {}).items()):
-            if not str(num).isdigit() or int(num) > 1023:
-                raise UserError(f"interface number {num!r}: use 0 to 1023")
-            self.rt.vconfig(machine, int(num), check_domain_name(domain) if domain else None)
-        conn.send({"ok": True})
+    def vconfig(self, conn: Conn, req: msg.VConfig, fds: list[int]) -> None:
+        machine = check_machine_name(req.machine)
+        for num, domain in sorted(_interfaces(req.interfaces, unplug=True).items()):
+            self.rt.vconfig(machine, num, domain)
+        conn.reply(msg.Ok())
 
-    def op_topology(self, conn: Conn, req: dict, fds: list[int]) -> None:
+    def topology(self, conn: Conn, req: msg.GetTopology, fds: list[int]) -> None:
         from .topology import describe
-        conn.send({"ok": True, **describe(self.rt)})
+        conn.reply(msg.TopologyReply(describe(self.rt)))
 
 
-def dispatch(h: Handlers, conn: Conn, req: dict, fds: list[int]) -> None:
-    fn = getattr(h, "op_" + str(req.get("op")), None)
-    if fn is None:
+# Every operation, by request class: nothing is looked up by a name a client chose.
+OPS: dict[type, Callable] = {
+    msg.Hello: Handlers.hello, msg.Info: Handlers.info, msg.Subscribe: Handlers.subscribe,
+    msg.Start: Handlers.start, msg.VStart: Handlers.vstart, msg.Exec: Handlers.exec,
+    msg.Halt: Handlers.halt, msg.Crash: Handlers.crash, msg.Shutdown: Handlers.shutdown,
+    msg.VConfig: Handlers.vconfig, msg.GetTopology: Handlers.topology,
+}
+
+
+def dispatch(h: Handlers, conn: Conn, frame: dict, fds: list[int]) -> None:
+    """Decode a request frame (its op names its class) and run its operation."""
+    op = frame.get("op")
+    entry = msg.REQUESTS.get(op) if isinstance(op, str) else None
+    try:
+        if entry is None:
+            raise UserError(f"unknown operation {op!r}; this supervisor (API {msg.API_VERSION}) knows: "
+                            f"{', '.join(sorted(msg.REQUESTS))}")
+        try:
+            req = wire.decode(entry[0], {k: v for k, v in frame.items() if k != "op"}, f"request {op!r}")
+        except wire.ProtocolError as e:
+            raise UserError(f"{e} (this supervisor speaks API {msg.API_VERSION})") from None
+    except NkError as e:
         for fd in fds:
             os.close(fd)
-        conn.send({"ok": False, "kind": "UserError", "message": f"unknown operation {req.get('op')!r}"})
+        conn.error(e)
         return
-    fn(conn, req, fds)
+    OPS[entry[0]](h, conn, req, fds)
 
 
-__all__ = ["Handlers", "Conn", "dispatch"]
+__all__ = ["Handlers", "Conn", "dispatch", "OPS"]

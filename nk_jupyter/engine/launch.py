@@ -6,19 +6,18 @@ process such as a Jupyter kernel (subprocess uses posix_spawn/vfork-safe code).
 """
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import select
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ..backends.namespaces import template
+from .. import backends, wire
 from ..errors import EngineError, HostSetupError, LabAlreadyRunningError, from_wire
 from ..linux import preflight
 from ..linux.idmap import current_idmap
+from . import messages as msg
 from .statedir import StateDir, state_root
 
 PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
@@ -39,38 +38,57 @@ def _env() -> dict[str, str]:
 
 
 def _spawn(head: str, rest: list[str], log_path: Path | None, keep: tuple[int, ...] = ()
-           ) -> tuple[subprocess.Popen, int, int]:
-    """Start `python -m nk_jupyter.engine.supervisor HEAD R W REST...`; returns (proc, read end, write end)."""
-    to_child_r, to_child_w = os.pipe()
-    from_child_r, from_child_w = os.pipe()
+           ) -> tuple[subprocess.Popen, socket.socket]:
+    """Start `python -m nk_jupyter.engine.supervisor HEAD SOCK REST...`; returns (proc, our end)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nk_jupyter.engine.supervisor", head, str(to_child_r), str(from_child_w), *rest],
-            pass_fds=(to_child_r, from_child_w, *keep), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            [sys.executable, "-m", "nk_jupyter.engine.supervisor", head, str(theirs.fileno()), *rest],
+            pass_fds=(theirs.fileno(), *keep), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True, env=_env(), close_fds=True, cwd="/")
+    except BaseException:
+        ours.close()
+        raise
     finally:
         if log_path:
             log.close()
-        os.close(to_child_r)
-        os.close(from_child_w)
-    return proc, from_child_r, to_child_w
+        theirs.close()
+    ours.settimeout(READY_TIMEOUT)
+    return proc, ours
 
 
-def _read(fd: int, timeout: float) -> bytes:
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
-        return b""
-    return os.read(fd, 65536)
+def _receive(sock: socket.socket, kinds: tuple[type, ...]):
+    """The supervisor's next handshake message, as one of kinds (ChildFailed raises its error)."""
+    try:
+        frame, fds = wire.recv(sock)
+    except socket.timeout:
+        raise EngineError(f"the lab supervisor did not answer within {READY_TIMEOUT:g} s") from None
+    except (EOFError, OSError, wire.ProtocolError):
+        return None
+    for fd in fds:
+        os.close(fd)
+    try:
+        answer = msg.handshake_parse(frame)
+    except wire.ProtocolError as e:
+        raise EngineError(f"the lab supervisor said something unexpected: {e}") from None
+    if isinstance(answer, msg.ChildFailed):
+        raise from_wire(answer.kind, answer.message, answer.fields)
+    if not isinstance(answer, kinds):
+        raise EngineError(f"the lab supervisor sent {type(answer).__name__} out of turn")
+    return answer
 
 
-def _map(proc: subprocess.Popen, r: int, w: int) -> bool:
-    """Answer the supervisor's handshake: map its user namespace. Returns True for a full map."""
-    first = _read(r, READY_TIMEOUT)
-    if first.startswith(b"E "):
+def _map(proc: subprocess.Popen, sock: socket.socket, fds: list[int] = ()) -> bool:
+    """Answer the supervisor's handshake: map its user namespace (and hand it fds). Returns True
+    for a full map."""
+    try:
+        hello = _receive(sock, (msg.ChildHello,))
+    except BaseException:
+        proc.kill()
         proc.wait()
-        raise _handshake_error(first)
-    if first != b"U":
+        raise
+    if hello is None:
         proc.kill()
         raise HostSetupError("could not create a user namespace (is unprivileged user namespace creation allowed?)")
     idmap = current_idmap()
@@ -79,80 +97,103 @@ def _map(proc: subprocess.Popen, r: int, w: int) -> bool:
     except (HostSetupError, OSError) as e:
         proc.kill()
         raise HostSetupError(f"cannot map the lab's user namespace: {e}") from None
-    os.write(w, b"M" if idmap.full else b"S")
+    wire.send(sock, msg.handshake_frame(msg.ParentMapped(idmap.full)), fds=list(fds))
     return idmap.full
 
 
-def ensure_template() -> Path:
-    """This user's template of host files, built once per host-file fingerprint."""
-    root = state_root()
-    path = root / f"template-{template.fingerprint()}"
-    if path.is_dir() and (path / "owners.json").exists() and not any(root.glob(".building-*")):
-        return path
-    lock = os.open(root / ".template.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stale = list(root.glob(".building-*"))  # builders hold the lock: these are from killed ones
-        if stale:
-            remove_trees(stale)
-        if not (path / "owners.json").exists():
-            tmp = root / f".building-{os.getpid()}"
-            tmp.mkdir(mode=0o700)
-            try:
-                template.build(tmp)
-                tmp.rename(path)
-            except BaseException:
-                remove_trees([tmp])
-                raise
-            _prune_templates(root, keep=path)
-    finally:
-        os.close(lock)
-    return path
-
-
-def _prune_templates(root: Path, keep: Path) -> None:
-    """Remove older templates that no live lab uses."""
+def host_services() -> backends.HostServices:
     from .statedir import all_states
-    used = {s.read_json().get("template") for s in all_states() if s.is_live()}
-    old = [p for p in root.glob("template-*") if p != keep and str(p) not in used]
-    if old:
-        remove_trees(old)
+
+    def in_use(backend: str, key: str) -> set[str]:
+        out = set()
+        for s in all_states():
+            if s.is_live():
+                value = ((s.read_json().get("backends") or {}).get(backend) or {}).get(key)
+                if value:
+                    out.add(str(value))
+        return out
+    return backends.HostServices(state_root(), remove_trees, in_use)
 
 
-def start_supervisor(state: StateDir, directory: Path, overrides: list[str], owner: dict | None = None) -> list[str]:
+def prepare_backends(lab, policy: str, progress) -> tuple[dict, dict, list[int], list[str]]:
+    """The host halves of the backends this lab needs: (their lab.json parts, which backend runs
+    each machine that is not on the namespaces one, descriptors for the supervisor, warnings)."""
+    policy = backends.check_policy(policy)
+    host = host_services()
+    images = [m.name for m in lab.machines.values() if m.options.image and policy != "host"]
+    parts: dict[str, dict] = {}
+    machine_backends: dict[str, str] = {}
+    fds: list[int] = []
+    warnings: list[str] = []
+    try:
+        base = backends.get("namespaces").prepare(backends.PrepareRequest(lab, list(lab.machines), host, policy, progress))
+        parts["namespaces"] = base.conf
+        warnings += base.warnings
+        if images:
+            done = backends.get("podman").prepare(backends.PrepareRequest(lab, images, host, policy, progress))
+            warnings += done.warnings
+            if done.machines:
+                parts["podman"] = {**done.conf, "fd_count": len(done.fds)}
+                fds += done.fds
+                machine_backends.update({name: "podman" for name in done.machines})
+            else:
+                for fd in done.fds:
+                    os.close(fd)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return parts, machine_backends, fds, warnings
+
+
+def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | None = None, images: str = "auto",
+                     progress=None) -> list[str]:
     """Start the lab's supervisor and wait until it serves api.sock. Returns warnings.
 
     The lab's lock is taken here, before lab.json is written, and handed to the supervisor
     (an inherited descriptor of the same flock): of two lstarts at once, the second is told
-    that the first holds the lab.
+    that the first holds the lab. The backends' host halves run under the lock too.
     """
+    directory = lab.directory
     warnings = preflight.check()
     state.create()
     if state.is_live():
         raise LabAlreadyRunningError(f"the lab in {directory} is already running (nk lhalt -d {directory} stops it)")
     lock = _take_lock(state, directory)
+    fds: list[int] = []
     try:
-        tpl = ensure_template()
-        state.write_json({"directory": str(directory), "overrides": list(overrides), "template": str(tpl),
-                          "owner": owner or {}, "started": time.time(),
+        parts, machine_backends, fds, more = prepare_backends(lab, images, progress)
+        warnings += more
+        state.write_json({"api": msg.API_VERSION, "directory": str(directory), "overrides": list(overrides),
+                          "owner": owner or {}, "started": time.time(), "images": images,
+                          "backends": parts, "machine_backends": machine_backends,
                           "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
                           "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage(),
                           "user_limits": _user_limits()})
-        proc, r, w = _spawn(str(state.path), [str(lock)], state.log, keep=(lock,))
+        proc, sock = _spawn(str(state.path), [str(lock)], state.log, keep=(lock,))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
     finally:
         os.close(lock)
     try:
-        _map(proc, r, w)
-        answer = _read(r, READY_TIMEOUT)
+        try:
+            _map(proc, sock, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        answer = _receive(sock, (msg.ChildReady,))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     finally:
-        os.close(w)
-        os.close(r)
-    if answer == b"R":
+        sock.close()
+    if answer is not None:
         return warnings
     proc.kill()
     proc.wait()
-    if answer.startswith(b"E "):
-        raise _handshake_error(answer)
     raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
 
 
@@ -166,16 +207,6 @@ def _take_lock(state: StateDir, directory: Path) -> int:
             time.sleep(0.005)
     raise LabAlreadyRunningError(f"another nk lstart holds the lab in {directory} (it is starting or running); "
                                  f"wait for it, or stop it with nk lhalt / nk lcrash -d {directory}")
-
-
-def _handshake_error(answer: bytes) -> Exception:
-    try:
-        info = json.loads(answer[2:])
-    except ValueError:
-        info = answer[2:].decode(errors="replace")
-    if isinstance(info, dict):
-        return from_wire(info.get("kind", "EngineError"), info.get("message", ""), info.get("fields"))
-    return EngineError(f"the lab supervisor failed: {info}")
 
 
 def lab_pid_budget() -> int:
@@ -235,17 +266,84 @@ def remove_trees(paths: list[Path]) -> None:
     paths = [p for p in paths if p.exists()]
     if not paths:
         return
-    proc, r, w = _spawn("--rm", [str(p) for p in paths], None)
+    proc, sock = _spawn("--rm", [str(p) for p in paths], None)
     try:
-        _map(proc, r, w)
-        _read(r, READY_TIMEOUT)
+        _map(proc, sock)
+        _receive(sock, (msg.ChildReady,))
     finally:
-        os.close(w)
-        os.close(r)
+        sock.close()
         proc.wait(timeout=READY_TIMEOUT)
     from ..linux.paths import remove_tree
     for p in paths:
         remove_tree(p)
+
+
+def terminate(state: StateDir, timeout: float = 10.0) -> None:
+    """Stop a lab's supervisor by signal (one that does not answer, or speaks another API):
+    TERM, then KILL; its machines die with its pid namespace."""
+    import signal
+    pid = state.supervisor_pid()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not pid or not state.is_live():
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        end = time.monotonic() + timeout
+        while state.is_live() and time.monotonic() < end:
+            time.sleep(0.01)
+
+
+def our_supervisors(under: str | None = None) -> list[int]:
+    """Pids of this user's nk supervisors (found by their module name in the command line).
+
+    With under, only supervisors whose state folder is that folder (or inside it).
+    """
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != os.getuid():
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"nk_jupyter.engine.supervisor" in argv:
+            i = argv.index(b"nk_jupyter.engine.supervisor")
+            state = argv[i + 1].decode(errors="replace") if len(argv) > i + 1 else ""
+            if under is None or state == under or state.startswith(under.rstrip("/") + "/"):
+                out.append(int(entry))
+    return out
+
+
+def wipe() -> tuple[int, int, list[Path]]:
+    """Kill every supervisor of this user, remove the lab cgroups and everything in the state
+    roots; returns (supervisors killed, entries removed, roots)."""
+    import signal
+    from ..linux.cgroups import remove_lab_cgroups
+    from .statedir import all_roots
+    pids = our_supervisors()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while our_supervisors() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    remove_lab_cgroups()
+    roots = all_roots() or [state_root()]
+    entries = [p for root in roots for p in root.iterdir()]
+    remove_trees(entries)
+    for root in roots:
+        try:
+            root.rmdir()
+        except OSError:
+            pass
+    return len(pids), len(entries), roots
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -2,17 +2,17 @@
 
 While at least one client subscribes (a live topology view), the supervisor keeps one
 netlink socket per running machine, joined to its rtnetlink multicast groups. It does not
-parse what arrives (clients re-read the topology through pyroute2): it only turns
-"something changed in pc1" into a {"event": "links", "machine": "pc1"} event, at most
+parse what arrives (clients then ask for the topology, which the supervisor reads through
+pyroute2): it only turns "something changed in pc1" into a LinksEvent("pc1"), at most
 every DEBOUNCE seconds per machine. The sockets are closed when the last subscriber
 leaves or the machine stops, so they never keep a machine's netns alive.
 """
 from __future__ import annotations
 
-import os
 import socket
 
 from ..linux import ns
+from ..model.events import LinksEvent
 
 NETLINK_ROUTE = 0
 GROUPS = 0x1 | 0x10 | 0x40 | 0x100 | 0x400  # LINK, IPV4_IFADDR, IPV4_ROUTE, IPV6_IFADDR, IPV6_ROUTE
@@ -29,9 +29,9 @@ class Monitors:
 
     def subscribe(self) -> None:
         self.subscribers += 1
-        for name, ms in self.rt.machines.items():
-            if ms.node:
-                self.watch(name, ms.node.pid)
+        for name, rec in self.rt.machines.items():
+            if rec.handle:
+                self.watch(name, rec.handle)
 
     def unsubscribe(self) -> None:
         self.subscribers -= 1
@@ -40,12 +40,11 @@ class Monitors:
             for name in list(self.socks):
                 self.forget(name)
 
-    def watch(self, name: str, pid: int) -> None:
+    def watch(self, name: str, handle) -> None:
         if not self.subscribers or name in self.socks:
             return
-        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ns.setns(fd, ns.CLONE_NEWNET)
+            ns.setns(handle.netns(), ns.CLONE_NEWNET)
             try:
                 sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, NETLINK_ROUTE)
                 sock.bind((0, GROUPS))
@@ -53,8 +52,6 @@ class Monitors:
                 ns.setns(self.rt.hub.hub_fd, ns.CLONE_NEWNET)
         except OSError:
             return
-        finally:
-            os.close(fd)
         self.socks[name] = sock
         self.loop.add_reader(sock, lambda: self._readable(name, sock))
 
@@ -78,4 +75,4 @@ class Monitors:
         self.timer = None
         names, self.pending = sorted(self.pending), set()
         for name in names:
-            self.rt.emit({"event": "links", "machine": name, "what": "addresses"})
+            self.rt.emit(LinksEvent(name, "addresses"))

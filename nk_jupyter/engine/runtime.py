@@ -1,46 +1,27 @@
-"""The running lab inside the supervisor: machines, their states, boot order, links.
+"""The running lab inside the supervisor: machines, their states, their links.
 
 Everything here runs in the supervisor (root of the lab's user namespace, in the hub
 netns). It never blocks for long: startups and commands are child processes whose
 exits arrive through the supervisor's loop (see supervisor.py), which calls back here.
+Machines come from backends (nk_jupyter.backends) and are reached only through their
+handles; the links between them are the engine's own (the hub's bridges).
 
-Machine states: booting -> running | failed (startup non-zero or timed out),
-then halted (lhalt/vhalt) or crashed (lcrash/vcrash, or its init died).
+Machine states: model/states.py.
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
-from .. import wire
-from ..backends.namespaces import Node, NodeStartError, nodeinit, runtime_files
+from ..backends import Handle, MachinePlan, Session
 from ..errors import LabAlreadyRunningError, UnknownMachineError, UserError
-from ..linux import netlink, paths
-from ..linux.cgroups import LabCgroups
+from ..linux import netlink
 from ..model import Interface, Lab, Machine
+from ..model.events import Event, LinksEvent, MachineEvent, WarningEvent
 from ..model.macs import netkit_mac
+from ..model.states import MachineState
 from .statedir import StateDir
-
-SHIMS = str(runtime_files.SHIMS)
-INIT_TIMEOUT = 60.0  # a machine's init answers each stage within this (it runs only our code)
-DEFAULT_PIDS = 1024  # processes and threads per machine unless lab.conf says pids=N
-
-
-@dataclass
-class Sandbox:
-    """What the supervisor made once for all of a lab's machines (engine/supervisor.py)."""
-    labfd: int              # the lab folder, O_PATH (bound on /hostlab by descriptor)
-    usernsfd: int           # the machines' user namespace U2
-    mapped: int             # user IDs mapped in the lab (1: a single-ID map)
-    scratch: Path           # the lab's capped tmpfs: machine roots, /tmp, /run, /dev/shm
-    disks_on_scratch: bool  # overlay upper dirs there too (tmpfs with user xattrs, Linux 6.6+)
-    lab_pids: int           # the lab's process budget
-    cgroups: LabCgroups | None = None
 
 
 def default_sysctls(machine: Machine) -> list[tuple[str, str]]:
@@ -58,261 +39,118 @@ def default_sysctls(machine: Machine) -> list[tuple[str, str]]:
 
 
 @dataclass
-class MachineState:
+class MachineRecord:
     machine: Machine
     index: int
-    node: Node | None = None
-    state: str = "defined"
+    backend: str
+    handle: Handle | None = None
+    state: MachineState = MachineState.DEFINED
     detail: str = ""
     started_at: float = 0.0
     booted_at: float = 0.0
     startup_status: int | None = None
     first_error: str = ""                 # the first line its startup wrote to stderr
     missing: dict[str, str] = field(default_factory=dict)  # programs its startup lacked -> package
-    cgroups: tuple[str, ...] = ()
-    waiters: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def up(self) -> bool:
+        return bool(self.handle and self.handle.alive())
 
 
 class LabRuntime:
-    def __init__(self, lab: Lab, state: StateDir, template: str, full_map: bool, zygote, sandbox: Sandbox) -> None:
-        self.lab, self.state, self.template, self.full_map = lab, state, template, full_map
-        self.zygote = zygote
-        self.sandbox = sandbox
+    def __init__(self, lab: Lab, state: StateDir, sessions: dict[str, Session], machine_backends: dict[str, str],
+                 watch_exit: Callable[[int, Callable[[], None]], None]) -> None:
+        self.lab, self.state = lab, state
+        self.sessions = sessions
+        self.machine_backends = machine_backends  # name -> backend (the namespaces one otherwise)
+        self.watch_exit = watch_exit
         self.hub = netlink.Hub()
-        self.host_top = nodeinit.host_top_level()
-        self.machines: dict[str, MachineState] = {}
-        self.listeners: list[Callable[[dict], None]] = []
+        self.machines: dict[str, MachineRecord] = {}
+        self.listeners: list[Callable[[Event], None]] = []
+        self.monitors = None  # engine/monitor.py, once the supervisor has made it
         self._next_index = 0
         self.timing: dict[str, float] = {}
-        self._init_time: dict[str, float] = {}
-        self._warned: set[str] = set()
-        self.watch_exit = None  # set by the supervisor: watch_exit(pid, callback)
-        self.monitors = None  # set by the supervisor: engine/monitor.py
 
     # -- events -------------------------------------------------------------------
-    def emit(self, event: dict) -> None:
+    def emit(self, event: Event) -> None:
         for fn in list(self.listeners):
             fn(event)
 
-    def set_state(self, ms: MachineState, state: str, detail: str = "") -> None:
-        ms.state, ms.detail = state, detail
-        self.emit({"event": "machine", "machine": ms.machine.name, "state": state, "detail": detail})
+    def set_state(self, rec: MachineRecord, state: MachineState, detail: str = "") -> None:
+        rec.state, rec.detail = state, detail
+        self.emit(MachineEvent(rec.machine.name, state, detail))
 
     # -- lookups --------------------------------------------------------------------
-    def get(self, name: str) -> MachineState:
+    def get(self, name: str) -> MachineRecord:
         if name not in self.machines:
-            known = [n for n, m in self.machines.items() if m.node] or list(self.lab.machines)
+            known = [n for n, r in self.machines.items() if r.handle] or list(self.lab.machines)
             raise UnknownMachineError(name, known)
         return self.machines[name]
 
-    def running(self, name: str) -> MachineState:
-        ms = self.get(name)
-        if not ms.node or not ms.node.alive():
-            raise UserError(f"machine {name!r} is not running ({ms.state})")
-        return ms
+    def running(self, name: str) -> MachineRecord:
+        rec = self.get(name)
+        if not rec.up:
+            raise UserError(f"machine {name!r} is not running ({rec.state})")
+        return rec
 
-    # -- creating nodes -------------------------------------------------------------
+    def session_of(self, rec: MachineRecord) -> Session:
+        return self.sessions[rec.backend]
+
+    # -- creating machines ----------------------------------------------------------
     def create(self, names: list[str]) -> list[str]:
-        """Create the nodes (namespaces, root, links) of machines; returns those created."""
-        todo = []
+        """Make the machines (namespaces, root, links), backend by backend; returns those made."""
+        groups: dict[str, list[MachinePlan]] = {}
         for name in names:
             machine = self.lab.machine(name)
-            ms = self.machines.get(name)
-            if ms and ms.node and ms.node.alive():
+            rec = self.machines.get(name)
+            if rec and rec.up:
                 continue
-            if not ms:
-                ms = self.machines[name] = MachineState(machine, self._next_index)
+            if not rec:
+                backend = self.machine_backends.get(name, "namespaces")
+                rec = self.machines[name] = MachineRecord(machine, self._next_index, backend)
                 self._next_index += 1
-            ms.machine = machine
-            todo.append(ms)
-        t0 = time.perf_counter()
-        pending = []
-        window = 16  # requests in flight to the zygote (more would fill the socket both ways)
-        asked = []
-        for i, ms in enumerate(todo):
-            try:
-                lay = self._layout(ms)
-            except OSError as e:  # (its zygote request is not sent: the pipeline stays in step)
-                self.set_state(ms, "failed", f"cannot prepare the node: {e.strerror or e}")
-                continue
-            self.zygote.request(lay)
-            asked.append(ms)
-            if len(asked) > window:
-                self._take_node(asked[len(asked) - window - 1], pending)
-        for ms in asked[max(0, len(asked) - window):]:
-            self._take_node(ms, pending)
-        t1 = time.perf_counter()
+            rec.machine = machine
+            first_boot = not (self.state.node_dir(name) / ".configured").exists()
+            groups.setdefault(rec.backend, []).append(MachinePlan(
+                machine, rec.index, first_boot, default_sysctls(machine), list(machine.options.sysctls.items()),
+                "bash" if self.lab.sh_is_bash else "dash"))
         created = []
-        for ms, sock in pending:
-            problem = self._await_ready(ms, sock)
-            if problem:
-                ms.node.kill()
-                ms.node = None
-                self.set_state(ms, "failed", f"cannot create the node: {problem}")
-                continue
-            created.append(ms.machine.name)
-            if self.watch_exit:
-                node = ms.node
-                self.watch_exit(node.pid, lambda ms=ms, node=node: self._node_gone(ms, node))
-            if self.monitors:
-                self.monitors.watch(ms.machine.name, ms.node.pid)
-            ms.started_at = time.time()
-            self.set_state(ms, "created")
-        self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1,
-                       "sum_of_node_root_builds": self._init_time.get("root_s", 0.0),
-                       "sum_of_node_inits": self._init_time.get("all_s", 0.0),
-                       "cpu_of_node_root_builds": self._init_time.get("root_cpu_s", 0.0)}
-        self._init_time = {}
+        self.timing = {}
+        for backend, plans in groups.items():
+            session = self.sessions[backend]
+            for plan, result in session.create(plans, self._plug):
+                rec = self.machines[plan.machine.name]
+                if isinstance(result, str):
+                    self._ports_gone(rec)
+                    self.set_state(rec, MachineState.FAILED, result)
+                    continue
+                rec.handle = result
+                created.append(rec.machine.name)
+                self.watch_exit(result.pid, lambda rec=rec, handle=result: self._gone(rec, handle))
+                if self.monitors:
+                    self.monitors.watch(rec.machine.name, result)
+                rec.started_at = time.time()
+                self.set_state(rec, MachineState.CREATED)
+            for key, value in getattr(session, "timing", {}).items():
+                self.timing[key] = self.timing.get(key, 0.0) + value
         return created
 
-    def _node_gone(self, ms: MachineState, node: Node) -> None:
-        """A machine's pid 1 exited: if nobody stopped it on purpose, it crashed."""
-        if ms.node is node:
-            ms.node = None
-            node.kill()
-            self._ports_gone(ms)
-            if self.monitors:
-                self.monitors.forget(ms.machine.name)
-            self.set_state(ms, "crashed", "its init process exited")
-
-    def _take_node(self, ms: MachineState, pending: list) -> None:
-        """Receive the zygote's answer for ms; once its init is in its netns, plug its links
-        (the init builds its root meanwhile)."""
-        try:
-            pid, sock = self.zygote.answer()
-        except NodeStartError as e:
-            self.set_state(ms, "failed", f"cannot create the node: {e}")
-            return
-        ms.node = Node(ms.machine.name, pid, ms.cgroups)
-        sock.settimeout(INIT_TIMEOUT)
-        try:
-            msg = self._report(sock)
-            if "error" in msg:
-                raise OSError(msg["error"])
-            self._plug(ms, sock)
-        except Exception as e:  # pyroute2's NetlinkError is no OSError
-            if not isinstance(e, (OSError, wire.ProtocolError, netlink.NetlinkError)):
-                raise
-            why = self._report(sock).get("error") if not ms.node.alive() else None
-            sock.close()
-            self._ports_gone(ms)
-            ms.node.kill()
-            ms.node = None
-            self.set_state(ms, "failed", f"cannot wire the node: {why or e}")
-            return
-        pending.append((ms, sock))
-
-    @staticmethod
-    def _report(sock: socket.socket, fds: list[int] | None = None) -> dict:
-        try:
-            msg, got = wire.recv(sock)
-        except EOFError:
-            return {"error": "the node init died before reporting"}
-        except socket.timeout:
-            return {"error": f"the node init did not answer within {INIT_TIMEOUT:g} s"}
-        if fds is None:
-            for fd in got:
-                os.close(fd)
-        else:
-            fds.extend(got)
-        return msg
-
-    def _await_ready(self, ms: MachineState, sock: socket.socket) -> str | None:
-        try:
-            for stage in ("rooted", "ready"):
-                fds: list[int] = []
-                msg = self._report(sock, fds)
-                if stage == "rooted" and fds and "error" not in msg:
-                    ms.node.pts_fd = fds.pop(0)
-                for fd in fds:
-                    os.close(fd)
-                if "error" in msg:
-                    return msg["error"]
-                for key in ("root_s", "root_cpu_s", "all_s"):
-                    self._init_time[key] = self._init_time.get(key, 0.0) + float(msg.get(key) or 0.0)
-                self._report_problems(ms, msg)
-            self._report(sock)  # EOF: the init has exec'd its tiny init (its socket is close-on-exec)
-        except (OSError, wire.ProtocolError) as e:
-            return str(e)
-        finally:
-            sock.close()
-        return None
-
-    def _report_problems(self, ms: MachineState, msg: dict) -> None:
-        for text in list(msg.get("problems") or []) + list(msg.get("warnings") or []):
-            self.emit({"event": "warning", "machine": ms.machine.name, "message": str(text)})
-
-    def _plug(self, ms: MachineState, sock: socket.socket) -> None:
-        m = ms.machine
+    def _plug(self, plan: MachinePlan, handle: Handle) -> None:
+        """A machine's netns exists: plug its interfaces into their domains' bridges."""
+        m = plan.machine
+        netns = handle.netns()
         for num, iface in sorted(m.interfaces.items()):
-            self.hub.plug(ms.node.pid, ms.index, num, iface.link, self.mac(m, iface))
-        first_boot = not (self.state.node_dir(m.name) / ".configured").exists()
-        wire.send(sock, {"up": ["lo"] + [f"eth{n}" for n in sorted(m.interfaces)],
-                         "sysctls": list(m.options.sysctls.items()), "first_boot": first_boot,
-                         "sh": "bash" if self.lab.sh_is_bash else "dash"})
+            self.hub.plug(netns, plan.index, num, iface.link, self.mac(m, iface))
 
-    def _layout(self, ms: MachineState) -> nodeinit.NodeLayout:
-        """Prepare a machine's folders on the scratch space and describe it for its init."""
-        name, sb = ms.machine.name, self.sandbox
-        where = sb.scratch / name
-        if where.exists():
-            paths.remove_tree(where)
-        (where / "fresh").mkdir(parents=True)
-        kept = self.state.node_dir(name)
-        disk = kept
-        if sb.disks_on_scratch:
-            disk = where / "disk"
-            if kept.is_dir():
-                _copy_tree(kept, disk)
-            else:
-                disk.mkdir()
-        nproc = min(ms.machine.options.pids or DEFAULT_PIDS, sb.lab_pids)  # never above the lab's
-        if sb.mapped <= 1:  # one ID: every machine's user namespace has the same owner, so the
-            nproc = sb.lab_pids  # per-machine budget is the lab's
-        cgroup = ""
-        opts = ms.machine.options
-        ms.cgroups = ()
-        if sb.cgroups:
-            ms.cgroups = tuple(sb.cgroups.machine(name, opts.mem, opts.cpus, nproc))
-            cgroup = ":".join(ms.cgroups)
-        for option, controller in (("mem", "memory"), ("cpus", "cpu")):
-            if getattr(opts, option) and not (sb.cgroups and sb.cgroups.d.can(controller)) \
-                    and option not in self._warned:
-                self._warned.add(option)
-                self.emit({"event": "warning", "message": f"{option} is not enforced: no delegated cgroup with the "
-                                                          f"{controller} controller (set NK_CGROUP, see docs/security.md)"})
-        return nodeinit.NodeLayout(
-            name=name, root=str(disk / "rootfs"), scratch=str(where / "fresh"), disk=str(disk),
-            template=self.template, labdir=str(self.lab.directory), shims=SHIMS, host_top=self.host_top, labfd=sb.labfd,
-            usernsfd=sb.usernsfd, owner_uid=1 + ms.index % (sb.mapped - 1) if sb.mapped > 1 else 0,
-            nproc=nproc, cgroup=cgroup, sysctls=tuple(default_sysctls(ms.machine)))
-
-    def keep_disk(self, name: str) -> None:
-        """After a halt: keep the machine's files for its next boot (Netkit's .disk).
-
-        A copy that cannot be made (the state dir is full, a tree too deep for cp) is said, and
-        the machine's files are dropped: the lab goes on."""
-        if self.sandbox.disks_on_scratch:
-            disk = self.sandbox.scratch / name / "disk"
-            kept = self.state.node_dir(name)
-            marker = (kept / ".configured").exists()
-            if disk.is_dir():
-                if kept.exists():
-                    paths.remove_tree(kept)
-                try:
-                    _copy_tree(disk, kept)
-                    if marker:
-                        (kept / ".configured").touch()
-                except OSError as e:
-                    paths.remove_tree(kept)
-                    self.emit({"event": "warning", "machine": name,
-                               "message": f"its files could not be kept for the next start: {e}"})
-        self.forget_scratch(name)
-
-    def forget_scratch(self, name: str) -> None:
-        paths.remove_tree(self.sandbox.scratch / name)
-        if self.sandbox.cgroups:
-            self.sandbox.cgroups.forget(name)
+    def _gone(self, rec: MachineRecord, handle: Handle) -> None:
+        """A machine's pid 1 exited: if nobody stopped it on purpose, it crashed."""
+        if rec.handle is handle:
+            rec.handle = None
+            handle.kill()
+            self._ports_gone(rec)
+            if self.monitors:
+                self.monitors.forget(rec.machine.name)
+            self.set_state(rec, MachineState.CRASHED, "its init process exited")
 
     @staticmethod
     def mac(machine: Machine, iface: Interface) -> str:
@@ -320,57 +158,57 @@ class LabRuntime:
 
     # -- hot-plug -------------------------------------------------------------------
     def vconfig(self, name: str, ifnum: int, domain: str | None) -> None:
-        ms = self.running(name)
-        m = ms.machine
+        rec = self.running(name)
+        m = rec.machine
         if domain:
             if ifnum in m.interfaces:
                 raise UserError(f"{name} already has eth{ifnum} (on {m.interfaces[ifnum].link}); unplug it first with --eth{ifnum}=")
             iface = Interface(ifnum, domain)
+            netns = rec.handle.netns()
             try:
-                self.hub.plug(ms.node.pid, ms.index, ifnum, domain, self.mac(m, iface))
+                self.hub.plug(netns, rec.index, ifnum, domain, self.mac(m, iface))
             except OSError as e:
                 raise UserError(f"cannot plug {name} eth{ifnum} into {domain}: {e.strerror or e}") from None
-            self.hub.links_up(ms.node.pid, [iface.name])
+            self.hub.links_up(netns, [iface.name])
             m.interfaces[ifnum] = iface
         else:
             if ifnum not in m.interfaces:
                 raise UserError(f"{name} has no eth{ifnum}")
-            self.hub.unplug(ms.index, ifnum)
+            self.hub.unplug(rec.index, ifnum)
             del m.interfaces[ifnum]
-        self.emit({"event": "links", "machine": name})
+        self.emit(LinksEvent(name))
 
     # -- stopping -------------------------------------------------------------------
-    def kill(self, name: str, state: str) -> None:
-        ms = self.machines.get(name)
+    def kill(self, name: str, state: MachineState) -> None:
+        rec = self.machines.get(name)
         if self.monitors:
             self.monitors.forget(name)
-        if ms and ms.node:
-            ms.node.kill()
-            ms.node = None
-            self._ports_gone(ms)
-        if ms:
-            self.set_state(ms, state)
+        if rec and rec.handle:
+            rec.handle.kill()
+            rec.handle = None
+            self._ports_gone(rec)
+        if rec:
+            self.set_state(rec, state)
 
-    def _ports_gone(self, ms: MachineState) -> None:
-        for num in ms.machine.interfaces:
-            self.hub.forget(ms.index, num)
+    def stopped(self, name: str, keep: bool) -> None:
+        """After a machine stopped: its backend keeps (lhalt) or drops (lcrash) its files."""
+        rec = self.machines[name]
+        for text in self.session_of(rec).stopped(name, keep):
+            self.emit(WarningEvent(text, name))
 
-    def discard_disk(self, name: str) -> None:
-        self.forget_scratch(name)
-        paths.remove_tree(self.state.node_dir(name))
+    def _ports_gone(self, rec: MachineRecord) -> None:
+        for num in rec.machine.interfaces:
+            self.hub.forget(rec.index, num)
 
     def add_machine(self, machine: Machine) -> None:
-        if machine.name in self.lab.machines and self.machines.get(machine.name) and self.machines[machine.name].node:
+        rec = self.machines.get(machine.name)
+        if machine.name in self.lab.machines and rec and rec.handle:
             raise LabAlreadyRunningError(f"machine {machine.name!r} is already running")
         self.lab.machines[machine.name] = machine
 
-
-def _copy_tree(src: Path, dst: Path) -> None:
-    """cp -a: a machine's disk as it is (sub-ID owners, overlay xattrs and whiteouts, symlinks
-    as symlinks); sizes are bounded by the scratch space it came from or goes to. OSError
-    (with cp's first complaint) if it fails."""
-    r = subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if r.returncode:
-        lines = r.stderr.strip().splitlines()
-        raise OSError(lines[0] if lines else f"cp exited with status {r.returncode}")
+    def close(self) -> None:
+        for rec in self.machines.values():
+            if rec.handle:
+                rec.handle.kill()
+        for session in self.sessions.values():
+            session.close()

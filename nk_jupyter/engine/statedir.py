@@ -7,13 +7,16 @@ Each lab gets ROOT/<lab id>/ holding these documented files:
 
     lock            flock held by the lab's supervisor for as long as it lives
     supervisor.pid  host pid of the supervisor, written once it serves the API
-    api.sock        the supervisor's API socket (engine/protocol.py)
-    lab.json        what was started: lab directory, overrides, owner
+    api.sock        the supervisor's API socket (engine/messages.py)
+    lab.json        what was started: lab directory, overrides, owner, API version,
+                    the backends' parts (template, images) and which runs each machine
     supervisor.log  the supervisor's own log
-    template/       copies of host files every node starts from (etc, var ...)
     nodes/<name>/   a machine's private files (Netkit's .disk): kept by lhalt,
                     discarded by lcrash and lclean
     logs/<name>.log a machine's startup output
+    mnt/            where the supervisor mounts the lab's scratch tmpfs (in its own mount
+                    namespace only)
+The template of host files is ROOT/template-<fingerprint>/, one per user.
 
 Anything else is internal and may change.
 """

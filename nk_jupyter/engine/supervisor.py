@@ -1,21 +1,21 @@
-"""The lab supervisor: `python -m nk_jupyter.engine.supervisor STATE_DIR R W LOCK`.
+"""The lab supervisor: `python -m nk_jupyter.engine.supervisor STATE_DIR SOCK LOCK`.
 
 RootlessKit's child half, in Python. Started fresh by engine/launch.py (never the
 caller's own process: a Jupyter kernel is multi-threaded and cannot unshare a user
-namespace). Handshake over the two pipes R (from the launcher) and W (to it):
+namespace). Handshake over the socketpair SOCK (engine/messages.py):
 
-    supervisor: unshare(USER)            -> writes "U"
-    launcher:   newuidmap/newgidmap      -> writes "M" (or "S" for a single-ID map)
-    supervisor: becomes root; unshares mount, net (the hub), pid, uts, ipc; forks
-                the lab's pid 1, which serves api.sock  -> writes "R" (or "E <why>")
+    supervisor: unshare(USER)                      -> ChildHello
+    launcher:   newuidmap/newgidmap                -> ParentMapped (+ the backends' descriptors)
+    supervisor: becomes root; unshares mount, net (the hub), pid, uts, ipc; forks the lab's
+                pid 1, which opens the backends (backends/) and serves api.sock
+                                                   -> ChildReady (or ChildFailed)
 
 If the supervisor dies, its pid-1 child gets SIGKILL (PDEATHSIG); when that dies the
-kernel kills every node, since all live in its pid namespace.
+kernel kills every machine, since all live in its pid namespace.
 With --rm PATH... it only removes those trees (owned by sub-IDs) and exits.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -23,23 +23,37 @@ import sys
 import traceback
 from pathlib import Path
 
+from .. import wire
 from ..linux import ns
+from . import messages as msg
 
 
-def _handshake(r: int, w: int) -> bool:
+def _handshake(sock: socket.socket) -> tuple[bool, list[int]]:
+    """Returns (full map, the backends' descriptors)."""
     ns.unshare(ns.CLONE_NEWUSER)
-    os.write(w, b"U")
-    answer = os.read(r, 1)
-    if answer not in (b"M", b"S"):
-        os._exit(3)
+    wire.send(sock, msg.handshake_frame(msg.ChildHello(os.getpid())))
+    frame, fds = wire.recv(sock)
+    mapped = msg.handshake_parse(frame)
+    if not isinstance(mapped, msg.ParentMapped):
+        raise wire.ProtocolError(f"handshake: expected ParentMapped, not {type(mapped).__name__}")
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
-    if answer == b"M":
+    if mapped.full:
         os.setgroups([])
-    return answer == b"M"
+    return mapped.full, fds
 
 
-def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
+def _failed(sock: socket.socket, e: BaseException) -> None:
+    from ..errors import NkError, to_wire
+    info = to_wire(e) if isinstance(e, NkError) else {"kind": "EngineError", "message": str(e), "fields": {}}
+    try:
+        wire.send(sock, msg.handshake_frame(msg.ChildFailed(info["kind"], info["message"], info.get("fields") or {})))
+    except OSError:
+        pass
+
+
+def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int]) -> None:
+    from .. import backends
     from .statedir import StateDir
 
     ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
@@ -48,26 +62,29 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a big lab holds a few fds per machine
     state = StateDir(state_dir)
     conf = state.read_json()
-    sandbox = _sandbox(state, conf)
-    from ..backends.namespaces.zygote import Zygote
-    zygote = Zygote()  # forked before the heavy imports below; inherits the sandbox's descriptors
+    _share_user_limits(conf.get("user_limits") or {})
+    sessions: dict = {}
 
-    from ..backends.namespaces import template
+    def emit(event) -> None:  # until the runtime exists, what backends say goes to the log
+        print(f"nk: {event}", file=sys.stderr)
+    emitter = [emit]
+    start = 0
+    for name, part in conf["backends"].items():  # namespaces first: its zygote is forked before heavy imports
+        count = int(part.get("fd_count") or 0)
+        context = backends.Context(state, conf, part, fds[start:start + count], sessions, lambda e: emitter[0](e))
+        start += count
+        sessions[name] = backends.get(name).open(context)
+
     from ..labconf import load_lab
-    from . import protocol
     from .handlers import Conn, Handlers, dispatch
     from .loop import Loop
     from .runtime import LabRuntime
     lab = load_lab(conf["directory"], conf.get("overrides") or (), force=True)
-    tpl = Path(conf["template"])
-    if not (tpl / ".owned").exists():
-        template.restore_owners(tpl, full_map)
-        (tpl / ".owned").touch()
     from ..linux import seccomp
     seccomp.install()  # from here on: no keyrings, no setuid files, for all we start in machines
-    rt = LabRuntime(lab, state, str(tpl), full_map, zygote, sandbox)
     loop = Loop()
-    rt.watch_exit = loop.watch_exit
+    rt = LabRuntime(lab, state, sessions, conf.get("machine_backends") or {}, loop.watch_exit)
+    emitter[0] = rt.emit
     from .monitor import Monitors
     rt.monitors = Monitors(rt, loop)
     handlers = Handlers(rt, loop, host_pid)
@@ -81,75 +98,36 @@ def _serve(state_dir: Path, w: int, full_map: bool, host_pid: int) -> None:
 
     def accept() -> None:
         try:
-            sock, _ = server.accept()
+            client, _ = server.accept()
         except OSError:
             return
-        conn = Conn(sock, loop)
+        conn = Conn(client, loop)
 
         def readable() -> None:
             try:
-                msg, fds = protocol.recv(sock)
-            except (EOFError, OSError, protocol.ProtocolError):
+                frame, got = wire.recv(client)
+            except (EOFError, OSError, wire.ProtocolError):
                 conn.close()
                 return
             if conn.on_message:
-                return conn.on_message(msg, fds)
+                return conn.on_message(frame, got)
             try:
-                dispatch(handlers, conn, msg, fds)
+                dispatch(handlers, conn, frame, got)
             except Exception as e:  # errors go back to the client, typed
-                from ..errors import NkError, to_wire
+                from ..errors import NkError
                 if not isinstance(e, NkError):
                     traceback.print_exc()
-                conn.send(to_wire(e))
-        loop.add_reader(sock, readable)
+                conn.error(e)
+        loop.add_reader(client, readable)
     loop.add_reader(server, accept)
     (state.path / "supervisor.pid").write_text(str(host_pid))
     loop.stop_on_signals((signal.SIGTERM, signal.SIGHUP, signal.SIGINT))
-    os.write(w, b"R")
-    os.close(w)
+    wire.send(sock, msg.handshake_frame(msg.ChildReady()))
+    sock.close()
     loop.run()
-    for ms in rt.machines.values():
-        if ms.node:
-            ms.node.kill()
+    rt.close()
     state.sock.unlink(missing_ok=True)
     (state.path / "supervisor.pid").unlink(missing_ok=True)
-
-
-def _sandbox(state, conf: dict):
-    """What every machine of the lab shares (runtime.Sandbox): made once, before the zygote."""
-    from ..backends.namespaces import machines_userns
-    from ..linux import cgroups, paths
-    from .runtime import Sandbox
-    labfd = paths.open_dir(conf["directory"])
-    mapped = ns.mapped_ids()
-    _share_user_limits(conf.get("user_limits") or {})
-    import resource
-    lab_pids = min(int(conf.get("pids") or 16384), resource.getrlimit(resource.RLIMIT_NPROC)[1])
-    usernsfd = machines_userns(mapped - 1 if mapped > 1 else 0, lab_pids)
-    scratch = state.path / "mnt"
-    scratch.mkdir(exist_ok=True)
-    size = int(conf.get("storage") or 1 << 30)
-    ns.mount("tmpfs", str(scratch), "tmpfs", ns.MS_NOSUID | ns.MS_NODEV,
-             f"mode=700,size={size},nr_inodes={max(65536, size // 8192)}")
-    try:
-        os.setxattr(scratch, "user.nk-probe", b"1")
-        os.removexattr(scratch, "user.nk-probe")
-        disks_on_scratch = True
-    except OSError:  # tmpfs keeps user xattrs only since Linux 6.6: upper dirs stay in the state dir
-        disks_on_scratch = False
-    lab_cgroups = None
-    delegation = cgroups.Delegation.find()
-    if delegation.controllers:
-        try:
-            lab_cgroups = cgroups.LabCgroups(delegation, state.path.name, lab_pids)
-            lab_cgroups.join_supervisor()
-        except OSError as e:
-            from ..errors import HostSetupError
-            where = " and ".join(str(p) for p in (delegation.v2, delegation.v1_memory) if p)
-            raise HostSetupError(f"cannot use the delegated cgroup {where}: {e.strerror} (nk must run in a cgroup "
-                                 "below it, e.g. its runner/ folder; see docs/security.md)") from None
-    return Sandbox(labfd=labfd, usernsfd=usernsfd, mapped=mapped, scratch=scratch,
-                   disks_on_scratch=disks_on_scratch, lab_pids=lab_pids, cgroups=lab_cgroups)
 
 
 def _share_user_limits(host: dict[str, int]) -> None:
@@ -166,30 +144,30 @@ def _share_user_limits(host: dict[str, int]) -> None:
 
 def main(argv: list[str]) -> None:
     if argv[0] == "--rm":
-        r, w = int(argv[1]), int(argv[2])
+        sock = socket.socket(fileno=int(argv[1]))
         os.chdir("/")
-        _handshake(r, w)
+        _handshake(sock)
         from ..linux import paths
-        for path in argv[3:]:
+        for path in argv[2:]:
             paths.remove_tree(path)
-        os.write(w, b"R")
+        wire.send(sock, msg.handshake_frame(msg.ChildReady()))
         return
-    state_dir, r, w = Path(argv[0]), int(argv[1]), int(argv[2])
-    os.set_inheritable(r, False)  # no machine command may inherit the handshake pipes
-    os.set_inheritable(w, False)
+    state_dir, sock = Path(argv[0]), socket.socket(fileno=int(argv[1]))
+    sock.set_inheritable(False)  # no machine command may inherit the handshake socket
     host_pid = os.getpid()
-    lock = int(argv[3])  # the lab's flock, taken by the launcher: held for as long as we live
+    lock = int(argv[2])  # the lab's flock, taken by the launcher: held for as long as we live
     os.set_inheritable(lock, False)
     try:
         from ..linux import seccomp
         seccomp.new_session_keyring()  # nothing of the lab possesses the user's session keys
-        full_map = _handshake(r, w)
-        os.close(r)
+        _full, fds = _handshake(sock)
+        for fd in fds:
+            os.set_inheritable(fd, False)
         ns.not_dumpable()
         ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWPID | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC)
         ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
     except Exception as e:
-        os.write(w, f"E {json.dumps({'kind': 'EngineError', 'message': str(e)})}".encode())
+        _failed(sock, e)
         os._exit(1)
     child = os.fork()
     if child == 0:
@@ -200,22 +178,19 @@ def main(argv: list[str]) -> None:
                 import cProfile
                 import pstats
                 prof = cProfile.Profile()
-                prof.runcall(_serve, state_dir, w, full_map, host_pid)
+                prof.runcall(_serve, state_dir, sock, host_pid, fds)
                 with open(state_dir / "profile.txt", "w") as f:
                     pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(40)
             else:
-                _serve(state_dir, w, full_map, host_pid)
+                _serve(state_dir, sock, host_pid, fds)
             os._exit(0)
         except BaseException as e:
             traceback.print_exc()
-            try:
-                from ..errors import NkError, to_wire
-                reply = to_wire(e) if isinstance(e, NkError) else {"kind": "EngineError", "message": str(e)}
-                os.write(w, f"E {json.dumps(reply)}".encode())
-            except OSError:
-                pass
+            _failed(sock, e)
             os._exit(1)
-    os.close(w)
+    sock.close()
+    for fd in fds:
+        os.close(fd)
 
     def forward(sig, _frame):
         try:
