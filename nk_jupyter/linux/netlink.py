@@ -60,15 +60,15 @@ class Hub:
             self.bridges[domain] = idx
         return self.bridges[domain]
 
-    def plug(self, node_pid: int, node_index: int, ifnum: int, domain: str, mac: str, mtu: int | None = None) -> None:
-        """Create node's ethN, its hub end enslaved to the domain's bridge, both up."""
+    def plug(self, netns: int, node_index: int, ifnum: int, domain: str, mac: str, mtu: int | None = None) -> None:
+        """Create a machine's ethN in netns (a descriptor), its hub end enslaved to the domain's bridge, both up."""
         br = self.bridge(domain)
         if self.ports.get(domain, 0) >= MAX_PORTS:
             raise OSError(errno.EXFULL, f"collision domain {domain!r} already has {MAX_PORTS} interfaces "
                                         "(the limit of a Linux bridge)")
         extra = {"mtu": mtu} if mtu else {}
         self.ipr.link("add", ifname=veth_name(node_index, ifnum), kind="veth", master=br, state="up",
-                      peer={"ifname": f"eth{ifnum}", "address": mac, "net_ns_pid": node_pid, **extra})
+                      peer={"ifname": f"eth{ifnum}", "address": mac, "net_ns_fd": netns, **extra})
         self.ports[domain] = self.ports.get(domain, 0) + 1
         self.port_domain[(node_index, ifnum)] = domain
 
@@ -84,12 +84,12 @@ class Hub:
         if domain:
             self.ports[domain] -= 1
 
-    def in_node(self, node_pid: int):
-        """Context manager: an IPRoute bound to the node's netns (setns there and back)."""
-        return _InNode(self, node_pid)
+    def in_node(self, netns: int):
+        """Context manager: an IPRoute bound to a machine's netns (a descriptor; setns there and back)."""
+        return _InNode(self, netns)
 
-    def links_up(self, node_pid: int, ifnames: list[str]) -> None:
-        with self.in_node(node_pid) as ipr:
+    def links_up(self, netns: int, ifnames: list[str]) -> None:
+        with self.in_node(netns) as ipr:
             for name in ["lo", *ifnames]:
                 found = ipr.link_lookup(ifname=name)
                 if found:
@@ -100,15 +100,11 @@ class Hub:
 
 
 class _InNode:
-    def __init__(self, hub: Hub, pid: int) -> None:
-        self.hub, self.pid = hub, pid
+    def __init__(self, hub: Hub, netns: int) -> None:
+        self.hub, self.netns = hub, netns
 
     def __enter__(self):
-        fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            ns.setns(fd, ns.CLONE_NEWNET)
-        finally:
-            os.close(fd)
+        ns.setns(self.netns, ns.CLONE_NEWNET)
         try:
             self.ipr = self.hub._IPRoute()
         except BaseException:

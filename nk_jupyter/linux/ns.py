@@ -117,3 +117,67 @@ def mapped_ids() -> int:
     """How many user IDs this user namespace maps (inner IDs 0..N-1)."""
     with open("/proc/self/uid_map") as f:
         return max(int(inner) + int(count) for inner, _outer, count in (l.split() for l in f))
+
+
+class Unsharer:
+    """A child that becomes (as `as_uid`, under an NPROC limit) the first member of new
+    namespaces, `flags` with CLONE_NEWUSER among them, then waits to be released: its parent
+    writes the new user namespace's ID map and opens or joins what it made (its pidfd).
+
+    The child is made dumpable (so that the parent may write its map): `keep` are the only
+    descriptors it keeps, and `first` runs in it before anything else (a setns, say).
+    """
+
+    def __init__(self, flags: int, as_uid: int, nproc: int, keep: set[int] = frozenset(), first=None) -> None:
+        import resource
+        r1, w1 = os.pipe()
+        r2, w2 = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.close(r1)
+                os.close(w2)
+                close_all_but({w1, r2, *keep})
+                if first:
+                    first()
+                if as_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
+                    os.setgroups([])
+                    os.setresgid(as_uid, as_uid, as_uid)
+                    os.setresuid(as_uid, as_uid, as_uid)
+                resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+                dumpable()
+                unshare(flags)
+                os.write(w1, b"u")
+                os.read(r2, 1)
+            except BaseException as e:
+                os.write(w1, f"e{e}".encode())
+            finally:
+                os._exit(0)
+        os.close(w1)
+        os.close(r2)
+        self._release = w2
+        try:
+            answer = os.read(r1, 4096)
+        finally:
+            os.close(r1)
+        if answer != b"u":
+            self.release()
+            raise OSError(f"could not make a user namespace: {answer[1:].decode(errors='replace')}")
+        self.pidfd = os.pidfd_open(self.pid)
+
+    def release(self) -> None:
+        os.close(self._release)
+        os.waitpid(self.pid, 0)
+        if hasattr(self, "pidfd"):
+            os.close(self.pidfd)
+
+
+def close_all_but(fds: set[int]) -> None:
+    """Close every descriptor but these (in a child that must hold nothing else of ours)."""
+    import resource
+    last = 0
+    for fd in sorted(fds):
+        if fd > last:
+            os.closerange(last, fd)
+        last = fd + 1
+    os.closerange(last, resource.getrlimit(resource.RLIMIT_NOFILE)[0])

@@ -14,38 +14,38 @@ that namespace: nothing in the machine can remount them read-write or unmount th
 what they cover. Machine root holds capabilities only in Um: it cannot enter or act on the
 supervisor's namespaces, even with a file descriptor of one.
 
-Its life, talking to the supervisor over one socket (nk_jupyter.wire frames):
+Its life, talking to the supervisor over one socket (messages.py):
   1. close every inherited fd it does not need; join the machine's cgroup; have a helper
      child make Um with the machine's net/uts/ipc/cgroup namespaces; join those; set the
-     hostname and the default sysctls (no interface exists yet)          -> {"stage": "ns"}
+     hostname and the default sysctls (no interface exists yet)          -> Stage("ns")
      (the supervisor now plugs the veths into this netns)
-  2. build the root (linux/mounts.py), pivot_root into it, write Um's id map, move into Um
-     and a locked copy of the mount namespace                            -> {"stage": "rooted"}
+  2. build the root (linux/mounts.py): the host's programs copy-on-write, or a container
+     image's files; pivot_root into it, write Um's id map, move into Um and a locked copy
+     of the mount namespace                                              -> Stage("rooted")
      + an O_PATH fd of the machine's /dev/pts (the supervisor opens terminals there)
-  3. wait for "go", bring lo and ethN up, write the lab's sysctls and, on first boot, hosts
-     and hostname                                                        -> {"stage": "ready"}
-  4. exec a small C init (catatonit -P) that only reaps orphans; the socket closes with the exec.
+  3. wait for Orders, then, as machine root: bring lo and ethN up, write the lab's sysctls,
+     on first boot hosts and hostname, and copy shared/ and MACHINE/ from /hostlab over /
+     (copyover.py)                                                       -> Stage("ready")
+  4. exec a small static init (catatonit -P) that only reaps orphans; the socket closes with
+     the exec.
 Until that exec the process is not dumpable, so nothing in the machine can ptrace it or open
-its /proc/PID/fd. Lab files are never touched here: the first-boot copy of shared/ and
-MACHINE/ runs later as machine root (engine/bootscript.py).
+its /proc/PID/fd. Lab files are read only as machine root, inside the machine.
 """
 from __future__ import annotations
 
 import fcntl
 import gc
 import os
-import resource
 import signal
 import socket
 import struct
 import time
-from dataclasses import dataclass
-
 from ... import wire
 from ...linux import mounts, ns, paths
-from . import template
+from . import copyover, template
+from .messages import NodeLayout, Orders, Stage
 
-TINY_INITS = (["/usr/bin/catatonit", "-P"], ["/usr/libexec/podman/catatonit", "-P"])
+TINY_INITS = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit")  # static: run on any root
 HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 MACHINE_NS = ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC | ns.CLONE_NEWCGROUP
 
@@ -60,36 +60,6 @@ DEV_SIZE = "1m"
 HIDDEN_PROC = ("keys", "key-users")
 VCS_DIRS = (".git", ".hg", ".svn")
 DPKG_INFO = "var/lib/dpkg/info"  # dpkg's file lists: the host's, under the machine's own changes
-
-
-@dataclass(frozen=True)
-class NodeLayout:
-    """Everything a machine's init needs; plain data made by the supervisor.
-
-    labfd and usernsfd are descriptor numbers valid in the zygote (and so in its children):
-    the lab folder (O_PATH, opened once by the supervisor) and the machines' user namespace.
-    """
-    name: str
-    root: str            # the folder (with the disk) that becomes the machine's /
-    scratch: str         # folder on the scratch space for /tmp, /run, /dev/shm
-    disk: str            # the machine's kept files: overlay upper dirs, /root, /home, /srv
-    template: str        # the lab's template of host files (etc, var)
-    labdir: str          # the lab folder (its descriptor is labfd)
-    shims: str           # mounted read-only at /run/nk (systemctl shim ...)
-    host_top: tuple[tuple[str, str], ...]  # (name, "dir" | "link:TARGET") of what the machine sees
-    labfd: int
-    usernsfd: int
-    owner_uid: int       # owner of the machine's user namespace, unique in the lab
-    nproc: int           # most processes and threads the machine may have at once
-    cgroup: str = ""     # the machine's cgroup folders (":"-separated), if the lab has delegated ones
-    sysctls: tuple[tuple[str, str], ...] = ()  # defaults, written before any interface exists
-
-    @classmethod
-    def from_json(cls, d: dict) -> "NodeLayout":
-        d = dict(d)
-        d["host_top"] = tuple(tuple(x) for x in d["host_top"])
-        d["sysctls"] = tuple(tuple(x) for x in d["sysctls"])
-        return cls(**d)
 
 
 def host_top_level() -> tuple[tuple[str, str], ...]:
@@ -113,11 +83,17 @@ def build_root(lay: NodeLayout) -> None:
 
     lay.root is kept with the machine's disk: what it makes at the top level (/scripts, /data)
     stays for its next boot; the names nk mounts on are made real, empty folders again first.
+    With lay.image, / is the image's files under the machine's own copy-on-write layer.
     """
     r = lay.root
     os.makedirs(r, exist_ok=True)
-    ns.bind(r, r)  # a mount point of its own, for pivot_root
-    for name, kind in lay.host_top:
+    if lay.image:
+        mounts.overlay(r, [lay.image], f"{lay.disk}/image/upper", f"{lay.disk}/image/work")
+        top = tuple((n, "dir") for n in FRESH + ("proc", "sys", "dev", "hostlab", "shared"))
+    else:
+        ns.bind(r, r)  # a mount point of its own, for pivot_root
+        top = lay.host_top
+    for name, kind in top:
         path = f"{r}/{name}"
         _clear(path, kind)
         if kind.startswith("link:"):
@@ -141,10 +117,7 @@ def build_root(lay: NodeLayout) -> None:
             os.chmod(fresh, 0o1777 if name == "tmp" else 0o755)
             ns.bind(fresh, path)
             if name == "run":
-                os.makedirs(f"{path}/lock")
-                os.chmod(f"{path}/lock", 0o1777)
-                os.mkdir(f"{path}/nk")
-                ns.bind(lay.shims, f"{path}/nk", readonly=True)
+                _run_nk(lay, path)
         elif name == "proc":
             ns.mount("proc", path, "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
             for hidden in HIDDEN_PROC:  # they list the user's keys (machine root has the user's uid)
@@ -154,8 +127,25 @@ def build_root(lay: NodeLayout) -> None:
             ns.mount("sysfs", path, "sysfs", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY)
         elif name == "dev":
             mounts.make_dev(path, DEV_SIZE, shm=f"{lay.scratch}/shm")
+    if lay.image and not os.path.isdir(f"{r}/root"):
+        _clear(f"{r}/root", "dir")  # commands start in /root, as on every machine
     _mount_lab(lay)
     mounts.pivot(r)
+
+
+def _run_nk(lay: NodeLayout, run: str) -> None:
+    """/run (fresh) with /run/lock and nk's own files: /run/nk/bin (systemctl and service
+    shims), /run/nk/share, and on an image machine /run/nk/static/busybox (nk's static
+    busybox: the setsid and env its commands start with). All read-only, and locked."""
+    os.makedirs(f"{run}/lock")
+    os.chmod(f"{run}/lock", 0o1777)
+    for sub in ("bin", "share"):
+        os.makedirs(f"{run}/nk/{sub}")
+        ns.bind(f"{lay.shims}/{sub}", f"{run}/nk/{sub}", readonly=True)
+    if lay.busybox:
+        os.makedirs(f"{run}/nk/static")
+        open(f"{run}/nk/static/busybox", "w").close()
+        ns.bind(lay.busybox, f"{run}/nk/static/busybox", readonly=True)
 
 
 def _clear(path: str, kind: str) -> None:
@@ -222,17 +212,6 @@ def set_up(ifname: str) -> None:
         fcntl.ioctl(s, 0x8914, struct.pack("16sH", ifname.encode(), flags | 1))
 
 
-def _keep_only(fds: set[int]) -> None:
-    """Close every descriptor but these (the zygote's own and the supervisor's are inherited)."""
-    top = max(fds) + 1
-    last = 0
-    for fd in sorted(fds):
-        if fd > last:
-            os.closerange(last, fd)
-        last = fd + 1
-    os.closerange(top, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-
-
 def _devnull_stdio() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -241,57 +220,21 @@ def _devnull_stdio() -> None:
         os.close(null)
 
 
-class _Maker:
-    """A child that makes the machine's user namespace (as lay.owner_uid of U2, with the NPROC
-    budget) and its net/uts/ipc/cgroup namespaces, then waits to be released."""
-
-    def __init__(self, lay: NodeLayout) -> None:
-        r1, w1 = os.pipe()
-        r2, w2 = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                _keep_only({w1, r2, lay.usernsfd})  # it turns dumpable below: nothing else of ours
-                ns.setns(lay.usernsfd, ns.CLONE_NEWUSER)
-                if lay.owner_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
-                    os.setgroups([])
-                    os.setresgid(lay.owner_uid, lay.owner_uid, lay.owner_uid)
-                    os.setresuid(lay.owner_uid, lay.owner_uid, lay.owner_uid)
-                resource.setrlimit(resource.RLIMIT_NPROC, (lay.nproc, lay.nproc))
-                ns.dumpable()  # so that the init may write our map; nothing runs in the machine yet
-                ns.unshare(ns.CLONE_NEWUSER | MACHINE_NS)
-                os.write(w1, b"u")
-                os.read(r2, 1)
-            except BaseException as e:
-                os.write(w1, f"e{e}".encode())
-            finally:
-                os._exit(0)
-        os.close(w1)
-        os.close(r2)
-        self._release = w2
-        answer = os.read(r1, 4096)
-        if answer != b"u":
-            raise OSError(f"could not make the machine's user namespace: {answer[1:].decode(errors='replace')}")
-        os.close(r1)
-        self.pidfd = os.pidfd_open(self.pid)
-
-    def release(self) -> None:
-        os.close(self._release)
-        os.waitpid(self.pid, 0)
-        os.close(self.pidfd)
-
-
 def run(lay: NodeLayout, sock: socket.socket) -> None:
     """Body of the machine's pid 1 (in the lab's user ns, in a new pid and mount ns). Never returns."""
     t0 = time.perf_counter()
     c0 = time.thread_time()
     try:
-        _keep_only({sock.fileno(), lay.labfd, lay.usernsfd})
+        ns.close_all_but({sock.fileno(), lay.labfd, lay.usernsfd})  # the zygote's and the supervisor's
         _devnull_stdio()
+        tiny = _tiny_init()  # opened here: an image machine's / has none of the host's programs
         for folder in filter(None, lay.cgroup.split(":")):  # before anything forks
             with open(f"{folder}/cgroup.procs", "w") as f:
                 f.write("0")
-        maker = _Maker(lay)
+        # a helper makes Um (as a uid of its own, with the machine's NPROC budget) and the
+        # machine's net/uts/ipc/cgroup namespaces; the init joins them
+        maker = ns.Unsharer(ns.CLONE_NEWUSER | MACHINE_NS, lay.owner_uid, lay.nproc, keep={lay.usernsfd},
+                            first=lambda: ns.setns(lay.usernsfd, ns.CLONE_NEWUSER))
         ns.setns(maker.pidfd, MACHINE_NS)
         ns.sethostname(lay.name)
         for key, value in lay.sysctls:  # before any interface exists, so "default" applies to all
@@ -299,7 +242,9 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
                 write_sysctl(key, value)
             except FileNotFoundError:  # e.g. a host booted with ipv6.disable=1
                 pass
-        wire.send(sock, {"stage": "ns"})
+        netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        _send(sock, Stage("ns"), fds=[netns])  # the supervisor plugs the machine's links into it
+        os.close(netns)
         build_root(lay)
         pts = os.open("/dev/pts", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         ns.setns(lay.usernsfd, ns.CLONE_NEWUSER)  # into U2, whose members may write Um's map
@@ -313,32 +258,48 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         c_root = time.thread_time() - c0
     except Exception as e:  # report any failure to the supervisor, then die
         _fail(sock, e)
-    wire.send(sock, {"stage": "rooted", "root_s": t_root, "root_cpu_s": c_root,
-                     "all_s": time.perf_counter() - t0}, fds=[pts])
+    _send(sock, Stage("rooted", root_s=t_root, root_cpu_s=c_root, all_s=time.perf_counter() - t0), fds=[pts])
     os.close(pts)
     try:
-        orders, _ = wire.recv(sock)
+        msg, _ = wire.recv(sock)
+        orders = wire.decode(Orders, msg, "orders")
     except (EOFError, OSError, wire.ProtocolError):
         os._exit(1)
+    _send(sock, Stage("ready", warnings=follow(lay, orders)))
+    # The socket is close-on-exec: the supervisor sees it close when we have exec'd (from then
+    # on this process is dumpable and nsenter may open its /proc/PID/ns).
+    if tiny is not None:  # a small C init keeps an idle machine at about 50 KiB
+        try:
+            os.execve(tiny, ["catatonit", "-P"], {})
+        except OSError:
+            pass
+    ns.dumpable()
+    sock.close()
+    _reap_forever()
+
+
+def follow(lay: NodeLayout, orders: Orders) -> list[str]:
+    """Do what the supervisor says once the machine's links exist (as machine root, inside);
+    returns warnings."""
     warnings = []
-    for ifname in orders.get("up", []):
+    for ifname in orders.up:
         try:
             set_up(ifname)
         except OSError as e:
             warnings.append(f"cannot bring {ifname} up: {e.strerror}")
-    for key, value in orders.get("sysctls", []):
+    for key, value in orders.sysctls:
         try:
             write_sysctl(key, value)
         except OSError as e:
             warnings.append(f"sysctl {key}={value}: {e.strerror}")
-    sh = "bash" if orders.get("sh") == "bash" else "dash"  # Netkit labs' #!/bin/sh may be bash's
-    try:
-        if os.readlink("/bin/sh") != sh and os.path.exists(f"/bin/{sh}"):
-            os.unlink("/bin/sh")
-            os.symlink(sh, "/bin/sh")
-    except OSError as e:
-        warnings.append(f"cannot make /bin/sh {sh}: {e.strerror}")
-    if orders.get("first_boot"):
+    if orders.sh in ("bash", "dash"):  # Netkit labs' #!/bin/sh may be bash's
+        try:
+            if os.readlink("/bin/sh") != orders.sh and os.path.exists(f"/bin/{orders.sh}"):
+                os.unlink("/bin/sh")
+                os.symlink(orders.sh, "/bin/sh")
+        except OSError as e:
+            warnings.append(f"cannot make /bin/sh {orders.sh}: {e.strerror}")
+    if orders.first_boot:
         try:
             with open("/etc/hosts", "w") as f:
                 f.write(HOSTS.format(name=lay.name))
@@ -346,24 +307,31 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
                 f.write(lay.name + "\n")
         except OSError as e:
             warnings.append(f"cannot write /etc/hosts or /etc/hostname: {e.strerror}")
-    wire.send(sock, {"stage": "ready", "warnings": warnings})
-    os.chdir("/root")  # commands start where the init is (nsenter -w)
-    # The socket is close-on-exec: the supervisor sees it close when we have exec'd (from then
-    # on this process is dumpable and nsenter may open its /proc/PID/ns).
-    for tiny in TINY_INITS:  # a small C init keeps an idle machine at about 50 KiB
-        if os.access(tiny[0], os.X_OK):
-            try:
-                os.execv(tiny[0], tiny)
-            except OSError:
-                pass
-    ns.dumpable()
-    sock.close()
-    _reap_forever()
+    for folder in orders.copy:  # shared/, then MACHINE/, over / (Netkit's first boot)
+        warnings += copyover.copy_over(folder)
+    try:
+        os.chdir("/root")  # commands start where the init is (nsenter -w)
+    except OSError:
+        os.chdir("/")
+    return warnings
+
+
+def _tiny_init() -> int | None:
+    for path in TINY_INITS:
+        try:
+            return os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            pass
+    return None
+
+
+def _send(sock: socket.socket, stage: Stage, fds: list[int] | None = None) -> None:
+    wire.send(sock, wire.encode(stage), fds=fds or ())
 
 
 def _fail(sock: socket.socket, e: Exception) -> None:
     try:
-        wire.send(sock, {"error": f"{type(e).__name__}: {e}"})
+        _send(sock, Stage(error=f"{type(e).__name__}: {e}"))
     finally:
         os._exit(1)
 

@@ -271,3 +271,34 @@ def restore_owners(target: Path, full_map: bool) -> None:
                 os.chmod(path, mode)
         except OSError:
             pass
+
+
+def ensure(root: Path, remove_trees, in_use) -> Path:
+    """This user's template of host files under root, built once per host-file fingerprint;
+    older templates no live lab uses are removed."""
+    import fcntl
+    path = root / f"template-{fingerprint()}"
+    if path.is_dir() and (path / "owners.json").exists() and not any(root.glob(".building-*")):
+        return path
+    lock = os.open(root / ".template.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stale = list(root.glob(".building-*"))  # builders hold the lock: these are from killed ones
+        if stale:
+            remove_trees(stale)
+        if not (path / "owners.json").exists():
+            tmp = root / f".building-{os.getpid()}"
+            tmp.mkdir(mode=0o700)
+            try:
+                build(tmp)
+                tmp.rename(path)
+            except BaseException:
+                remove_trees([tmp])
+                raise
+            used = in_use("namespaces", "template")
+            old = [p for p in root.glob("template-*") if p != path and str(p) not in used]
+            if old:
+                remove_trees(old)
+    finally:
+        os.close(lock)
+    return path

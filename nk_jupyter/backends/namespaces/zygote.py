@@ -3,15 +3,12 @@
 Forking the supervisor itself is slow (pyroute2 makes it ~30 MB); the zygote is forked
 before those imports, so each fork is cheap, and it works on the second core while the
 supervisor wires links. It is not dumpable, and neither is anything it forks until exec.
-Requests and answers travel on a socketpair (nk_jupyter.wire frames):
-    -> {"layout": NodeLayout fields}
-    <- {"pid": init pid} + [the supervisor's end of a socketpair to that init]  or  {"error": text}
+Requests and answers travel on a socketpair (messages.ForkInit, messages.Forked).
 Per machine it unshares a mount and a pid namespace (both the lab user namespace's), forks
 the init into them and goes back home with setns: one fork per machine.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import socket
@@ -19,6 +16,7 @@ import socket
 from ... import wire
 from ...linux import ns
 from . import nodeinit
+from .messages import ForkInit, Forked
 from .nodeinit import NodeLayout
 
 
@@ -45,14 +43,15 @@ def _serve(sock: socket.socket) -> None:
     while True:
         try:
             msg, _fds = wire.recv(sock)
+            request = wire.decode(ForkInit, msg, "zygote request")
         except (EOFError, OSError, wire.ProtocolError):
             return
         try:
-            pid, theirs = fork_init(NodeLayout.from_json(msg["layout"]), home)
+            pid, theirs = fork_init(request.layout, home)
         except OSError as e:
-            wire.send(sock, {"error": str(e)})
+            wire.send(sock, wire.encode(Forked(error=str(e))))
             continue
-        wire.send(sock, {"pid": pid}, fds=[theirs.fileno()])
+        wire.send(sock, wire.encode(Forked(pid)), fds=[theirs.fileno()])
         theirs.close()
 
 
@@ -82,15 +81,15 @@ class Zygote:
         self.pid, self.sock = start()
 
     def request(self, lay: NodeLayout) -> None:
-        fields = {f.name: getattr(lay, f.name) for f in dataclasses.fields(lay)}  # shallow: asdict deep-copies
-        wire.send(self.sock, {"layout": fields})
+        wire.send(self.sock, wire.encode(ForkInit(lay)))
 
     def answer(self) -> tuple[int, socket.socket]:
         """The next init forked: (pid, socket to it); NodeStartError if it failed."""
         from . import NodeStartError
         msg, fds = wire.recv(self.sock)
-        if "error" in msg:
+        answer = wire.decode(Forked, msg, "zygote answer")
+        if answer.error or len(fds) != 1:
             for fd in fds:
                 os.close(fd)
-            raise NodeStartError(msg["error"])
-        return int(msg["pid"]), socket.socket(fileno=fds[0])
+            raise NodeStartError(answer.error or "the zygote sent no socket")
+        return answer.pid, socket.socket(fileno=fds[0])

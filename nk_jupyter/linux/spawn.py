@@ -1,0 +1,85 @@
+"""Starting and signalling processes from the single-threaded supervisor (posix_spawn, ptys).
+
+The supervisor never forks itself to run a command (it is large, and a fork of it would hold
+every descriptor it has): it posix_spawns a small program with exactly the descriptors the
+command gets.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import struct
+import termios
+
+SETSID = "/usr/bin/setsid"
+DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD,
+                   signal.SIGUSR1, signal.SIGQUIT)
+SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
+
+
+def spawn_here(prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
+               new_session: bool = True) -> int:
+    """posix_spawn prog with fds as its stdin/stdout/stderr and default signal handling."""
+    actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
+    return os.posix_spawn(prog, argv, env, file_actions=actions, setsid=new_session,
+                          setsigdef=DEFAULT_SIGNALS, setsigmask=())
+
+
+def spawn_on_pty(prog: str, argv: list[str], env: dict[str, str], size: tuple[int, int]) -> tuple[int, int]:
+    """Spawn on a new pty of the current mount namespace's devpts; returns (pid, master)."""
+    master, slave = os.openpty()
+    try:
+        set_size(master, size)
+        os.set_inheritable(master, False)
+        pid = spawn_here(SETSID, ["setsid", "--ctty", prog, *argv[1:]], env, (slave, slave, slave),
+                         new_session=False)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return pid, master
+
+
+def set_size(master: int, size: tuple[int, int]) -> None:
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+
+
+def which(name: str, path: str) -> str | None:
+    if "/" in name:
+        return name
+    for d in path.split(":"):
+        full = f"{d}/{name}"
+        if os.access(full, os.X_OK) and not os.path.isdir(full):
+            return full
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """The children of process pid (one of ours)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def signal_started(spawned: int, sig: int) -> None:
+    """Signal what a spawned entry program (nsenter, setsid) started: the command's process
+    group (it leads its own session). The program in between only relays the exit status; it
+    is signalled itself only when the command does not exist yet, or with SIGKILL."""
+    kids = children(spawned)
+    for child in kids:
+        try:
+            os.killpg(child, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if not kids or sig == signal.SIGKILL:
+        try:
+            os.killpg(spawned, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+__all__ = ["spawn_here", "spawn_on_pty", "set_size", "which", "children", "signal_started", "SIGNALS"]
