@@ -1,14 +1,21 @@
-"""The Python API: one class, `Lab`, a handle on a lab folder and its running supervisor.
+"""The Python API: `Lab`, a handle on a lab folder and its running supervisor, and the few
+functions about all of a user's labs. The only door the faces (CLI, Jupyter, grading, the
+JupyterLab server extension) use.
 
     from nk_jupyter import Lab
     lab = Lab.from_dir("labs/ospf")          # or Lab.from_text(lab_conf, files={...})
-    lab.start(progress=print)                 # returns when every startup has finished
+    lab.start(progress=print)                 # StartResult, when every startup has finished
     r = lab.run("pc1", "ip -j addr")          # ExecResult: stdout, stderr, status, .json()
     for stream, text in lab.exec("pc1", "ping -c 3 10.0.0.2"): ...   # streamed chunks
-    lab.topology()                            # machines, domains, interfaces, addresses
+    lab.topology()                            # Topology: machines, domains, addresses, routes
     lab.halt()                                # or lab.crash()
 
-Any process can attach to a lab another process started: Lab.from_dir(same folder).
+    running_labs()                            # [RunningLab] of this user
+    stop("labs/ospf")                         # stop whatever runs there, even a broken lab
+    wipe()                                    # everything of this user's labs, orphans too
+
+Any process can attach to a lab another process started: Lab.attach(same folder).
+Progress callbacks and Lab.events() get the events of nk_jupyter.model.events.
 """
 from __future__ import annotations
 
@@ -20,14 +27,19 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import labconf
+from .backends import IMAGE_POLICIES
 from .engine import launch
-from .engine.client import EngineClient, RunningCommand
-from .engine.statedir import StateDir, state_root
-from .errors import ExecError, LabAlreadyRunningError, LabNotRunningError, UserError
+from .engine import messages as msg
+from .engine.client import ApiVersionError, EngineClient, RunningCommand
+from .engine.messages import MachineInfo, StartResult, StartupReport
+from .engine.statedir import StateDir, all_states, state_root
+from .errors import EngineError, ExecError, LabAlreadyRunningError, LabNotRunningError, UserError
 from .model import Lab as LabModel
+from .model.events import Event, WarningEvent
 from .model.names import check_domain_name, check_machine_name
+from .model.topology import Topology
 
-Progress = Callable[[dict], None]
+ProgressCallback = Callable[[Event], None]
 
 
 @dataclass
@@ -224,6 +236,94 @@ class ExecStream:
             self.running.close()
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Who started a lab: a process (pid) and, in Jupyter, its kernel's connection file."""
+    pid: int = 0
+    kernel: str = ""
+
+    @classmethod
+    def of(cls, record: dict | None) -> "Owner":
+        record = record or {}
+        return cls(int(record.get("pid") or 0), str(record.get("kernel") or ""))
+
+
+@dataclass(frozen=True)
+class RunningLab:
+    """A lab of this user that a supervisor serves now."""
+    directory: Path
+    name: str
+    owner: Owner
+    started: float
+    text_lab: bool      # made by Lab.from_text (a %%lab cell): its folder is nk's
+
+
+def text_lab_folder(name: str) -> Path:
+    """Where Lab.from_text keeps the lab NAME (a %%lab cell's lab)."""
+    return state_root() / "text-labs" / name
+
+
+def _is_text_lab(folder: Path) -> bool:
+    return state_root() / "text-labs" in Path(folder).parents
+
+
+def running_labs() -> list[RunningLab]:
+    """Every lab of this user that a supervisor serves now (started by anyone: CLI, kernel, API)."""
+    out = []
+    for state in all_states():
+        conf = state.read_json()
+        if conf.get("directory") and state.is_live():
+            folder = Path(conf["directory"])
+            out.append(RunningLab(folder, folder.name, Owner.of(conf.get("owner")), float(conf.get("started") or 0),
+                                  _is_text_lab(folder)))
+    return out
+
+
+def stop(folder: str | Path, halt: bool = False, timeout: float = 10.0) -> None:
+    """Stop whatever lab runs in folder (halt it, or crash it) even when its lab.conf is broken
+    now or another version of nk started it; a supervisor that does not answer is terminated.
+    A lab of Lab.from_text is crashed and its files removed (its cell makes it again)."""
+    folder = Path(folder).resolve()
+    state = StateDir.for_lab(folder)
+    was_live = state.is_live()
+    if was_live:
+        client = EngineClient(state)
+        try:
+            if halt and not _is_text_lab(folder):
+                client.call(msg.Halt())
+            else:
+                client.call(msg.Crash())
+        except (ApiVersionError, EngineError, LabNotRunningError):
+            pass
+        _wait_gone(state, timeout)
+        if state.is_live():
+            launch.terminate(state, timeout)
+    if _is_text_lab(folder):
+        launch.remove_trees([state.path, folder])
+    elif was_live and not halt:
+        launch.remove_trees([state.path])
+
+
+def _wait_gone(state: StateDir, timeout: float) -> None:
+    import time
+    end = time.monotonic() + timeout
+    while state.is_live() and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class WipeReport:
+    supervisors: int          # supervisor processes stopped
+    removed: int              # entries removed from the state roots
+    roots: list[Path]
+
+
+def wipe() -> WipeReport:
+    """Stop and remove everything of this user's labs, orphans included (nk wipe)."""
+    supervisors, removed, roots = launch.wipe()
+    return WipeReport(supervisors, removed, roots)
+
+
 class Lab:
     """A lab folder and (once started) its supervisor."""
 
@@ -231,8 +331,8 @@ class Lab:
         self.model = model
         self.directory: Path = model.directory
         self.overrides = list(overrides or [])
-        self.state = StateDir.for_lab(self.directory)
-        self.client = EngineClient(self.state)
+        self._state = StateDir.for_lab(self.directory)
+        self._client = EngineClient(self._state)
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -245,20 +345,14 @@ class Lab:
                   overrides: list[str] | None = None) -> "Lab":
         """A lab from lab.conf text plus {relative path: content} (e.g. "pc1.startup").
 
-        The files are written to a folder of this user's (text-labs/NAME under the state
-        root), replacing an earlier lab of that name: if that lab is running, it is
-        crashed first.
+        The files are written to a folder of this user's (text_lab_folder(NAME)), replacing an
+        earlier lab of that name: if that lab is running, it is crashed first.
         """
         if not name.replace("-", "").replace("_", "").isalnum():
             raise UserError(f"lab name {name!r}: use letters, digits, - and _ only")
-        folder = state_root() / "text-labs" / name
-        old = StateDir.for_lab(folder)
-        if old.is_live():
-            EngineClient(old).call("crash")
-            while old.is_live():
-                import time
-                time.sleep(0.01)
-        launch.remove_trees([old.path, folder])  # machines may have written into it (sub-ID owners)
+        folder = text_lab_folder(name)
+        stop(folder)  # machines may have written into it (sub-ID owners): removed by stop()
+        launch.remove_trees([folder, StateDir.for_lab(folder).path])
         folder.mkdir(parents=True)
         (folder / "lab.conf").write_text(lab_conf)
         for rel, content in (files or {}).items():
@@ -287,37 +381,73 @@ class Lab:
         except UserError:
             return cls(LabModel(name=folder.name, directory=folder))
 
+    @classmethod
+    def started_overrides(cls, path: str | Path) -> list[str] | None:
+        """The -o overrides the running lab of a folder was started with (None if not running)."""
+        state = StateDir.for_lab(Path(path).resolve())
+        return list(state.read_json().get("overrides") or []) if state.is_live() else None
+
     # -- state ----------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.state.is_live()
+        return self._state.is_live()
 
     @property
     def warnings(self) -> list[str]:
         return list(self.model.warnings)
 
+    @property
+    def owner(self) -> Owner | None:
+        """Who started the lab, while it runs."""
+        return Owner.of(self._state.read_json().get("owner")) if self.running else None
+
+    @property
+    def text_lab(self) -> bool:
+        """Made by Lab.from_text (a %%lab cell)."""
+        return _is_text_lab(self.directory)
+
+    @property
+    def has_files(self) -> bool:
+        """Something of an earlier run is kept (machines' files after lhalt, logs)."""
+        return self._state.path.exists()
+
+    def startup_log(self, machine: str, lines: int | None = None) -> str:
+        """The output of a machine's startups and shutdowns (its last lines); "" if none yet."""
+        try:
+            text = self._state.startup_log(check_machine_name(machine)).read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:]) if lines else text
+
     # -- life cycle -----------------------------------------------------------------
-    def start(self, machines: list[str] | None = None, progress: Progress | None = None, fast: bool = False,
-              timeout: float = 300, parallel: int = 0, owner: dict | None = None) -> dict:
+    def start(self, machines: list[str] | None = None, progress: ProgressCallback | None = None, fast: bool = False,
+              timeout: float = 300, parallel: int = 0, owner: Owner | None = None, images: str = "auto") -> StartResult:
         """Boot the lab (or some machines); returns when every startup has finished.
 
-        progress gets each event, e.g. {"event": "machine", "machine": "pc1", "state": "running"}.
-        Returns {"machines": [...], "failed": [...], "details": {...}}.
+        progress gets each event (nk_jupyter.model.events), e.g. MachineEvent("pc1", "running").
+        images: what a machine with image= runs on: "auto", "podman" or "host" (see
+        nk_jupyter.backends.IMAGE_POLICIES).
         """
         for name in machines or []:
             self.model.machine(name)
-        if not self.running:
-            try:
-                warnings = launch.start_supervisor(self.state, self.directory, self.overrides, owner)
-            except LabAlreadyRunningError:
-                if not self.running:
-                    raise
-                warnings = []  # another start brings the lab up at this moment: this one joins it
-            for w in warnings + self._unsupported():
-                if progress:
-                    progress({"event": "warning", "message": w})
-        return self.client.call("start", on_event=progress, machines=machines, fast=fast, timeout=timeout,
-                                parallel=parallel)
+        self._supervisor(progress, owner, images)
+        return self._client.call(msg.Start(list(machines or []), fast, float(timeout), int(parallel)), on_event=progress)
+
+    def _supervisor(self, progress: ProgressCallback | None, owner: Owner | None, images: str) -> None:
+        """Start the lab's supervisor unless it runs (or another start brings it up now)."""
+        if self.running:
+            return
+        try:
+            warnings = launch.start_supervisor(self._state, self.model, self.overrides,
+                                               {"pid": owner.pid, "kernel": owner.kernel} if owner else None,
+                                               images, progress)
+        except LabAlreadyRunningError:
+            if not self.running:
+                raise
+            warnings = []  # another start brings the lab up at this moment: this one joins it
+        for w in warnings + self._unsupported():
+            if progress:
+                progress(WarningEvent(w))
 
     def _unsupported(self) -> list[str]:
         out = []
@@ -328,62 +458,55 @@ class Lab:
 
     def halt(self, machines: list[str] | None = None) -> None:
         """Stop gracefully (MACHINE.shutdown, shared.shutdown); machines keep their files."""
-        self._call("halt", machines=machines)
+        self._call(msg.Halt(list(machines or [])))
 
     def crash(self, machines: list[str] | None = None, keep_disk: bool = False) -> None:
         """Stop at once; machines' files are discarded (unless keep_disk)."""
-        self._call("crash", machines=machines, keep_disk=keep_disk)
-        if not machines:
+        if not machines and not keep_disk:
+            if not self.running:
+                raise LabNotRunningError(f"no lab is running in {self.directory} (start it with nk lstart -d {self.directory})")
+            try:
+                self._call(msg.Crash())
+            except ApiVersionError:  # another nk's lab: its supervisor is stopped by signal
+                launch.terminate(self._state)
             self.clean()
+            return
+        self._call(msg.Crash(list(machines or []), keep_disk))
 
     def destroy(self) -> None:
         """Crash the lab if it runs and remove everything of it; a lab made by from_text loses
         its folder too (the cell or the code that made it makes it again)."""
-        if self.running:
-            self.crash()
-        else:
-            self.clean()
-        if state_root() / "text-labs" in self.directory.parents:
-            launch.remove_trees([self.directory])
+        stop(self.directory)
 
     def clean(self) -> None:
         """Remove everything of a stopped lab (its machines' files included)."""
         if self.running:
             raise UserError(f"the lab in {self.directory} is running; halt or crash it first")
-        if self.state.path.exists():
-            launch.remove_trees([self.state.path])
+        if self._state.path.exists():
+            launch.remove_trees([self._state.path])
 
-    def _call(self, op: str, **args) -> dict:
+    def _call(self, request):
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory} (start it with nk lstart -d {self.directory})")
-        reply = self.client.call(op, **args)
-        if reply.get("supervisor_exits"):
-            self._wait_stopped()
+        reply = self._client.call(request)
+        if getattr(reply, "supervisor_exits", False):
+            _wait_gone(self._state, 10.0)
         return reply
-
-    def _wait_stopped(self, timeout: float = 10.0) -> None:
-        import time
-        end = time.monotonic() + timeout
-        while self.running and time.monotonic() < end:
-            time.sleep(0.01)
 
     # -- machines -------------------------------------------------------------------
     def vstart(self, name: str, interfaces: dict[int, str], exec_commands: list[str] | None = None,
-               progress: Progress | None = None, owner: dict | None = None) -> dict:
+               progress: ProgressCallback | None = None, owner: Owner | None = None) -> StartResult:
         """Start one more machine (starting the lab's supervisor if needed)."""
         check_machine_name(name)
         interfaces = _interfaces(interfaces, unplug=False)
-        if not self.running:
-            for w in launch.start_supervisor(self.state, self.directory, self.overrides, owner):
-                if progress:
-                    progress({"event": "warning", "message": w})
-        return self.client.call("vstart", on_event=progress, name=name, interfaces={str(k): v for k, v in interfaces.items()},
-                                exec=exec_commands or [])
+        self._supervisor(progress, owner, "auto")
+        return self._client.call(msg.VStart(name, {str(k): v for k, v in interfaces.items()}, list(exec_commands or [])),
+                                 on_event=progress)
 
     def vconfig(self, machine: str, interfaces: dict[int, str | None]) -> None:
         """Hot-plug (domain) or unplug (None or "") interfaces of a running machine."""
         interfaces = _interfaces(interfaces, unplug=True)
-        self._call("vconfig", machine=check_machine_name(machine), interfaces={str(k): v for k, v in interfaces.items()})
+        self._call(msg.VConfig(check_machine_name(machine), {str(k): v for k, v in interfaces.items()}))
 
     def exec(self, machine: str, command: str, env: dict | None = None, stdin: bytes | int | None = None) -> ExecStream:
         """Run command (by the machine's shell); iterate for (stream, text) chunks.
@@ -392,7 +515,7 @@ class Lab:
         """
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return ExecStream(self.client, check_machine_name(machine), command, env, stdin)
+        return ExecStream(self._client, check_machine_name(machine), command, env, stdin)
 
     def run(self, machine: str, command: str, env: dict | None = None, stdin: bytes | None = None,
             timeout: float | None = None, limit: int | None = None) -> ExecResult:
@@ -427,40 +550,40 @@ class Lab:
         `rootlesskit bash`: that is the user's own shell, not a machine."""
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return ExecStream(self.client, None, None, None, stdin, argv=argv)
+        return ExecStream(self._client, None, None, None, stdin, argv=argv)
 
-    def terminal(self, machine: str | None, argv: list[str], size: tuple[int, int], env: dict | None = None):
+    def terminal(self, machine: str | None, argv: list[str] | None, size: tuple[int, int], env: dict | None = None):
         """Start argv on a new pty of the machine (None: the hub); returns (a RunningCommand with
-        wait/signal/fileno, the pty's master fd). The pty is the machine's own (its devpts)."""
+        wait/signal/fileno, the pty's master fd). The pty is the machine's own (its devpts).
+        argv None: the machine's login shell (its shell= option, else bash, else sh)."""
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return self.client.exec_pty(check_machine_name(machine) if machine is not None else None, argv, size, env)
+        if machine is None and not argv:
+            raise UserError("the hub has no login shell: give argv")
+        return self._client.exec_pty(check_machine_name(machine) if machine is not None else None, argv, size, env)
 
-    def info(self, memory: bool = False) -> list[dict]:
-        return self._call("info", memory=memory)["machines"]
+    def info(self, memory: bool = False) -> list[MachineInfo]:
+        return self._call(msg.Info(memory)).machines
 
-    def topology(self) -> dict:
+    def topology(self) -> Topology:
         """Machines (state, interfaces, addresses, routes) and domains; from lab.conf when stopped."""
         if self.running:
-            topo = self._call("topology")
-            topo.pop("ok", None)
-            return topo
-        return static_topology(self.model)
+            return self._call(msg.GetTopology()).topology
+        return Topology.from_lab(self.model)
 
-    def events(self):
-        return self.client.events()
+    def events(self) -> Iterator[Event]:
+        return self._client.events()
 
 
-def start_summary(result: dict) -> list[str]:
+def start_summary(result: StartResult) -> list[str]:
     """One line naming the startups that failed (with their first error), one naming the
     programs the host lacks: what a teacher needs to see after a boot."""
-    startups = result.get("startups") or {}
-    failed = [f"{n} (status {s['status']}{': ' + s['error'] if s.get('error') else ''})"
-              for n, s in startups.items() if s.get("status") and n not in result.get("failed", [])]
+    failed = [f"{n} (status {s.status}{': ' + s.error if s.error else ''})"
+              for n, s in result.startups.items() if s.status and n not in result.failed]
     out = [f"startup failed on {', '.join(failed)}"] if failed else []
     lacking: dict[tuple[str, str], list[str]] = {}
-    for n, s in startups.items():
-        for program, package in (s.get("missing") or {}).items():
+    for n, s in result.startups.items():
+        for program, package in s.missing.items():
             lacking.setdefault((program, package), []).append(n)
     if lacking:
         out.append("this host lacks " + "; ".join(f"{p} (Debian package {pkg}, used by "
@@ -484,18 +607,5 @@ def _interfaces(interfaces: dict, unplug: bool) -> dict[int, str | None]:
     return out
 
 
-def static_topology(model: LabModel) -> dict:
-    from .model.macs import netkit_mac
-    machines, domains = [], {}
-    for m in model.machines.values():
-        ifaces = [{"name": i.name, "domain": i.link, "mac": i.mac or netkit_mac(m.name, i.name), "addresses": []}
-                  for _, i in sorted(m.interfaces.items())]
-        for i in ifaces:
-            domains.setdefault(i["domain"], []).append(f"{m.name}:{i['name']}")
-        machines.append({"name": m.name, "state": "defined", "detail": "", "interfaces": ifaces, "routes": [],
-                         "router": len(ifaces) > 1})
-    return {"lab": model.name, "machines": machines,
-            "domains": [{"name": d, "members": sorted(v)} for d, v in sorted(domains.items())]}
-
-
-__all__ = ["Lab", "ExecResult", "ExecStream", "start_summary"]
+__all__ = ["IMAGE_POLICIES", "Lab", "ExecResult", "ExecStream", "StartResult", "StartupReport", "MachineInfo", "Topology", "Owner",
+           "RunningLab", "WipeReport", "running_labs", "stop", "wipe", "text_lab_folder", "start_summary"]

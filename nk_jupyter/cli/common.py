@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from ..api import Lab
+from ..model.events import Event, MachineEvent, PullEvent, WarningEvent
+from ..model.states import MachineState as S
 from ..text import raw_write
 
 
@@ -30,16 +32,22 @@ class Progress:
         self.live = sys.stderr.isatty()
         self.states: dict[str, str] = {}
 
-    def __call__(self, ev: dict) -> None:
-        if ev.get("event") == "warning":
-            self._line(f"warning: {ev.get('machine', '') + ': ' if ev.get('machine') else ''}{ev['message']}")
-        elif ev.get("event") == "machine" and not self.quiet:
-            self.states[ev["machine"]] = ev["state"]
-            detail = f" ({ev['detail']})" if ev.get("detail") else ""
-            if detail or ev["state"] == "failed":
-                self._line(f"{ev['machine']}: {ev['state']}{detail}")
-            elif not self.live and ev["state"] in ("running", "halted", "crashed"):
-                print(f"{ev['machine']}: {ev['state']}", file=sys.stderr)
+    def __call__(self, ev: Event) -> None:
+        if isinstance(ev, WarningEvent):
+            self._line(f"warning: {ev.machine + ': ' if ev.machine else ''}{ev.message}")
+        elif isinstance(ev, PullEvent) and not self.quiet:
+            if ev.done or not self.live:
+                self._line(f"image {ev.image}: {ev.text}")
+            else:
+                raw_write(sys.stderr, "\r\033[K")
+                print(f"image {ev.image}: {ev.text}"[:150], end="", file=sys.stderr, flush=True)
+        elif isinstance(ev, MachineEvent) and not self.quiet:
+            self.states[ev.machine] = ev.state.value
+            detail = f" ({ev.detail})" if ev.detail else ""
+            if detail or ev.state == S.FAILED:
+                self._line(f"{ev.machine}: {ev.state}{detail}")
+            elif not self.live and ev.state in (S.RUNNING, S.HALTED, S.CRASHED):
+                print(f"{ev.machine}: {ev.state}", file=sys.stderr)
             if self.live:
                 counts: dict[str, int] = {}
                 for state in self.states.values():

@@ -69,8 +69,7 @@ def _setup_vconnect(p) -> None:
 
 def vconnect(args) -> int:
     lab = running_lab(args)
-    shell = args.shell or lab.model.machines.get(args.machine) and lab.model.machines[args.machine].options.shell or "/bin/bash"
-    return _interactive(lab, args.machine, [shell, "-l"])
+    return _interactive(lab, args.machine, [args.shell, "-l"] if args.shell else None)
 
 
 def shell(args) -> int:
@@ -86,8 +85,9 @@ def _setup_shell(p) -> None:
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND...")
 
 
-def _interactive(lab, machine: str | None, argv: list[str]) -> int:
-    """Run argv on a new pty of the machine, relaying this terminal to it (raw mode) until it exits."""
+def _interactive(lab, machine: str | None, argv: list[str] | None) -> int:
+    """Run argv (None: its login shell) on a new pty of the machine, relaying this terminal to it
+    (raw mode) until it exits."""
     import termios
     import tty
     size = os.get_terminal_size(0) if sys.stdin.isatty() else os.terminal_size((80, 24))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ..engine.launch import tail
 from ..api import start_summary
+from ..api import IMAGE_POLICIES
 from .common import Progress, add_dir, open_lab, running_lab
 
 
@@ -20,6 +20,8 @@ def _setup_lstart(p) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when a startup fails (by default, as Netkit and Kathara, the machine keeps running)")
+    p.add_argument("--images", choices=list(IMAGE_POLICIES), default="auto",
+                   help="what a machine with image= runs on: " + "; ".join(f"{k}: {v}" for k, v in IMAGE_POLICIES.items()))
 
 
 def lstart(args) -> int:
@@ -31,7 +33,7 @@ def lstart(args) -> int:
     progress = Progress(args.quiet)
     try:
         result = lab.start(args.machines or None, progress=progress, fast=args.fast,
-                           timeout=args.timeout, parallel=args.parallel)
+                           timeout=args.timeout, parallel=args.parallel, images=args.images)
     except KeyboardInterrupt:
         progress.done()
         if lab.running:
@@ -40,19 +42,19 @@ def lstart(args) -> int:
         return 130
     finally:
         progress.done()
-    for name in result.get("failed", []):
-        print(f"nk lstart: {name} failed: {result['details'].get(name, '')}", file=sys.stderr)
-        print(tail(lab.state.startup_log(name), 10), file=sys.stderr)
+    for name in result.failed:
+        print(f"nk lstart: {name} failed: {result.details.get(name, '')}", file=sys.stderr)
+        print(lab.startup_log(name, 10) or "(no startup log)", file=sys.stderr)
     for line in start_summary(result):
         print(f"nk lstart: {line}", file=sys.stderr)
     if not args.quiet:
-        n = len(result.get("machines", []))
-        already = len(result.get("already_running") or [])
-        ok = n - len(result.get("failed", [])) - already
+        n = len(result.machines)
+        already = len(result.already_running)
+        ok = n - len(result.failed) - already
         note = f" ({already} already running)" if already else ""
         print(f"lab {lab.model.name}: {ok} of {n - already} machine(s) started{note}", file=sys.stderr)
-    bad_startup = any(s.get("status") for s in (result.get("startups") or {}).values())
-    return 1 if result.get("failed") or (args.strict and bad_startup) else 0
+    bad_startup = any(s.status for s in result.startups.values())
+    return 1 if result.failed or (args.strict and bad_startup) else 0
 
 
 def _setup_stop(p) -> None:
@@ -97,13 +99,14 @@ def linfo(args) -> int:
     topo = lab.topology()
     print(f"{'State':12} {'running' if lab.running else 'not running'}")
     print(f"\n{'MACHINE':16} {'STATE':10} INTERFACES")
-    for m in topo["machines"]:
-        ifs = "  ".join(f"{i['name']}={i['domain']}" + (f" {','.join(i['addresses'])}" if i["addresses"] else "")
-                        for i in m["interfaces"])
-        print(f"{m['name']:16} {m['state']:10} {ifs}")
+    for m in topo.machines:
+        ifs = "  ".join(f"{i.name}={i.domain}" + (f" {','.join(i.addresses)}" if i.addresses else "")
+                        for i in m.interfaces)
+        image = f"  [{m.image}]" if m.image else ""
+        print(f"{m.name:16} {m.state.value:10} {ifs}{image}")
     print(f"\n{'DOMAIN':16} MEMBERS")
-    for d in topo["domains"]:
-        print(f"{d['name']:16} {' '.join(d['members'])}")
+    for d in topo.domains:
+        print(f"{d.name:16} {' '.join(d.members)}")
     return 0
 
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ..api import Lab
-from ..engine.client import EngineClient
-from ..engine.statedir import all_states
+from ..api import Lab, running_labs
 from ..errors import UserError
 from .common import Progress, add_dir, open_lab, running_lab
 
@@ -36,7 +34,7 @@ def vstart(args) -> int:
         raise UserError("vstart: every --ethN needs a collision domain")
     lab = open_lab(args, force=True)
     result = lab.vstart(args.name, ifaces, args.exec_commands, progress=Progress())
-    return 1 if result.get("failed") else 0
+    return 1 if result.failed else 0
 
 
 def _setup_one(p) -> None:
@@ -74,18 +72,15 @@ def _setup_vlist(p) -> None:
 
 def vlist(args) -> int:
     rows = []
-    for state in all_states():
-        if not state.is_live():
-            continue
-        lab_dir = state.read_json().get("directory", "?")
+    for running in running_labs():
         try:
-            machines = EngineClient(state).call("info", memory=True)["machines"]
+            machines = Lab.attach(running.directory).info(memory=True)
         except UserError:
             continue
         for m in machines:
-            if m["pid"]:
-                ifs = ",".join(f"{k}:{v}" for k, v in m["interfaces"].items())
-                rows.append((lab_dir, m["name"], str(m["pid"]), f"{m['memory_kib'] or 0}", m["state"], ifs))
+            if m.pid:
+                ifs = ",".join(f"{k}:{v}" for k, v in m.interfaces.items())
+                rows.append((str(running.directory), m.name, str(m.pid), f"{m.memory_kib or 0}", m.state.value, ifs))
     if not args.no_header:
         print(f"{'LAB':30} {'MACHINE':14} {'PID':>7} {'MEM(KiB)':>9} {'STATE':9} INTERFACES")
     for r in rows:
@@ -100,4 +95,3 @@ COMMANDS = {
     "vconfig": (_setup_vconfig, vconfig, "hot-plug or unplug interfaces: nk vconfig pc1 --eth1=B"),
     "vlist": (_setup_vlist, vlist, "list all running machines of this user"),
 }
-__all__ = ["Lab"]

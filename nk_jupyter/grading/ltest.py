@@ -134,11 +134,11 @@ def _run(lab: Lab, names: list[str], tests: UserTests, base: Folder, sig_dir: Fo
     try:
         say(f"starting lab {lab.model.name} ({len(names)} machine(s)) in test mode")
         started = lab.start(timeout=startup_timeout)
-        for name in started.get("failed", []):
-            warnings.append(f"{name}: startup failed: {started.get('details', {}).get(name, '')}".rstrip(": "))
+        for name in started.failed:
+            warnings.append(f"{name}: startup failed: {started.details.get(name, '')}".rstrip(": "))
         for info in lab.info():   # Netkit ignores a startup's exit status; say it, it may explain a FAIL
-            if info.get("startup_status") not in (None, 0) and info.get("name") not in started.get("failed", []):
-                warnings.append(f"{info.get('name')}: startup exited with status {info['startup_status']}")
+            if info.startup_status not in (None, 0) and info.name not in started.failed:
+                warnings.append(f"{info.name}: startup exited with status {info.startup_status}")
         if delay > 0:
             say(f"waiting {delay:g} s for the lab to settle")
             time.sleep(delay)

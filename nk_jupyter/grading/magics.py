@@ -1,9 +1,9 @@
 """IPython magics for grading, registered by the nk extension through register(ip):
 
     %ltest [-d DIR] [-R] [--verify user|builtin|both] [-S] [--delay TIME] [--timeout S]
-    %check CONFIG [-d DIR] [--live] [--convergence-time S]
+    %check CONFIG [-d DIR] [--labs DIR] [--live] [--keep-open] [--convergence-time S]
 
-%ltest prints Netkit's per-machine lines (and the diffs of failures) and returns the
+(the options of nk ltest and nk check: grading/options.py). %ltest prints Netkit's per-machine lines (and the diffs of failures) and returns the
 LtestReport; %check shows the score report as HTML and returns the LabResult list.
 Mistakes (bad arguments, malformed _test/ files or configs) are UsageErrors: one line,
 no traceback. For checks inside a notebook's own lab use nk_jupyter.grading.Checker.
@@ -32,9 +32,9 @@ def _parser(name: str, setup) -> _Parser:
 def ltest_magic(line: str):
     """%ltest [-d DIR] [-R] [--verify user|builtin|both] [-S] [--delay TIME] [--timeout S]"""
     from IPython.core.error import UsageError
-    from ..cli.grading_cmds import _setup_ltest, parse_duration
     from .ltest import run_ltest, script_lines, text_lines
-    args = _parser("ltest", _setup_ltest).parse_args(shlex.split(line))
+    from .options import ltest_options, parse_duration
+    args = _parser("ltest", ltest_options).parse_args(shlex.split(line))
     try:
         report = run_ltest(args.directory, rebuild=args.rebuild, verify=args.verify,
                            delay=parse_duration(args.delay), timeout=args.timeout)
@@ -45,13 +45,13 @@ def ltest_magic(line: str):
 
 
 def check_magic(line: str):
-    """%check CONFIG [-d DIR] [--live] [--convergence-time S]"""
+    """%check CONFIG [-d DIR] [--labs DIR] [--live] [--keep-open] [--convergence-time S]"""
     from IPython.core.error import UsageError
     from IPython.display import HTML, display
-    from ..cli.grading_cmds import _setup_check
     from .checker.grade import grade_labs
+    from .options import check_options
     from .report import to_html
-    args = _parser("check", _setup_check).parse_args(shlex.split(line))
+    args = _parser("check", check_options).parse_args(shlex.split(line))
     try:
         results = grade_labs(args.config, lab=args.directory, labs=args.labs, live=args.live,
                              keep_open=args.keep_open, convergence_time=args.convergence_time,

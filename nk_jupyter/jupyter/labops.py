@@ -2,27 +2,24 @@
 
 - boot(): start a lab (or some machines) from a kernel: owner record, progress display,
   live topology view, summary and failed-startup logs.
-- text_lab(): build the lab of a %%lab cell, replacing an earlier lab of the same name,
-  with lab.conf errors restated as cell lines.
+- text_lab(): build the lab of a %%lab cell (Lab.from_text replaces an earlier lab of the
+  same name), with lab.conf errors restated as cell lines.
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 from IPython.display import display
 
-from ..api import Lab
-from ..engine.statedir import StateDir
-from ..errors import LabConfError, UserError
+from ..api import Lab, StartResult, text_lab_folder
+from ..errors import LabConfError
+from ..model.events import Event, MachineEvent
 from .cellformat import parse_cell
 from .live import Followers
 from .progress import BootProgress, in_kernel, report
-from .session import Session, text_lab_folder
+from .session import Session
 
 
 def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] | None = None,
-         topology: bool = True, fast: bool = False, verb: str = "started") -> dict:
+         topology: bool = True, fast: bool = False, verb: str = "started", images: str = "auto") -> StartResult:
     """Start lab (all machines, or some) showing progress; returns Lab.start's result."""
     for name in machines or []:
         lab.model.machine(name)  # UnknownMachineError before anything happens
@@ -37,11 +34,11 @@ def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] |
         view = followers.view(lab)
         display(view)
 
-    def on_event(event: dict) -> None:
+    def on_event(event: Event) -> None:
         progress(event)
-        if view is not None and event.get("event") == "machine":
-            view.set_state(event.get("machine", ""), event.get("state", ""))
-    result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner)
+        if view is not None and isinstance(event, MachineEvent):
+            view.set_state(event.machine, event.state)
+    result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner, images=images)
     report(lab, result, verb)
     follower = followers.of(lab)
     if view is not None:
@@ -51,29 +48,10 @@ def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] |
     return result
 
 
-def stop_folder(folder: Path) -> None:
-    """Crash and clean whatever lab runs in folder (an earlier run of a %%lab cell)."""
-    state = StateDir.for_lab(folder)
-    if state.is_live():
-        try:
-            Lab.from_dir(folder, force=True).crash()
-        except UserError:
-            from ..engine.client import EngineClient
-            EngineClient(state).call("shutdown")
-            end = time.monotonic() + 10
-            while state.is_live() and time.monotonic() < end:
-                time.sleep(0.02)
-
-
 def text_lab(name: str, cell: str, overrides: list[str]) -> Lab:
     """The Lab of a %%lab cell named name; an earlier lab of that name is stopped first."""
     parsed = parse_cell(cell)
-    folder = text_lab_folder(name)
-    stop_folder(folder)
-    try:
-        lab = Lab.from_text(parsed.lab_conf, parsed.files, name=name, overrides=overrides)
+    try:  # (an earlier lab of that name is stopped and its files removed: a re-run starts afresh)
+        return Lab.from_text(parsed.lab_conf, parsed.files, name=name, overrides=overrides)
     except LabConfError as err:
-        raise parsed.translate(err, str(folder)) from None
-    if lab.state.path.exists():
-        lab.clean()  # files of an earlier, halted run: a re-run starts from scratch
-    return lab
+        raise parsed.translate(err, str(text_lab_folder(name))) from None

@@ -16,6 +16,7 @@ import time
 import weakref
 
 from ..api import Lab
+from ..model.events import MachineEvent
 from .widget import TopologyView
 
 REFRESH_GAP = 0.2
@@ -55,9 +56,9 @@ class Follower:
         try:
             for event in self.lab.events():
                 self.last_event = time.monotonic()
-                if event.get("event") == "machine" and event.get("machine"):
+                if isinstance(event, MachineEvent):
                     for view in list(self.views):
-                        view.set_state(event["machine"], event.get("state", ""))
+                        view.set_state(event.machine, event.state)
                 self.dirty.set()
         except Exception:  # the lab went away mid-read: same as its end
             pass

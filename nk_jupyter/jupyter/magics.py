@@ -18,11 +18,16 @@ from ..errors import UserError
 from . import labops, tables
 from .friendly import user_errors
 from .live import Followers
-from .session import Session, running_states, where
+from ..api import running_labs
+from ..api import IMAGE_POLICIES
+from ..model.states import MachineState
+from .session import Session, where
 
 _DIR = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
 _NO_TOPO = argument("--no-topo", action="store_true", help="do not show the topology view")
 _VAR = argument("--var", metavar="NAME", help="also store the Lab object in the Python variable NAME")
+_IMAGES = argument("--images", choices=list(IMAGE_POLICIES), default="auto",
+                   help="what a machine with image= runs on: " + "; ".join(f"{k}: {v}" for k, v in IMAGE_POLICIES.items()))
 
 
 def _looks_like_lab(arg: str) -> bool:
@@ -54,6 +59,7 @@ class LabMagics(Magics):
               help="a machine option for every machine, as in lab.conf (mem=256, ipv6=true ...)")
     @argument("-F", "--force", action="store_true", help="a folder without lab.conf: its sub-folders are machines")
     @argument("--fast", action="store_true", help="return without waiting for the startup scripts")
+    @_IMAGES
     @_NO_TOPO
     @_VAR
     @argument("args", nargs="*", metavar="[DIR] [MACHINE ...]", help="lab folder, then machines to start (all if none)")
@@ -74,7 +80,7 @@ class LabMagics(Magics):
             lab = current if current.running else self.session.lab_at(current.directory, current.overrides, fresh=True)
         else:
             lab = self.session.lab_at(Path(os.getcwd()), args.option, fresh=True, force=args.force)
-        labops.boot(self.session, self.followers, lab, machines, self._topo(args), args.fast)
+        labops.boot(self.session, self.followers, lab, machines, self._topo(args), args.fast, images=args.images)
         self._store(args, lab)
 
     @cell_magic
@@ -82,6 +88,7 @@ class LabMagics(Magics):
     @argument("name", nargs="?", default="lab", help="the lab's name (letters, digits, - and _); default: lab")
     @argument("-o", "--option", action="append", default=[], metavar="OPT", help="a machine option for every machine")
     @argument("--fast", action="store_true", help="return without waiting for the startup scripts")
+    @_IMAGES
     @_NO_TOPO
     @_VAR
     @user_errors
@@ -101,7 +108,7 @@ class LabMagics(Magics):
         args = parse_argstring(self.lab, line)
         lab = labops.text_lab(args.name, cell, args.option)
         self.session.use(lab)
-        labops.boot(self.session, self.followers, lab, None, self._topo(args), args.fast)
+        labops.boot(self.session, self.followers, lab, None, self._topo(args), args.fast, images=args.images)
         self._store(args, lab)
 
     @line_magic
@@ -173,15 +180,15 @@ class LabMagics(Magics):
         """
         args = parse_argstring(self.lattach, line)
         if args.where is None:
-            running = running_states()
+            running = running_labs()
             if len(running) != 1:
-                names = ", ".join(j["directory"] for _, j in running) or "none"
+                names = ", ".join(str(r.directory) for r in running) or "none"
                 raise UserError(f"{len(running)} labs are running ({names}); say which: %lattach DIR")
-            folder = Path(running[0][1]["directory"])
+            folder = running[0].directory
         else:
             folder = self.session.folder_of(args.where)
         lab = self.session.require_running(self.session.use(self.session.lab_at(folder, fresh=True)))
-        up = sum(1 for m in lab.info() if m["state"] == "running")
+        up = sum(1 for m in lab.info() if m.state == MachineState.RUNNING)
         print(f"Attached to lab {lab.model.name!r} in {where(lab)} ({up} machines running).", flush=True)
         if self._topo(args):
             display(self.followers.view(lab))
@@ -199,17 +206,9 @@ class LabMagics(Magics):
         """
         args = parse_argstring(self.linfo, line)
         if args.all or (args.directory is None and self.session.current is None):
-            labs = []
-            for state, info in running_states():
-                owner = info.get("owner") or {}
-                who = ("this kernel" if owner.get("pid") == os.getpid() else
-                       "another kernel" if owner.get("kernel") else "CLI / Python")
-                labs.append({"name": Path(info["directory"]).name, "directory": info["directory"], "owner": who})
-            return tables.labs_table(labs)
+            return tables.labs_table(running_labs(), os.getpid())
         lab = self.session.resolve(args.directory)
-        owner = dict(lab.state.read_json().get("owner") or {})
-        owner["mine"] = owner.get("pid") == os.getpid()
-        return tables.lab_table(lab.topology(), where(lab), lab.running, owner if lab.running else None)
+        return tables.lab_table(lab.topology(), where(lab), lab.running, lab.owner, os.getpid())
 
     @line_magic
     @magic_arguments()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 import sys
 
-from ..api import Lab, start_summary
+from ..api import Lab, StartResult, start_summary
+from ..model.events import Event, MachineEvent, PullEvent, WarningEvent
+from ..model.states import MachineState as S
 from ..text import printable
 from .tables import STATE_COLOURS
 
@@ -38,20 +40,24 @@ class BootProgress:
             import ipywidgets
             self.html = ipywidgets.HTML(self._render())
 
-    def __call__(self, event: dict) -> None:
-        if event.get("event") == "warning":
-            self.warnings.append(event.get("message", ""))
-            sys.stderr.write(f"warning: {printable(event.get('message', ''))}\n")
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, WarningEvent):
+            text = f"{event.machine}: {event.message}" if event.machine else event.message
+            self.warnings.append(text)
+            sys.stderr.write(f"warning: {printable(text)}\n")
             sys.stderr.flush()
-        elif event.get("event") == "machine" and event.get("machine"):
-            self.states[event["machine"]] = event.get("state", "")
+        elif isinstance(event, PullEvent) and event.done:
+            sys.stderr.write(f"image {printable(event.image)}: {printable(event.text)}\n")
+            sys.stderr.flush()
+        elif isinstance(event, MachineEvent):
+            self.states[event.machine] = event.state.value
             if self.html is not None:
                 self.html.value = self._render()
             else:
-                print(f"{event['machine']}: {event.get('state', '')}", flush=True)
+                print(f"{event.machine}: {event.state}", flush=True)
 
     def _render(self) -> str:
-        done = sum(1 for s in self.states.values() if s in ("running", "failed"))
+        done = sum(1 for s in self.states.values() if s in (S.RUNNING.value, S.FAILED.value))
         badges = []
         for name, state in sorted(self.states.items()):
             colour = STATE_COLOURS.get(state, "#8c959f")
@@ -76,22 +82,22 @@ class BootProgress:
         return bundle
 
 
-def report(lab: Lab, result: dict, verb: str = "started") -> list[str]:
+def report(lab: Lab, result: StartResult, verb: str = "started") -> list[str]:
     """Print the outcome of a start; returns the machines whose startup failed."""
-    info = {m["name"]: m for m in lab.info()}
-    names = sorted(result.get("machines") or info)
+    info = {m.name: m for m in lab.info()}
+    names = sorted(result.machines or info)
     bad = []
     for name in names:
-        m = info.get(name, {})
-        status = m.get("startup_status")
-        if name in (result.get("failed") or []) or m.get("state") == "failed" or status not in (0, None):
+        m = info.get(name)
+        status = m.startup_status if m else None
+        if name in result.failed or (m and m.state == S.FAILED) or status not in (0, None):
             bad.append(name)
     good = [n for n in names if n not in bad]
     line = f"Lab {lab.model.name!r} {verb}: {len(good)} of {len(names)} machines running"
     print(line + (f" ({', '.join(good)})" if good and len(good) <= 12 else ""), flush=True)
     for name in bad:
-        m = info.get(name, {})
-        detail = (result.get("details") or {}).get(name) or m.get("detail") or m.get("state", "")
+        m = info.get(name)
+        detail = result.details.get(name) or (m.detail or m.state.value if m else "")
         sys.stderr.write(f"\n{name}: startup failed: {printable(detail)}\n--- startup log of {name} (last {LOG_LINES} lines) ---\n")
         sys.stderr.write(printable(startup_log(lab, name)) + "\n")
     lacking = [line for line in start_summary(result) if line.startswith("this host lacks")]
@@ -102,8 +108,4 @@ def report(lab: Lab, result: dict, verb: str = "started") -> list[str]:
 
 
 def startup_log(lab: Lab, name: str, lines: int = LOG_LINES) -> str:
-    try:
-        text = lab.state.startup_log(name).read_text(errors="replace")
-    except OSError:
-        return "(no startup log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
+    return lab.startup_log(name, lines) or "(no startup output)"

@@ -37,10 +37,11 @@ def wait_for_exit(pid: int) -> None:
 def main(argv: list[str]) -> int:
     pid = int(argv[0])
     wait_for_exit(pid)
-    from .session import halt_state, running_states
-    for state, info in running_states():
-        if (info.get("owner") or {}).get("pid") == pid:
-            halt_state(state, info)
+    from ..api import running_labs
+    from .session import halt_lab
+    for running in running_labs():
+        if running.owner.pid == pid:
+            halt_lab(running)
     return 0
 
 

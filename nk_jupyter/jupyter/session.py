@@ -2,13 +2,13 @@
 
 - The current lab is the one last started or attached in this kernel; magics act on it
   unless `-d DIR` (a lab folder, or the NAME of a %%lab lab) says otherwise.
-- Labs started here carry owner={"kernel": connection file, "pid": kernel pid}. When the
+- Labs started here carry Owner(pid=kernel pid, kernel=connection file). When the
   kernel exits (shutdown or restart) they are halted (%%lab labs are crashed and removed,
   since the cell rebuilds them): by an atexit hook in the kernel,
   and, should the kernel be killed first, by a small reaper process (jupyter/reaper.py)
   that waits for the kernel pid to end. Labs started by the CLI or another kernel are
   left alone.
-- After a restart, running labs are found again through the state root (all_states()).
+- After a restart, running labs are found again (api.running_labs()).
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..api import Lab
-from ..engine.statedir import StateDir, all_states, state_root
+from ..api import Lab, Owner, RunningLab, running_labs, stop, text_lab_folder
 from ..errors import LabNotRunningError, UserError
 
 PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
@@ -27,38 +26,22 @@ NO_LAB = ("no lab in this kernel yet: start one with %lstart DIR or a %%lab cell
           "or attach to a running one with %lattach DIR")
 
 
-def kernel_owner() -> dict:
+def kernel_owner() -> Owner:
     """This process as a lab owner: the kernel's connection file (when in a kernel) and pid."""
-    owner: dict = {"pid": os.getpid()}
     try:
         from ipykernel.connect import get_connection_file
         from traitlets.config import MultipleInstanceError
     except ImportError:
-        owner["kernel"] = f"ipython:{os.getpid()}"
-        return owner
+        return Owner(os.getpid(), f"ipython:{os.getpid()}")
     try:
-        owner["kernel"] = get_connection_file()
+        return Owner(os.getpid(), get_connection_file())
     except (RuntimeError, MultipleInstanceError):  # IPython in a terminal, not a kernel
-        owner["kernel"] = f"ipython:{os.getpid()}"
-    return owner
-
-
-def text_lab_folder(name: str) -> Path:
-    """Where Lab.from_text keeps the lab NAME (mirrors nk_jupyter.api.Lab.from_text)."""
-    return state_root() / "text-labs" / name
+        return Owner(os.getpid(), f"ipython:{os.getpid()}")
 
 
 def where(lab: Lab) -> str:
     """How to name lab's folder to the user: the NAME of a %%lab lab, else the folder."""
-    folder = text_lab_folder(lab.directory.name)
-    if folder.exists() and folder.resolve() == lab.directory.resolve():
-        return lab.directory.name
-    return str(lab.directory)
-
-
-def running_states() -> list[tuple[StateDir, dict]]:
-    """(state dir, lab.json) of every lab of this user that a supervisor serves now."""
-    return [(s, s.read_json()) for s in all_states() if s.is_live() and s.read_json().get("directory")]
+    return lab.directory.name if lab.text_lab else str(lab.directory)
 
 
 class Session:
@@ -76,7 +59,7 @@ class Session:
         """The lab named by `-d WHERE` (folder or %%lab name), else the current lab."""
         if where is None:
             if self.current is None:
-                running = running_states()
+                running = running_labs()
                 hint = f" ({len(running)} lab(s) running: see %linfo)" if running else ""
                 raise UserError(NO_LAB + hint)
             return self.current
@@ -100,10 +83,10 @@ class Session:
         key = str(folder.resolve())
         lab = self.labs.get(key)
         if lab is None or fresh or (overrides is not None and overrides != lab.overrides):
-            state = StateDir.for_lab(folder)
+            started = Lab.started_overrides(folder)
             if overrides is None:
-                overrides = state.read_json().get("overrides") or []
-            lab = Lab.from_dir(folder, overrides, force=force or state.is_live())
+                overrides = started or []
+            lab = Lab.from_dir(folder, overrides, force=force or started is not None)
             self.labs[key] = lab
         return lab
 
@@ -120,7 +103,7 @@ class Session:
         return lab
 
     # -- ownership and clean-up ---------------------------------------------------
-    def start_owner(self) -> dict:
+    def start_owner(self) -> Owner:
         """The owner record for a lab started now; starts the reaper on first use."""
         if self._reaper is None or self._reaper.poll() is not None:
             env = dict(os.environ)
@@ -129,36 +112,19 @@ class Session:
                 [sys.executable, "-m", "nk_jupyter.jupyter.reaper", str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True, env=env)
-        return dict(self.owner)
+        return self.owner
 
-    def owned_running(self) -> list[tuple[StateDir, dict]]:
-        pid = os.getpid()
-        return [(s, j) for s, j in running_states() if (j.get("owner") or {}).get("pid") == pid]
+    def owned_running(self) -> list[RunningLab]:
+        return [r for r in running_labs() if r.owner.pid == os.getpid()]
 
     def shutdown(self) -> None:
         """Halt every lab this process started that still runs (atexit and kernel shutdown)."""
-        for state, info in self.owned_running():
-            halt_state(state, info)
+        for running in self.owned_running():
+            halt_lab(running)
 
 
-def halt_state(state: StateDir, info: dict) -> None:
-    """Halt the lab of a state dir; crash it if halting fails.
-
-    A lab from a %%lab cell is crashed and removed instead: running the cell again
-    rebuilds it from scratch, so its files would only pile up.
-    """
-    try:
-        lab = Lab.from_dir(info["directory"], info.get("overrides") or [], force=True)
-        text_labs = state_root() / "text-labs"
-        if text_labs in Path(info["directory"]).parents:
-            lab.destroy()
-        else:
-            lab.halt()
-        return
-    except Exception:  # the folder may be gone or the halt may fail: fall back to a hard stop
-        pass
-    try:
-        from ..engine.client import EngineClient
-        EngineClient(state).call("shutdown")
-    except Exception:
-        pass
+def halt_lab(running: RunningLab) -> None:
+    """Halt a running lab (crash it if halting fails); a lab from a %%lab cell is crashed and
+    removed instead: running the cell again rebuilds it from scratch, so its files would only
+    pile up."""
+    stop(running.directory, halt=True)

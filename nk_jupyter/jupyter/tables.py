@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from ..api import MachineInfo, Owner, RunningLab, Topology
+
 STATE_COLOURS = {"running": "#1a7f37", "booting": "#9a6700", "created": "#9a6700", "halting": "#9a6700",
                  "halted": "#57606a", "crashed": "#cf222e", "failed": "#cf222e", "defined": "#57606a"}
 
@@ -50,43 +52,45 @@ class Table:
                 f"<tbody>{''.join(body)}</tbody></table>{note}</div>")
 
 
-def machine_table(lab_name: str, machines: list[dict], long: bool = False) -> Table:
+def machine_table(lab_name: str, machines: list[MachineInfo], long: bool = False) -> Table:
     """%vlist: one row per machine of lab.info()."""
     cols = ["machine", "state", "interfaces", "startup"] + (["pid", "memory"] if long else [])
     rows = []
-    for m in sorted(machines, key=lambda m: m["name"]):
-        ifaces = ", ".join(f"{i}={d}" for i, d in sorted(m.get("interfaces", {}).items(), key=lambda kv: _num(kv[0])))
-        status = m.get("startup_status")
+    for m in sorted(machines, key=lambda m: m.name):
+        ifaces = ", ".join(f"{i}={d}" for i, d in sorted(m.interfaces.items(), key=lambda kv: _num(kv[0])))
+        status = m.startup_status
         startup = "" if status is None else ("ok" if status == 0 else f"exit {status}")
-        state = m["state"] + (f" ({m['detail']})" if m.get("detail") else "")
-        row = [m["name"], state, ifaces, startup]
+        state = m.state.value + (f" ({m.detail})" if m.detail else "")
+        row = [m.name, state, ifaces, startup]
         if long:
-            mem = m.get("memory_kib")
-            row += [str(m.get("pid") or ""), f"{mem / 1024:.1f} MiB" if mem else ""]
+            mem = m.memory_kib
+            row += [str(m.pid or ""), f"{mem / 1024:.1f} MiB" if mem else ""]
         rows.append(row)
     return Table(f"Machines of lab {lab_name!r}", cols, rows, state_column=1)
 
 
-def lab_table(topology: dict, directory: str, running: bool, owner: dict | None = None) -> Table:
+def _started_by(owner: Owner | None, me: int) -> str:
+    if owner is None:
+        return ""
+    return "this kernel" if owner.pid == me else "another kernel" if owner.kernel else "CLI / Python"
+
+
+def lab_table(topology: Topology, directory: str, running: bool, owner: Owner | None = None, me: int = 0) -> Table:
     """%linfo: the lab's collision domains with their members, and a summary line."""
-    machines = topology.get("machines", [])
     states: dict[str, int] = {}
-    for m in machines:
-        states[m["state"]] = states.get(m["state"], 0) + 1
+    for m in topology.machines:
+        states[m.state.value] = states.get(m.state.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no machines"
-    rows = [[d["name"], ", ".join(d["members"])] for d in topology.get("domains", [])]
-    who = ""
-    if owner:
-        who = "; started by this kernel" if owner.get("mine") else (
-            "; started by another kernel" if owner.get("kernel") else "; started outside Jupyter")
+    rows = [[d.name, ", ".join(d.members)] for d in topology.domains]
+    who = f"; started by {_started_by(owner, me)}" if owner and running else ""
     note = f"{'running' if running else 'not running'}: {summary}{who}"
     place = f"in {directory}" if "/" in directory else "from a %%lab cell"
-    return Table(f"Lab {topology.get('lab', '?')!r} {place}", ["collision domain", "interfaces"], rows, note)
+    return Table(f"Lab {topology.lab!r} {place}", ["collision domain", "interfaces"], rows, note)
 
 
-def labs_table(labs: list[dict]) -> Table:
+def labs_table(labs: list[RunningLab], me: int) -> Table:
     """%linfo with no lab chosen: every running lab of this user."""
-    rows = [[lab["name"], lab["directory"], lab["owner"]] for lab in labs]
+    rows = [[lab.name, str(lab.directory), _started_by(lab.owner, me)] for lab in labs]
     note = "attach with %lattach DIR" if rows else "no lab is running; start one with %lstart DIR or a %%lab cell"
     return Table("Running labs", ["lab", "folder", "started by"], rows, note)
 

@@ -20,6 +20,9 @@ import html
 import threading
 from typing import Callable
 
+from ..api import Topology
+from ..model.states import MachineState
+from ..model.topology import InterfaceView, MachineView
 from .layout import place_near, positions
 
 PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 11: "zebra", 16: "dhcp", 186: "bgp", 187: "isis",
@@ -55,8 +58,8 @@ def domain_id(name: str) -> str:
     return f"d:{name}"
 
 
-def edge_id(machine: str, iface: dict) -> str:
-    return f"e:{machine}:{iface['name']}:{iface['domain']}"
+def edge_id(machine: str, iface: InterfaceView) -> str:
+    return f"e:{machine}:{iface.name}:{iface.domain}"
 
 
 def _set_classes(element, classes: str) -> None:
@@ -64,14 +67,14 @@ def _set_classes(element, classes: str) -> None:
         element.classes = classes
 
 
-def edge_label(iface: dict) -> str:
-    return "\n".join([iface["name"]] + list(iface.get("addresses") or []))
+def edge_label(iface: InterfaceView) -> str:
+    return "\n".join([iface.name] + list(iface.addresses))
 
 
 class TopologyView:
     """An ipycytoscape graph of a lab's topology plus a details panel; updated in place."""
 
-    def __init__(self, topology: dict, details: Callable[[], dict] | None = None, height: str = "380px") -> None:
+    def __init__(self, topology: Topology, details: Callable[[], Topology] | None = None, height: str = "380px") -> None:
         import ipycytoscape
         import ipywidgets
         self._lock = threading.RLock()
@@ -114,58 +117,56 @@ class TopologyView:
         self.nodes[nid] = node
         return node
 
-    def _edge(self, machine: str, iface: dict):
+    def _edge(self, machine: str, iface: InterfaceView):
         import ipycytoscape
         eid = edge_id(machine, iface)
-        edge = ipycytoscape.Edge(data={"id": eid, "source": machine_id(machine), "target": domain_id(iface["domain"]),
+        edge = ipycytoscape.Edge(data={"id": eid, "source": machine_id(machine), "target": domain_id(iface.domain),
                                        "label": edge_label(iface)})
         self.edges[eid] = edge
         return edge
 
-    def _build(self, topo: dict) -> None:
-        ids = [machine_id(m["name"]) for m in topo["machines"]] + [domain_id(d["name"]) for d in topo["domains"]]
-        links = [(machine_id(m["name"]), domain_id(i["domain"])) for m in topo["machines"] for i in m["interfaces"]]
+    def _build(self, topo: Topology) -> None:
+        ids = [machine_id(m.name) for m in topo.machines] + [domain_id(d.name) for d in topo.domains]
+        links = [(machine_id(m.name), domain_id(i.domain)) for m in topo.machines for i in m.interfaces]
         pos = positions(ids, links)
-        nodes = [self._node(machine_id(m["name"]), self._label(m), self._classes(m), pos[machine_id(m["name"])])
-                 for m in topo["machines"]]
-        nodes += [self._node(domain_id(d["name"]), d["name"], "domain", pos[domain_id(d["name"])])
-                  for d in topo["domains"]]
+        nodes = [self._node(machine_id(m.name), self._label(m), self._classes(m), pos[machine_id(m.name)])
+                 for m in topo.machines]
+        nodes += [self._node(domain_id(d.name), d.name, "domain", pos[domain_id(d.name)]) for d in topo.domains]
         self.cyto.graph.add_nodes(nodes)
-        self.cyto.graph.add_edges([self._edge(m["name"], i) for m in topo["machines"] for i in m["interfaces"]],
+        self.cyto.graph.add_edges([self._edge(m.name, i) for m in topo.machines for i in m.interfaces],
                                   multiple_edges=True)
 
     @staticmethod
-    def _classes(machine: dict) -> str:
-        kind = "router" if machine.get("router") or len(machine.get("interfaces", [])) > 1 else "host"
-        return f"machine {kind} {machine.get('state', 'defined')}"
+    def _classes(machine: MachineView) -> str:
+        return f"machine {'router' if machine.router else 'host'} {machine.state.value}"
 
     @staticmethod
-    def _label(machine: dict) -> str:
-        state = machine.get("state", "defined")
-        return machine["name"] if state == "running" else f"{machine['name']}\n({state})"
+    def _label(machine: MachineView) -> str:
+        state = machine.state
+        return machine.name if state == MachineState.RUNNING else f"{machine.name}\n({state.value})"
 
     # -- live updates -------------------------------------------------------------
-    def set_state(self, machine: str, state: str) -> None:
+    def set_state(self, machine: str, state: MachineState | str) -> None:
         """Show a machine's new state (colour and label) without redrawing."""
         with self._lock:
             node = self.nodes.get(machine_id(machine))
             if node is None:
                 return
-            for m in self.topology["machines"]:
-                if m["name"] == machine:
-                    m["state"] = state
+            for m in self.topology.machines:
+                if m.name == machine:
+                    m.state = MachineState(state)
                     self._apply_machine(node, m)
             if self.selected == machine:
                 self._show(machine)
 
-    def _apply_machine(self, node, m: dict) -> None:
+    def _apply_machine(self, node, m: MachineView) -> None:
         classes, label = self._classes(m), self._label(m)
         if node.classes != classes:
             node.classes = classes
         if node.data.get("label") != label:
             node.data = {**node.data, "label": label}
 
-    def update(self, topo: dict) -> None:
+    def update(self, topo: Topology) -> None:
         """Apply a fresh lab.topology(): states, addresses, and added or removed links.
 
         Elements are only ever appended to the graph, never taken out of its lists: the
@@ -176,25 +177,25 @@ class TopologyView:
         with self._lock:
             self.topology = topo
             taken = [(n.position.get("x", 0), n.position.get("y", 0)) for n in self.nodes.values()]
-            used = {domain_id(d["name"]) for d in topo["domains"]}
-            for d in topo["domains"]:
-                if domain_id(d["name"]) not in self.nodes:
-                    self._add_node(domain_id(d["name"]), d["name"], "domain", [], taken)
+            used = {domain_id(d.name) for d in topo.domains}
+            for d in topo.domains:
+                if domain_id(d.name) not in self.nodes:
+                    self._add_node(domain_id(d.name), d.name, "domain", [], taken)
             for nid, node in self.nodes.items():
                 if nid.startswith("d:"):
                     _set_classes(node, "domain" if nid in used else "domain gone")
             wanted: set[str] = set()
-            for m in topo["machines"]:
-                nid = machine_id(m["name"])
-                near = [self._pos(domain_id(i["domain"])) for i in m["interfaces"]]
+            for m in topo.machines:
+                nid = machine_id(m.name)
+                near = [self._pos(domain_id(i.domain)) for i in m.interfaces]
                 node = self.nodes.get(nid) or self._add_node(nid, self._label(m), self._classes(m), near, taken)
                 self._apply_machine(node, m)
-                for iface in m["interfaces"]:
-                    eid = edge_id(m["name"], iface)
+                for iface in m.interfaces:
+                    eid = edge_id(m.name, iface)
                     wanted.add(eid)
                     edge = self.edges.get(eid)
                     if edge is None:
-                        self.cyto.graph.add_edge(self._edge(m["name"], iface), multiple_edges=True)
+                        self.cyto.graph.add_edge(self._edge(m.name, iface), multiple_edges=True)
                     elif edge.data.get("label") != edge_label(iface):
                         edge.data = {**edge.data, "label": edge_label(iface)}
             for eid, edge in self.edges.items():
@@ -230,15 +231,15 @@ class TopologyView:
         self._show(machine)
 
     def _show(self, machine: str) -> None:
-        m = next((m for m in self.topology["machines"] if m["name"] == machine), None)
+        m = self.topology.machine(machine)
         self.panel.value = PANEL_HINT if m is None else machine_html(m)
 
     # -- display --------------------------------------------------------------------
     def summary(self) -> str:
-        ms = self.topology["machines"]
-        routers = sum(1 for m in ms if "router" in self._classes(m))
-        domains = len(self.topology["domains"])
-        return (f"Topology of lab {self.topology.get('lab', '?')!r}: {_n(len(ms), 'machine')} "
+        ms = self.topology.machines
+        routers = sum(1 for m in ms if m.router)
+        domains = len(self.topology.domains)
+        return (f"Topology of lab {self.topology.lab!r}: {_n(len(ms), 'machine')} "
                 f"({_n(routers, 'router')}), {_n(domains, 'collision domain')}")
 
     def __repr__(self) -> str:
@@ -259,19 +260,20 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def machine_html(m: dict) -> str:
+def machine_html(m: MachineView) -> str:
     """The details panel for one machine: interfaces and routes."""
     esc = html.escape
-    kind = "router" if len(m["interfaces"]) > 1 else "host"
-    rows = "".join(f"<tr><td>{esc(i['name'])}</td><td>{esc(i['domain'])}</td>"
-                   f"<td>{'<br>'.join(esc(a) for a in i.get('addresses') or []) or '-'}"
-                   f"<br><code style='font-size:11px'>{esc(i.get('mac') or '')}</code></td></tr>"
-                   for i in m["interfaces"])
-    routes = "".join(f"<tr><td>{esc(r['dst'])}</td><td>{esc(r.get('gateway') or '')}</td><td>{esc(r.get('dev') or '')}</td>"
-                     f"<td>{esc(PROTOCOLS.get(r.get('proto'), str(r.get('proto', ''))))}</td></tr>"
-                     for r in m.get("routes") or [])
+    kind = "router" if m.router else "host"
+    rows = "".join(f"<tr><td>{esc(i.name)}</td><td>{esc(i.domain)}</td>"
+                   f"<td>{'<br>'.join(esc(a) for a in i.addresses) or '-'}"
+                   f"<br><code style='font-size:11px'>{esc(i.mac)}</code></td></tr>"
+                   for i in m.interfaces)
+    routes = "".join(f"<tr><td>{esc(r.dst)}</td><td>{esc(r.gateway or '')}</td><td>{esc(r.dev or '')}</td>"
+                     f"<td>{esc(PROTOCOLS.get(r.proto, str(r.proto)))}</td></tr>"
+                     for r in m.routes)
+    image = f", image {esc(m.image)}" if m.image else ""
     return (f"<div class='nk-details' style='font-size:12px;line-height:1.3'>"
-            f"<b>{esc(m['name'])}</b> ({kind}, {esc(m.get('state', ''))})"
+            f"<b>{esc(m.name)}</b> ({kind}, {esc(m.state.value)}{image})"
             f"<table><tr><th>if</th><th>domain</th><th>addresses, MAC</th></tr>{rows}</table>"
             f"<b>Routes</b><table><tr><th>destination</th><th>via</th><th>dev</th><th>proto</th></tr>"
             f"{routes or '<tr><td colspan=4>(none, or not running)</td></tr>'}</table></div>")
