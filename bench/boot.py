@@ -30,8 +30,8 @@ def run(n: int) -> dict:
         t1 = time.perf_counter()
         lab.crash()
         crash = time.perf_counter() - t1
-        return {"bench": "boot", "machines": n, "failed": len(result["failed"]), "start_s": round(wall, 3),
-                "phases_s": {k: round(v, 3) for k, v in result["timing"].items()},
+        return {"bench": "boot", "machines": n, "failed": len(result.failed), "start_s": round(wall, 3),
+                "phases_s": {k: round(v, 3) for k, v in result.timing.items()},
                 "per_machine_ms": round(wall / n * 1000, 2), "crash_s": round(crash, 3),
                 "idle_private_kib_median": mem[len(mem) // 2], "idle_private_kib_max": mem[-1]}
     finally:

@@ -23,7 +23,7 @@ CONFIGS = GRADING_LABS / "configs"
 def ospf_lab(tmp_path_factory):
     lab = Lab.from_dir(copy_lab("ospf_pair", tmp_path_factory.mktemp("checker")))
     result = lab.start()
-    assert not result["failed"], result
+    assert not result.failed, result
     try:
         converged = Checker(lab, within=30)
         converged.ospf_route("r1", "192.168.2.0/24")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ..conftest import userns_reason
-from nk_jupyter.cli.wipe import our_processes
+from nk_jupyter.engine.launch import our_supervisors as our_processes
 
 REASON = userns_reason()
 

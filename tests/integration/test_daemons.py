@@ -44,8 +44,8 @@ def _wait(lab, machine: str, command: str, timeout: float = 20):
 
 def test_services_start_and_answer(make_lab, started):
     lab, result = started(make_lab(SERVER))
-    log = lab.state.startup_log("srv").read_text()
-    assert result["failed"] == [], log
+    log = lab.startup_log("srv")
+    assert result.failed == [], log
     procs = lab.run("srv", "ps -eo user,comm --no-headers").stdout.split()
     for user, daemon in (("www-data", "apache2"), ("bind", "named"), ("root", "dhcpd"), ("root", "sshd"),
                          ("nobody", "dnsmasq")):
@@ -76,6 +76,6 @@ def test_quagga_lab_runs_on_frr(make_lab, started):
         files[f"{r}.startup"] = (f"ifconfig eth0 10.0.0.{a} netmask 255.255.255.0 up\n"
                                  f"ifconfig eth1 10.{a}.0.1 netmask 255.255.255.0 up\n/etc/init.d/quagga start\n")
     lab, result = started(make_lab(files))
-    assert result["failed"] == []
+    assert result.failed == []
     r = _wait(lab, "r1", "ip route | grep -q '10.2.0.0/24 .*proto ospf'", timeout=40)
     assert r.ok, lab.run("r1", "ip route; vtysh -c 'show ip ospf neighbor'").stdout

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nk_jupyter.model.events import LinksEvent
+
 from ..conftest import nk
 
 
@@ -15,7 +17,7 @@ def test_lab_dep_orders_startups(make_lab, started):
         "a.startup": "test -f /hostlab/b.done && date +%s.%N > /hostlab/a.done\n",
     })
     lab, result = started(folder)
-    assert result["failed"] == []
+    assert result.failed == []
     times = [float((folder / f"{m}.done").read_text()) for m in "cba"]
     assert times == sorted(times)
 
@@ -60,7 +62,7 @@ def test_hot_plug_and_unplug(make_lab, started):
     lab.run("pc1", "ip a add 10.9.0.1/24 dev eth1").check()
     lab.run("pc2", "ip a add 10.9.0.2/24 dev eth1").check()
     assert lab.run("pc1", "ping -c1 -W2 10.9.0.2").status == 0
-    topo = {d["name"]: d["members"] for d in lab.topology()["domains"]}
+    topo = {d.name: d.members for d in lab.topology().domains}
     assert topo["B"] == ["pc1:eth1", "pc2:eth1"]
     assert nk("vconfig", "-d", str(lab.directory), "pc1", "--eth1=").returncode == 0
     assert "eth1" not in lab.run("pc1", "ip -br link").stdout
@@ -145,14 +147,14 @@ def test_vconnect_and_shell_are_interactive(make_lab, started):
 def test_a_machine_whose_init_dies_is_reported_crashed(make_lab, started):
     import time
     lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
-    pid = next(m["pid"] for m in lab.info() if m["name"] == "pc1")
+    pid = next(m.pid for m in lab.info() if m.name == "pc1")
     assert pid
     r = nk("shell", "-d", str(lab.directory), "kill", "-9", str(pid))
     assert r.returncode == 0, r.stderr
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and next(m["state"] for m in lab.info() if m["name"] == "pc1") != "crashed":
+    while time.monotonic() < deadline and next(m.state for m in lab.info() if m.name == "pc1") != "crashed":
         time.sleep(0.05)
-    states = {m["name"]: m["state"] for m in lab.info()}
+    states = {m.name: m.state for m in lab.info()}
     assert states == {"pc1": "crashed", "pc2": "running"}
     assert "not running" in nk("vcmd", "-d", str(lab.directory), "pc1", "true").stderr
 
@@ -173,11 +175,11 @@ def test_subscribers_hear_of_address_changes_inside_machines(make_lab, started):
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         ev = heard.get(timeout=5)
-        if ev.get("event") == "links" and ev.get("machine") == "pc2":
+        if isinstance(ev, LinksEvent) and ev.machine == "pc2":
             break
     else:
         raise AssertionError("no event for pc2's new address")
-    assert "10.7.0.2/24" in next(m for m in lab.topology()["machines"] if m["name"] == "pc2")["interfaces"][0]["addresses"]
+    assert "10.7.0.2/24" in lab.topology().machine("pc2").interfaces[0].addresses
 
 
 def test_a_stuck_startup_times_out_and_is_named(make_lab):

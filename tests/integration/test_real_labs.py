@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from nk_jupyter import Lab
+
 from ..conftest import nk
 
 
@@ -38,7 +40,7 @@ def test_a_cgi_app_under_usr_lib_cgi_bin_is_served_by_apache(make_lab, started):
                        "systemctl start apache2\n",
         "cli.startup": "ip addr add 10.0.0.2/24 dev eth0\n",
     }))
-    assert not result.get("startups"), result.get("startups")
+    assert not result.startups, result.startups
     r = _wait(lab, "cli", "curl -s 'http://10.0.0.1/cgi-bin/hello?x=1'", want="cgi says")
     assert r.stdout.strip() == "cgi says x=1", r
     assert not Path("/usr/lib/cgi-bin/hello").exists()  # the host's /usr is untouched
@@ -104,7 +106,7 @@ def test_ipv6_slaac_with_radvd(make_lab, started):
         "r1.startup": "ip -6 addr add 2001:db8:1::1/64 dev eth0\nsystemctl start radvd\n",
         "pc1.startup": "true\n",
     }))
-    assert not result.get("startups"), result.get("startups")
+    assert not result.startups, result.startups
     addr = _wait(lab, "pc1", "ip -6 -br addr show dev eth0", want="2001:db8:1:", timeout=30)
     assert "2001:db8:1:" in addr.stdout, addr
     assert _wait(lab, "pc1", "ping -6 -c1 -W1 2001:db8:1::1").ok
@@ -137,7 +139,7 @@ def test_frr_per_daemon_configs_ospf_and_bgp(make_lab, started):
     files["r2.startup"] = "ip addr add 10.0.1.2/24 dev eth0\nip addr add 10.0.2.2/24 dev eth1\nsystemctl start frr\n"
     files["r3.startup"] = "ip addr add 10.0.2.3/24 dev eth0\nsystemctl start frr\n"
     lab, result = started(make_lab(files))
-    assert not result.get("startups"), result.get("startups")
+    assert not result.startups, result.startups
     assert lab.run("r2", "test -e /etc/frr/frr.conf").status != 0  # per-daemon mode, as kathara/frr
     route = _wait(lab, "r3", "ip route show 192.168.1.1", want="via 10.0.2.2", timeout=60)
     assert "via 10.0.2.2" in route.stdout and "bgp" in route.stdout, route
@@ -163,7 +165,7 @@ def test_quagga_style_multi_as_bgp_propagates_end_to_end(make_lab, started):
     files["pc1.startup"] = "ip addr add 100.1.0.10/16 dev eth0\nip route add default via 100.1.0.1\n"
     files["pc3.startup"] = "ip addr add 100.3.0.10/16 dev eth0\nip route add default via 100.3.0.1\n"
     lab, result = started(make_lab(files))
-    assert not result.get("startups"), result.get("startups")
+    assert not result.startups, result.startups
     routes = _wait(lab, "r1", "vtysh -c 'show ip bgp'", want="100.3.0.0/16", timeout=60)
     assert "100.3.0.0/16" in routes.stdout and "2 3 i" in routes.stdout, routes.stdout
     assert _wait(lab, "pc1", "ping -c1 -W1 100.3.0.10", timeout=30).ok
@@ -183,7 +185,7 @@ def test_an_old_netkit_lab_with_bind_and_bashisms(make_lab, started):
         "pc.startup": "ifconfig eth0 10.0.0.1 netmask 255.255.255.0 up\nroute add default gw 10.0.0.53\n"
                       "echo 'nameserver 10.0.0.53' > /etc/resolv.conf\n",
     }))
-    assert not result.get("startups"), result.get("startups")
+    assert not result.startups, result.startups
     assert "bash" in lab.run("dns", "readlink /bin/sh").stdout
     assert lab.run("dns", "cat /tmp/ready").stdout == "ready\n"
     answer = _wait(lab, "pc", "dig +short www.netkit.lab", want="10.0.0.80")
@@ -204,7 +206,7 @@ def test_netkit_dhcp3_server_names(make_lab, started):
         "srv.startup": "ip addr add 10.0.0.1/24 dev eth0\n/etc/init.d/dhcp3-server start\n",
         "cli.startup": "true\n",
     }))
-    assert not result.get("startups"), result.get("startups")
+    assert not result.startups, result.startups
     r = lab.run("cli", "timeout 20 dhclient -1 -v eth0 2>&1; ip -4 -br addr show dev eth0")
     assert "10.0.0.10" in r.stdout, r.stdout
 
@@ -221,7 +223,7 @@ def test_dpkg_installs_a_deb_the_lab_ships(make_lab, started, tmp_path):
     subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(pkg), str(folder / "nk-hello.deb")],
                    check=True, capture_output=True)
     lab, result = started(folder)
-    assert not result.get("startups"), lab.state.startup_log("pc1").read_text()
+    assert not result.startups, lab.startup_log("pc1")
     assert lab.run("pc1", "nk-hello").stdout == "hello from a deb\n"
     assert "nk-hello" in lab.run("pc1", "dpkg -l nk-hello").stdout
     assert not Path("/usr/bin/nk-hello").exists()
@@ -238,8 +240,7 @@ def test_a_missing_program_is_named_with_its_package(make_lab):
                "(Debian package: tshark))" in r.stderr, r.stderr
         assert "pc2 (status 127: nk: snort: not available in this machine (not in Debian 12))" in r.stderr
         assert "nk lstart: this host lacks tshark (Debian package tshark, used by pc1)" in r.stderr
-        from nk_jupyter.engine.statedir import StateDir
-        assert "nk: tshark: not installed" in StateDir.for_lab(folder).startup_log("pc1").read_text()
+        assert "nk: tshark: not installed" in Lab.from_dir(folder).startup_log("pc1")
     finally:
         nk("lcrash", "-d", str(folder))
     assert nk("lstart", "-d", str(folder), "--strict").returncode == 1
@@ -265,8 +266,8 @@ def test_evpn_over_vxlan_with_per_daemon_frr(make_lab, started):
     files["h2.startup"] = "ip addr add 10.1.0.2/24 dev eth0\n"
     lab, result = started(make_lab(files))
     if "vxlan100" not in lab.run("leaf1", "ip -br link").stdout:
-        pytest.skip("this kernel has no VXLAN: " + lab.state.startup_log("leaf1").read_text()[-300:])
-    assert not result.get("startups"), result.get("startups")
+        pytest.skip("this kernel has no VXLAN: " + lab.startup_log("leaf1")[-300:])
+    assert not result.startups, result.startups
     vteps = _wait(lab, "leaf1", "vtysh -c 'show evpn vni 100'", want="10.0.0.2", timeout=60)
     assert "10.0.0.2" in vteps.stdout, vteps.stdout
     assert _wait(lab, "h1", "ping -c1 -W1 10.1.0.2", timeout=30).ok

@@ -22,7 +22,7 @@ STATIC = {
 
 def test_static_routing_with_net_tools(make_lab, started):
     lab, result = started(make_lab(STATIC))
-    assert result["failed"] == []
+    assert result.failed == []
     r = lab.run("pc1", "ping -c 2 -W 2 10.0.2.10")
     assert r.status == 0, r.stdout + r.stderr
     assert "2 received" in r.stdout
@@ -51,7 +51,7 @@ def test_frr_ospf_converges_and_routes(make_lab, started):
         **_frr_machine("r2", ["10.0.0.0/30", "10.2.0.0/24"]),
     }
     lab, result = started(make_lab(files))
-    assert result["failed"] == []
+    assert result.failed == []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         routes = lab.run("r1", "ip -j route").json()
@@ -86,7 +86,7 @@ def test_machine_options_ipv6_sysctl_env_exec(make_lab, started):
         "pc1.startup": "ip -6 addr add fd00::1/64 dev eth0\n",
         "pc2.startup": "ip -6 addr add fd00::2/64 dev eth0\n",
     }))
-    assert result["failed"] == []
+    assert result.failed == []
     assert lab.run("pc1", "ping -6 -c1 -W2 fd00::2").status == 0  # no DAD delay
     r = lab.run("pc1", "cat /proc/sys/net/ipv4/conf/eth0/rp_filter /proc/sys/net/ipv4/ip_forward; "
                        "echo $GREETING; cat /root/exec.txt")

@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-from nk_jupyter.cli.wipe import our_processes
+from nk_jupyter.engine.launch import our_supervisors as our_processes
 from nk_jupyter.engine.statedir import StateDir
 
 from ..conftest import nk

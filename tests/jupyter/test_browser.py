@@ -41,10 +41,10 @@ def lab_server(jupyter_env, tmp_path):
     server = JupyterLab(root, jupyter_env)
     yield server
     server.stop()
-    from nk_jupyter.jupyter.session import halt_state, running_states
-    for state, info in running_states():  # normally halted already, by the kernel's exit
-        if info["directory"].endswith("/text-labs/ui"):
-            halt_state(state, info)
+    from nk_jupyter.api import running_labs, stop
+    for running in running_labs():  # normally stopped already, by the kernel's exit
+        if str(running.directory).endswith("/text-labs/ui"):
+            stop(running.directory)
 
 
 def open_notebook(page, server, tries: int = 3) -> None:

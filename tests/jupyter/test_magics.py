@@ -107,8 +107,8 @@ def test_lab_cell_rerun_replaces_the_lab(kernel):
         kernel.run(LAN)
         out = kernel.run(LAN.replace("pc2[0]=A", "pc2[0]=A\npc3[0]=A"))
         assert "Lab 'mlan' started: 3 of 3 machines running (pc1, pc2, pc3)" in Kernel.text(out)
-        out = kernel.run("print(len([s for s in __import__('nk_jupyter.jupyter.session', fromlist=['x'])"
-                         ".running_states() if s[1]['directory'].endswith('/mlan')]))")
+        out = kernel.run("import nk_jupyter.api\n"
+                         "print(len([r for r in nk_jupyter.api.running_labs() if r.name == 'mlan']))")
         assert Kernel.text(out) == "1\n"
         out = kernel.run("%%lab mlan\npc1[0]=A\n--- pc1.startup ---\nexit 7\n")
         assert "Lab 'mlan' started: 0 of 1 machines running" in Kernel.text(out)

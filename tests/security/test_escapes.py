@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-from nk_jupyter import Lab
 
 from ..conftest import nk
 from .conftest import wait_for
@@ -65,7 +64,7 @@ def test_a_daemon_that_freezes_new_processes_does_not_freeze_the_lab(make_lab, s
     assert wait_for(lambda: _stats(folder)["stopped"] > 0)
     t0 = time.monotonic()
     assert lab.run("pc2", "echo alive").stdout == "alive\n"
-    assert lab.info()[0]["name"] in ("pc1", "pc2")
+    assert lab.info()[0].name in ("pc1", "pc2")
     assert time.monotonic() - t0 < 5
     lab.crash()
     assert stuck.wait(timeout=10) != 0

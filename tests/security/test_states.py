@@ -5,14 +5,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from nk_jupyter import Lab
-from nk_jupyter.cli.wipe import our_processes
+from nk_jupyter.engine.launch import our_supervisors as our_processes
+from nk_jupyter.engine import messages
+from nk_jupyter.engine.client import EngineClient
 from nk_jupyter.engine.statedir import StateDir, state_root
 from nk_jupyter.errors import UserError
 
@@ -52,7 +53,7 @@ def test_interrupted_cli_lstart_then_lstart_runs_every_startup(make_lab, how, wh
         assert r.returncode == 0, r.stderr
         ran = sorted(x.name for x in (folder / "ran").iterdir() if x.name != ".keep")
         assert ran == sorted(f"m{i}" for i in range(N)), r.stderr
-        assert all(m["state"] == "running" for m in Lab.attach(folder).info())
+        assert all(m.state == "running" for m in Lab.attach(folder).info())
     finally:
         nk("lcrash", "-d", str(folder))
     assert _gone(state)
@@ -144,12 +145,13 @@ def test_machine_names_are_checked_at_every_door(make_lab, started, tmp_path):
         with pytest.raises(UserError):
             lab.vstart("ok", {0: bad})
     # the supervisor checks too, whatever a client sends
-    reply = lab.client.call  # a raw request, as a hostile client would send it
+    client = EngineClient(StateDir.for_lab(lab.directory))  # raw requests, as a hostile client sends them
     with pytest.raises(UserError):
-        reply("vstart", name="../../escape", interfaces={"0": "A"})
+        client.call(messages.VStart("../../escape", {"0": "A"}))
     with pytest.raises(UserError):
-        reply("exec", machine="../x", command="true")
-    assert not (lab.state.path.parent / "escape").exists() and not (tmp_path.parent / "escape").exists()
+        client.call(messages.Exec("../x", "true"))
+    assert not (StateDir.for_lab(lab.directory).path.parent / "escape").exists()
+    assert not (tmp_path.parent / "escape").exists()
     r = nk("vstart", "-d", str(lab.directory), "../../y", "--eth0=A")
     assert r.returncode == 1 and "invalid machine name" in r.stderr
 
@@ -158,7 +160,7 @@ def test_ethN_none_unplugs_in_the_cli_as_in_jupyter(make_lab, started):
     lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc1[1]=B\n"}))
     assert nk("vconfig", "-d", str(lab.directory), "pc1", "--eth1=none").returncode == 0
     assert "eth1" not in lab.run("pc1", "ip -br link").stdout
-    assert all(d["name"] != "none" for d in lab.topology()["domains"])
+    assert all(d.name != "none" for d in lab.topology().domains)
 
 
 def test_escape_sequences_from_a_lab_never_reach_the_terminal(make_lab):

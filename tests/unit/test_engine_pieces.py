@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import socket
 
-from nk_jupyter.engine import protocol
+from nk_jupyter import wire
+from nk_jupyter.backends.namespaces.session import HOST_PROFILE
 from nk_jupyter.engine.bootscript import boot, command_argv
 from nk_jupyter.engine.statedir import lab_id
 from nk_jupyter.linux.idmap import Range, map_args
@@ -14,8 +15,8 @@ from nk_jupyter.model import Machine, MachineOptions
 def test_frames_carry_json_and_file_descriptors():
     a, b = socket.socketpair()
     r, w = os.pipe()
-    protocol.send(a, {"op": "exec", "text": "é" * 3}, fds=[w])
-    msg, fds = protocol.recv(b)
+    wire.send(a, {"op": "exec", "text": "é" * 3}, fds=[w])
+    msg, fds = wire.recv(b)
     assert msg == {"op": "exec", "text": "ééé"} and len(fds) == 1
     os.write(fds[0], b"through")
     assert os.read(r, 7) == b"through"
@@ -24,13 +25,20 @@ def test_frames_carry_json_and_file_descriptors():
 
 
 def test_plain_words_skip_the_shell_everything_else_uses_it():
-    m = Machine("pc1")
-    assert command_argv(m, "ping -c 3 10.0.0.1") == ["ping", "-c", "3", "10.0.0.1"]
-    assert command_argv(m, "echo $HOME")[1:] == ["-c", "echo $HOME"]
-    assert command_argv(m, "cd /tmp")[1] == "-c"
-    assert command_argv(m, "a | b")[1] == "-c"
+    m, p = Machine("pc1"), HOST_PROFILE
+    assert command_argv(m, p, "ping -c 3 10.0.0.1") == ["ping", "-c", "3", "10.0.0.1"]
+    assert command_argv(m, p, "echo $HOME")[1:] == ["-c", "echo $HOME"]
+    assert command_argv(m, p, "cd /tmp")[1] == "-c"
+    assert command_argv(m, p, "a | b")[1] == "-c"
     m.options = MachineOptions(shell="/bin/sh")
-    assert command_argv(m, "ls > x") == ["/bin/sh", "-c", "ls > x"]
+    assert command_argv(m, p, "ls > x") == ["/bin/sh", "-c", "ls > x"]
+
+
+def test_a_shell_an_image_may_lack_is_looked_for_inside():
+    from nk_jupyter.backends import Profile
+    image = Profile(env={"PATH": "/bin"}, shells=())
+    argv = command_argv(Machine("pc1"), image, "echo $HOME")
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[3] == "/bin/bash" and argv[-2:] == ["-c", "echo $HOME"]
 
 
 def test_boot_runs_shared_then_machine_startup_then_exec():
