@@ -16,6 +16,9 @@ fi
 # nk itself, and what its tests and benchmarks use
 NK_PACKAGES="python3 python3-venv python3-dev gcc uidmap iproute2 procps psmisc util-linux catatonit
   chromium mininet openvswitch-switch"
+# Machines on container images: rootless podman supplies the images (runc for the benchmark's
+# `podman run`), nk's static busybox runs their commands.
+NK_PACKAGES="$NK_PACKAGES podman runc fuse-overlayfs slirp4netns passt busybox-static"
 # The programs of Kathara's images (kathara/base, frr, bind ...) that run in host-shared
 # machines: a lab written for Kathara finds them (docs/compatibility.md lists them).
 LAB_PACKAGES="$(grep -v '^#' "$here/scripts/lab-packages.txt" | tr '\n' ' ')"

@@ -1,12 +1,16 @@
 """Shared fixtures: lab folders written into tmp_path, and a guard that nothing of ours leaks."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# No test pulls an image from a registry: every pull is blocked at once, on this machine.
+os.environ["CONTAINERS_REGISTRIES_CONF"] = str(Path(__file__).with_name("registries.conf"))
 
 
 def userns_reason() -> str | None:

@@ -32,6 +32,31 @@ def _readonly_recursive(path: str) -> None:
         ns.mount(None, path, None, ns.MS_BIND | ns.MS_REMOUNT | ns.MS_RDONLY)
 
 
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT = 428, 429
+_OPEN_TREE_CLONE, _AT_EMPTY_PATH, _MOVE_MOUNT_F_EMPTY_PATH = 1, 0x1000, 4
+
+
+def detached_copy(path: str) -> int:
+    """A read-only, detached copy of the mount tree at path (open_tree(OPEN_TREE_CLONE)), as a
+    descriptor: it outlives the mount namespace it came from and can be sent to another
+    process, which attaches it with attach()."""
+    fd = ns._libc.syscall(_SYS_OPEN_TREE, -100, path.encode(), _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC)
+    ns._check(fd, f"open_tree {path}")
+    ret = ns._libc.syscall(_SYS_MOUNT_SETATTR, fd, b"", _AT_EMPTY_PATH | _AT_RECURSIVE, ctypes.byref(_READONLY),
+                           ctypes.sizeof(_READONLY))
+    if ret < 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, f"mount_setattr {path}: {os.strerror(err)}")
+    return fd
+
+
+def attach(fd: int, target: str) -> None:
+    """Attach a detached mount tree (detached_copy) on target."""
+    ns._check(ns._libc.syscall(_SYS_MOVE_MOUNT, fd, b"", -100, target.encode(), _MOVE_MOUNT_F_EMPTY_PATH),
+              f"move_mount {target}")
+
+
 def bind_readonly(src: str, dst: str) -> None:
     ns.mount(src, dst, None, ns.MS_BIND | ns.MS_REC)
     _readonly_recursive(dst)

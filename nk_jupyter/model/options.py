@@ -74,6 +74,15 @@ def parse_text(value: str) -> str:
     return value.strip()
 
 
+def parse_image(value: str) -> str:
+    from .images import ImageNameError, canonical
+    try:
+        canonical(value)
+    except ImageNameError as e:
+        raise OptionValueError(str(e)) from None
+    return value.strip()
+
+
 def parse_sysctl(value: str) -> tuple[str, str]:
     """`net.ipv4.ip_forward=1` -> (key, value); only the net.* namespace is per-machine."""
     m = _SYSCTL.fullmatch(value.strip())
@@ -144,7 +153,7 @@ TABLE: dict[str, OptionSpec] = {
     "mem": OptionSpec(_set("mem", parse_mem)),
     "M": OptionSpec(_set("mem", parse_mem), canonical="mem"),
     "cpus": OptionSpec(_set("cpus", parse_cpus)),
-    "image": OptionSpec(_set("image", parse_text), unsupported=True),
+    "image": OptionSpec(_set("image", parse_image)),
     "exec": OptionSpec(_append("exec_commands", parse_text), repeatable=True),
     "sysctl": OptionSpec(_put("sysctls", parse_sysctl), repeatable=True),
     "env": OptionSpec(_put("env", parse_env), repeatable=True),

@@ -63,7 +63,7 @@ def test_kathara_mac_and_options(fixture_lab: Callable[[str], Path]) -> None:
     assert o.sysctls == {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"}
     assert o.env == {"FOO": "bar=baz"}
     assert o.ports == ["8080:80/udp", "3000:22/tcp"]
-    assert o.unsupported == ["image", "bridged", "port"]
+    assert o.unsupported == ["bridged", "port"]
     pc = lab.machine("pc_1")
     assert pc.options.mem == "64m", "the first value wins"
     assert pc.options.other == {"foo": "bar"}

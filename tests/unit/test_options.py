@@ -103,13 +103,23 @@ def test_num_terms_and_text() -> None:
     for bad in ("-1", "1.5", "x", "²"):
         with pytest.raises(OptionValueError):
             opts_with(("num_terms", bad))
-    with pytest.raises(OptionValueError):
-        opts_with(("image", "  "))
+    for bad in ("  ", "Kathara/FRR", "a b", "frr:", "-x/y"):
+        with pytest.raises(OptionValueError):
+            opts_with(("image", bad))
+
+
+def test_image_names_read_as_docker_reads_them() -> None:
+    from nk_jupyter.model.images import canonical
+    assert canonical("kathara/frr") == "docker.io/kathara/frr:latest"
+    assert canonical("debian:12") == "docker.io/library/debian:12"
+    assert canonical("localhost/nkbb:1") == "localhost/nkbb:1"
+    assert canonical("registry.example:5000/a/b") == "registry.example:5000/a/b:latest"
+    assert opts_with(("image", " kathara/bind:9.11 ")).image == "kathara/bind:9.11"
 
 
 def test_unsupported_recorded_once() -> None:
     opts = opts_with(("image", "a"), ("bridged", "true"), ("port", "22"), ("port", "23"), ("ulimit", "x=1"))
-    assert opts.unsupported == ["image", "bridged", "port", "ulimit"]
+    assert opts.unsupported == ["bridged", "port", "ulimit"]
 
 
 def test_netkit_and_unknown_options_kept_verbatim() -> None:
