@@ -54,14 +54,16 @@ class Table:
 
 def machine_table(lab_name: str, machines: list[MachineInfo], long: bool = False) -> Table:
     """%vlist: one row per machine of lab.info()."""
-    cols = ["machine", "state", "interfaces", "startup"] + (["pid", "memory"] if long else [])
+    images = any(m.image for m in machines)
+    cols = ["machine", "state", "interfaces", "startup"] + (["image"] if images else []) + \
+        (["pid", "memory"] if long else [])
     rows = []
     for m in sorted(machines, key=lambda m: m.name):
         ifaces = ", ".join(f"{i}={d}" for i, d in sorted(m.interfaces.items(), key=lambda kv: _num(kv[0])))
         status = m.startup_status
         startup = "" if status is None else ("ok" if status == 0 else f"exit {status}")
         state = m.state.value + (f" ({m.detail})" if m.detail else "")
-        row = [m.name, state, ifaces, startup]
+        row = [m.name, state, ifaces, startup] + ([m.image] if images else [])
         if long:
             mem = m.memory_kib
             row += [str(m.pid or ""), f"{mem / 1024:.1f} MiB" if mem else ""]
@@ -83,7 +85,8 @@ def lab_table(topology: Topology, directory: str, running: bool, owner: Owner | 
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no machines"
     rows = [[d.name, ", ".join(d.members)] for d in topology.domains]
     who = f"; started by {_started_by(owner, me)}" if owner and running else ""
-    note = f"{'running' if running else 'not running'}: {summary}{who}"
+    on_images = ", ".join(f"{m.name} ({m.image})" for m in topology.machines if m.image)
+    note = f"{'running' if running else 'not running'}: {summary}{who}" + (f"; on images: {on_images}" if on_images else "")
     place = f"in {directory}" if "/" in directory else "from a %%lab cell"
     return Table(f"Lab {topology.lab!r} {place}", ["collision domain", "interfaces"], rows, note)
 

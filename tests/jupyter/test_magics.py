@@ -1,9 +1,14 @@
 """The magics in a real nk-lab kernel: arguments, messages, streaming, capture, interrupt."""
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 
+import pytest
+
+from ..images import IMAGE, build_images
 from .conftest import Kernel, needs_labs
 
 LAN = """%%lab mlan
@@ -144,3 +149,32 @@ def test_folder_lab_lifecycle(kernel, tmp_path):
         assert f"lab 'twohosts' is not running; start it with %lstart -d {lab}" in usage_error(out)
     finally:
         kernel.run(f"%lcrash -d {lab}")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    yield from build_images(tmp_path_factory.mktemp("images"))
+
+
+@needs_labs
+@pytest.mark.skipif(not shutil.which("podman") or not os.path.isfile("/bin/busybox"),
+                    reason="podman or a static busybox (busybox-static) is not installed")
+def test_image_machines_in_a_kernel(kernel, images):
+    cell = (f'%%lab --images=auto jimg\na[0]=A\na[image]="{IMAGE}"\nb[0]=A\nb[image]="kathara/not-here"\n'
+            "--- a.startup ---\nip addr add 10.0.0.1/24 dev eth0\n"
+            "--- b.startup ---\nip addr add 10.0.0.2/24 dev eth0\n")
+    out = kernel.run(cell)
+    text = Kernel.text(out) + Kernel.text(out, "stderr")
+    assert "2 of 2 machines running" in text, text
+    assert "machine(s) b run on the host's programs" in text and "podman pull docker.io/kathara/not-here" in text
+    try:
+        out = kernel.run("%vcmd a cat /etc/image-marker")
+        assert Kernel.text(out).strip() == "one", out
+        out = kernel.run("%vcmd b ping -c1 -W2 10.0.0.1")
+        assert "1 received" in Kernel.text(out) or "1 packets received" in Kernel.text(out), out
+        out = kernel.run("t = %vlist\nprint(repr(t))")
+        assert "image" in Kernel.text(out) and IMAGE in Kernel.text(out), out
+        out = kernel.run("t = %linfo\nprint(repr(t))")
+        assert f"on images: a ({IMAGE})" in Kernel.text(out), out
+    finally:
+        kernel.run("%lcrash")
