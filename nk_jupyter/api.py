@@ -31,7 +31,8 @@ from .backends import IMAGE_POLICIES
 from .engine import launch
 from .engine import messages as msg
 from .engine.client import ApiVersionError, EngineClient, RunningCommand
-from .engine.messages import MachineInfo, StartResult, StartupReport
+from .engine.messages import MachineInfo, PortInfo, StartResult, StartupReport
+from .model.uplinks import UplinkOptions
 from .engine.statedir import StateDir, all_states, state_root
 from .errors import EngineError, ExecError, LabAlreadyRunningError, LabNotRunningError, UserError
 from .model import Lab as LabModel
@@ -82,13 +83,16 @@ class ExecStream:
     GRACE = 2.0            # seconds between TERM and KILL after a deadline
 
     def __init__(self, client: EngineClient, machine: str, command: str | None, env: dict | None = None,
-                 stdin: bytes | int | None = None, argv: list[str] | None = None) -> None:
+                 stdin: bytes | int | None = None, argv: list[str] | None = None, request=None) -> None:
         self.machine, self.command = machine, command if command is not None else " ".join(argv or [])
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
         try:
-            self.running: RunningCommand = client.exec_fds(machine, command, (in_r, out_w, err_w), env, argv=argv)
+            if request is not None:
+                self.running: RunningCommand = client.start_fds(request, (in_r, out_w, err_w))
+            else:
+                self.running = client.exec_fds(machine, command, (in_r, out_w, err_w), env, argv=argv)
         except BaseException:
             for fd in (out_r, err_r, in_w):
                 os.close(fd)
@@ -421,26 +425,30 @@ class Lab:
 
     # -- life cycle -----------------------------------------------------------------
     def start(self, machines: list[str] | None = None, progress: ProgressCallback | None = None, fast: bool = False,
-              timeout: float = 300, parallel: int = 0, owner: Owner | None = None, images: str = "auto") -> StartResult:
+              timeout: float = 300, parallel: int = 0, owner: Owner | None = None, images: str = "auto",
+              uplinks: UplinkOptions | None = None) -> StartResult:
         """Boot the lab (or some machines); returns when every startup has finished.
 
         progress gets each event (nk_jupyter.model.events), e.g. MachineEvent("pc1", "running").
         images: what a machine with image= runs on: "auto", "podman" or "host" (see
         nk_jupyter.backends.IMAGE_POLICIES).
+        uplinks: how bridged/tap machines reach the host's network (UplinkOptions: driver,
+        host_loopback, mtu, cidr); it applies when the lab's supervisor starts.
         """
         for name in machines or []:
             self.model.machine(name)
-        self._supervisor(progress, owner, images)
+        self._supervisor(progress, owner, images, uplinks)
         return self._client.call(msg.Start(list(machines or []), fast, float(timeout), int(parallel)), on_event=progress)
 
-    def _supervisor(self, progress: ProgressCallback | None, owner: Owner | None, images: str) -> None:
+    def _supervisor(self, progress: ProgressCallback | None, owner: Owner | None, images: str,
+                    uplinks: UplinkOptions | None = None) -> None:
         """Start the lab's supervisor unless it runs (or another start brings it up now)."""
         if self.running:
             return
         try:
             warnings = launch.start_supervisor(self._state, self.model, self.overrides,
                                                {"pid": owner.pid, "kernel": owner.kernel} if owner else None,
-                                               images, progress)
+                                               images, progress, uplinks)
         except LabAlreadyRunningError:
             if not self.running:
                 raise
@@ -565,6 +573,35 @@ class Lab:
     def info(self, memory: bool = False) -> list[MachineInfo]:
         return self._call(msg.Info(memory)).machines
 
+    # -- ports, shaping, capture -------------------------------------------------------
+    def ports(self) -> list[PortInfo]:
+        """The published ports: [PortInfo(machine, "127.0.0.1:8080:80/tcp")]."""
+        return self._call(msg.PortList()).ports
+
+    def publish(self, machine: str, spec: str) -> list[PortInfo]:
+        """Publish "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp]" to a running machine (like rootlessctl
+        add-ports); a port in use or not allowed is a UserError naming it."""
+        return self._call(msg.PortAdd(check_machine_name(machine), spec)).ports
+
+    def unpublish(self, spec: str) -> list[PortInfo]:
+        return self._call(msg.PortRemove(spec)).ports
+
+    def shape(self, shape: str, machine: str | None = None, interface: int | None = None,
+              domain: str | None = None) -> list[str]:
+        """Shape a machine's ethN, or every interface on a domain: "rate=10mbit loss=1%"
+        ("" removes it; model/shaping.py). Returns what was shaped ("pc1 eth0")."""
+        if bool(machine) == bool(domain):
+            raise UserError("shape: give a machine and its interface, or a collision domain")
+        return self._call(msg.ShapeSet(shape, machine or "", interface, domain or "")).shaped
+
+    def capture(self, domain: str, count: int = 0, snaplen: int = 262144) -> ExecStream:
+        """Capture a collision domain's frames in the hub, out of the machines' reach: a stream
+        whose stdout is pcap (nk_jupyter.pcap decodes it); signal("INT") stops it."""
+        if not self.running:
+            raise LabNotRunningError(f"no lab is running in {self.directory}")
+        return ExecStream(self._client, None, None, request=msg.Capture(domain, int(count), int(snaplen)),
+                          argv=["capture", domain])
+
     def topology(self) -> Topology:
         """Machines (state, interfaces, addresses, routes) and domains; from lab.conf when stopped."""
         if self.running:
@@ -607,5 +644,5 @@ def _interfaces(interfaces: dict, unplug: bool) -> dict[int, str | None]:
     return out
 
 
-__all__ = ["IMAGE_POLICIES", "Lab", "ExecResult", "ExecStream", "StartResult", "StartupReport", "MachineInfo", "Topology", "Owner",
+__all__ = ["IMAGE_POLICIES", "UplinkOptions", "PortInfo", "Lab", "ExecResult", "ExecStream", "StartResult", "StartupReport", "MachineInfo", "Topology", "Owner",
            "RunningLab", "WipeReport", "running_labs", "stop", "wipe", "text_lab_folder", "start_summary"]

@@ -89,6 +89,7 @@ class MachinePlan:
     default_sysctls: list[tuple[str, str]] = field(default_factory=list)  # before any interface exists
     sysctls: list[tuple[str, str]] = field(default_factory=list)          # the lab's, once they do
     sh: str = "dash"            # what /bin/sh is on host programs ("bash" for labs written for it)
+    nameserver: str = ""        # with an uplink: its DNS address, written into /etc/resolv.conf
 
 
 @dataclass

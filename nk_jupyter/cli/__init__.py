@@ -10,9 +10,9 @@ import sys
 
 from ..errors import NkError, UserError
 from ..text import SafeStream
-from . import lab_cmds, machine_cmds, exec_cmds, wipe, grading_cmds
+from . import lab_cmds, machine_cmds, exec_cmds, net_cmds, wipe, grading_cmds
 
-COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **wipe.COMMANDS, **grading_cmds.COMMANDS}
+COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **net_cmds.COMMANDS, **wipe.COMMANDS, **grading_cmds.COMMANDS}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 
 from ..api import start_summary
-from ..api import IMAGE_POLICIES
+from ..api import IMAGE_POLICIES, UplinkOptions
+from ..model.uplinks import DEFAULT_MTU, DRIVERS, UPLINK_CIDR
 from .common import Progress, add_dir, open_lab, running_lab
 
 
@@ -22,6 +23,22 @@ def _setup_lstart(p) -> None:
                    help="exit 1 when a startup fails (by default, as Netkit and Kathara, the machine keeps running)")
     p.add_argument("--images", choices=list(IMAGE_POLICIES), default="auto",
                    help="what a machine with image= runs on: " + "; ".join(f"{k}: {v}" for k, v in IMAGE_POLICIES.items()))
+    add_uplink_options(p)
+
+
+def add_uplink_options(p) -> None:
+    g = p.add_argument_group("uplinks (machines with bridged=true or a Netkit tap interface)")
+    g.add_argument("--net-driver", choices=DRIVERS, default="auto",
+                   help="user-mode networking: slirp4netns or pasta (auto: slirp4netns if installed)")
+    g.add_argument("--host-loopback", action="store_true",
+                   help="let machines reach the host's 127.0.0.1 at the gateway address (off by default)")
+    g.add_argument("--uplink-mtu", type=int, default=DEFAULT_MTU, metavar="N", help=f"default {DEFAULT_MTU}")
+    g.add_argument("--uplink-cidr", default=UPLINK_CIDR, metavar="CIDR",
+                   help=f"of the bridged interface (default {UPLINK_CIDR}: machine .100, gateway .2, DNS .3)")
+
+
+def uplink_options(args) -> UplinkOptions:
+    return UplinkOptions(args.net_driver, args.host_loopback, args.uplink_mtu, args.uplink_cidr)
 
 
 def lstart(args) -> int:
@@ -33,7 +50,8 @@ def lstart(args) -> int:
     progress = Progress(args.quiet)
     try:
         result = lab.start(args.machines or None, progress=progress, fast=args.fast,
-                           timeout=args.timeout, parallel=args.parallel, images=args.images)
+                           timeout=args.timeout, parallel=args.parallel, images=args.images,
+                           uplinks=uplink_options(args))
     except KeyboardInterrupt:
         progress.done()
         if lab.running:

@@ -114,7 +114,11 @@ class EngineClient:
     def exec_fds(self, machine: str | None, command: str | None, fds: tuple[int, int, int], env: dict | None = None,
                  argv: list[str] | None = None) -> "RunningCommand":
         """Start command in machine (None: the lab's hub), its stdin/stdout/stderr being fds (sent, not copied)."""
-        running, _ = self._exec(msg.Exec(machine, command, argv, dict(env or {})), fds)
+        return self.start_fds(msg.Exec(machine, command, argv, dict(env or {})), fds)
+
+    def start_fds(self, request, fds: tuple[int, int, int]) -> "RunningCommand":
+        """Send a request that starts a process on fds (Exec, Capture); it answers ExecStarted."""
+        running, _ = self._exec(request, fds)
         return running
 
     def exec_pty(self, machine: str | None, argv: list[str] | None, size: tuple[int, int],

@@ -158,6 +158,10 @@ class Handlers:
         conn.reply(msg.ExecStarted(), fds=[master] if master is not None else None)
         if master is not None:
             os.close(master)
+        self._follow(conn, proc, signal_it)
+
+    def _follow(self, conn: Conn, proc: int, signal_it) -> None:
+        """Relay the client's signals to a started process; its exit status ends the request."""
         state = {"done": False}
 
         def on_message(frame: dict, extra: list[int]) -> None:
@@ -259,11 +263,91 @@ class Handlers:
 
 
 # Every operation, by request class: nothing is looked up by a name a client chose.
+    # -- ports, shaping, capture ------------------------------------------------------
+    def _ports(self) -> msg.PortsReply:
+        return msg.PortsReply([msg.PortInfo(p.machine, str(p.spec))
+                               for _, p in sorted(self.rt.uplinks.ports.items())])
+
+    def port_add(self, conn: Conn, req: msg.PortAdd, fds: list[int]) -> None:
+        rec = self.rt.running(check_machine_name(req.machine))
+        spec = _port_spec(req.spec)
+        from ..uplinks import probe
+        probe(spec, rec.machine.name)
+        self.rt.uplinks.publish(rec.machine.name, rec.handle.netns(), spec)
+        conn.reply(self._ports())
+
+    def port_rm(self, conn: Conn, req: msg.PortRemove, fds: list[int]) -> None:
+        self.rt.uplinks.unpublish(_port_spec(req.spec))
+        conn.reply(self._ports())
+
+    def port_ls(self, conn: Conn, req: msg.PortList, fds: list[int]) -> None:
+        conn.reply(self._ports())
+
+    def shape(self, conn: Conn, req: msg.ShapeSet, fds: list[int]) -> None:
+        from ..model.shaping import Shape, ShapeError
+        from .shaping import ShapeError as KernelShapeError
+        try:
+            shape = Shape.parse(req.shape.split())
+        except ShapeError as e:
+            raise UserError(str(e)) from None
+        targets: list[tuple[str, int]] = []
+        if req.domain:
+            targets = [(name, num) for name, rec in self.rt.machines.items() if rec.up
+                       for num, iface in rec.machine.interfaces.items() if iface.link == req.domain]
+            if not targets:
+                raise UserError(f"no running machine is on collision domain {req.domain!r}")
+        else:
+            rec = self.rt.running(check_machine_name(req.machine))
+            if req.interface is None or req.interface not in rec.machine.interfaces:
+                have = ", ".join(f"eth{n}" for n in sorted(rec.machine.interfaces)) or "none"
+                raise UserError(f"{req.machine} has no eth{req.interface} on a collision domain (it has: {have})")
+            targets = [(req.machine, req.interface)]
+        for name, num in targets:
+            try:
+                self.rt.shaper.set(self.rt.machines[name].index, num, shape)
+            except KernelShapeError as e:
+                raise UserError(f"{name} eth{num}: {e}") from None
+            self.rt.machines[name].machine.options.shapes[num] = shape
+        conn.reply(msg.ShapeReply([f"{n} eth{i}" for n, i in targets]))
+
+    def capture(self, conn: Conn, req: msg.Capture, fds: list[int]) -> None:
+        from ..linux import netlink
+        try:
+            if len(fds) != 3:
+                raise UserError("capture needs stdin, stdout and stderr descriptors")
+            idx = self.rt.hub.bridges.get(check_domain_name(req.domain))
+            if idx is None:
+                known = ", ".join(sorted(self.rt.hub.bridges)) or "none yet"
+                raise UserError(f"no collision domain {req.domain!r} in this lab (domains: {known})")
+            bridge = netlink.bridge_name(list(self.rt.hub.bridges).index(req.domain))
+            tcpdump = spawn.which("tcpdump", HUB_ENV["PATH"])
+            if not tcpdump:
+                raise UserError("capturing needs tcpdump on this host: sudo apt install tcpdump")
+            argv = [tcpdump, "-i", bridge, "-U", "--immediate-mode", "-w", "-", "-s", str(int(req.snaplen)),
+                    "-Z", "root"] + (["-c", str(int(req.count))] if req.count else [])
+            proc = spawn.spawn_here(tcpdump, argv, HUB_ENV, tuple(fds))  # writes pcap only: dissects nothing
+        finally:
+            for fd in fds:
+                os.close(fd)
+        conn.reply(msg.ExecStarted())
+        self._follow(conn, proc, spawn.signal_started)
+
+
+def _port_spec(text: str):
+    from ..model.uplinks import PortSpec, SpecError
+    try:
+        return PortSpec.parse(text)
+    except SpecError as e:
+        raise UserError(str(e)) from None
+
+
 OPS: dict[type, Callable] = {
     msg.Hello: Handlers.hello, msg.Info: Handlers.info, msg.Subscribe: Handlers.subscribe,
     msg.Start: Handlers.start, msg.VStart: Handlers.vstart, msg.Exec: Handlers.exec,
     msg.Halt: Handlers.halt, msg.Crash: Handlers.crash, msg.Shutdown: Handlers.shutdown,
     msg.VConfig: Handlers.vconfig, msg.GetTopology: Handlers.topology,
+    msg.PortAdd: Handlers.port_add, msg.PortRemove: Handlers.port_rm, msg.PortList: Handlers.port_ls,
+    msg.ShapeSet: Handlers.shape, msg.Capture: Handlers.capture,
 }
 
 

@@ -147,7 +147,7 @@ def prepare_backends(lab, policy: str, progress) -> tuple[dict, dict, list[int],
 
 
 def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | None = None, images: str = "auto",
-                     progress=None) -> list[str]:
+                     progress=None, uplinks=None) -> list[str]:
     """Start the lab's supervisor and wait until it serves api.sock. Returns warnings.
 
     The lab's lock is taken here, before lab.json is written, and handed to the supervisor
@@ -155,6 +155,10 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
     that the first holds the lab. The backends' host halves run under the lock too.
     """
     directory = lab.directory
+    from ..model.uplinks import UplinkOptions
+    from .. import uplinks as uplinks_
+    uplink_options = uplinks or UplinkOptions()
+    uplinks_.preflight(lab, uplink_options)  # a missing driver, tun or a port in use: an error, before anything
     warnings = preflight.check()
     state.create()
     if state.is_live():
@@ -166,6 +170,7 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
         warnings += more
         state.write_json({"api": msg.API_VERSION, "directory": str(directory), "overrides": list(overrides),
                           "owner": owner or {}, "started": time.time(), "images": images,
+                          "uplinks": wire.encode(uplink_options),
                           "backends": parts, "machine_backends": machine_backends,
                           "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
                           "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage(),

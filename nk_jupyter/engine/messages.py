@@ -113,6 +113,44 @@ class GetTopology:
     OP: ClassVar[str] = "topology"
 
 
+@dataclass
+class PortAdd:
+    """Publish a port to a running machine (nk port add)."""
+    OP: ClassVar[str] = "port_add"
+    machine: str
+    spec: str                      # model/uplinks.PortSpec text
+
+
+@dataclass
+class PortRemove:
+    OP: ClassVar[str] = "port_rm"
+    spec: str
+
+
+@dataclass
+class PortList:
+    OP: ClassVar[str] = "port_ls"
+
+
+@dataclass
+class ShapeSet:
+    """Shape a machine's interface, or every interface of a collision domain (nk vshape)."""
+    OP: ClassVar[str] = "shape"
+    shape: str                     # "rate=10mbit loss=1%" ("" removes the shaping)
+    machine: str = ""
+    interface: int | None = None
+    domain: str = ""
+
+
+@dataclass
+class Capture:
+    """Capture a collision domain's frames (pcap on the descriptor sent as stdout)."""
+    OP: ClassVar[str] = "capture"
+    domain: str
+    count: int = 0                 # 0: until stopped
+    snaplen: int = 262144
+
+
 # -- replies ----------------------------------------------------------------------------
 @dataclass
 class Ok:
@@ -191,6 +229,22 @@ class TopologyReply:
 
 
 @dataclass
+class PortInfo:
+    machine: str
+    spec: str                      # "127.0.0.1:8080:80/tcp"
+
+
+@dataclass
+class PortsReply:
+    ports: list[PortInfo] = field(default_factory=list)
+
+
+@dataclass
+class ShapeReply:
+    shaped: list[str] = field(default_factory=list)   # "pc1 eth0"
+
+
+@dataclass
 class SubscribeReply:
     subscribed: bool = True
 
@@ -199,7 +253,8 @@ REQUESTS: dict[str, tuple[type, type]] = {
     cls.OP: (cls, reply) for cls, reply in (
         (Hello, HelloReply), (Info, InfoReply), (Subscribe, SubscribeReply), (Start, StartResult),
         (VStart, StartResult), (Exec, ExecStarted), (Halt, StopReply), (Crash, StopReply),
-        (Shutdown, Ok), (VConfig, Ok), (GetTopology, TopologyReply))
+        (Shutdown, Ok), (VConfig, Ok), (GetTopology, TopologyReply), (PortAdd, PortsReply),
+        (PortRemove, PortsReply), (PortList, PortsReply), (ShapeSet, ShapeReply), (Capture, ExecStarted))
 }
 
 

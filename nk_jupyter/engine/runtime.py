@@ -21,6 +21,8 @@ from ..model import Interface, Lab, Machine
 from ..model.events import Event, LinksEvent, MachineEvent, WarningEvent
 from ..model.macs import netkit_mac
 from ..model.states import MachineState
+from ..uplinks import nameserver
+from .shaping import Shaper
 from .statedir import StateDir
 
 
@@ -65,9 +67,11 @@ class LabRuntime:
         self.machine_backends = machine_backends  # name -> backend (the namespaces one otherwise)
         self.watch_exit = watch_exit
         self.hub = netlink.Hub()
+        self.shaper = Shaper(self.hub)
         self.machines: dict[str, MachineRecord] = {}
         self.listeners: list[Callable[[Event], None]] = []
         self.monitors = None  # engine/monitor.py, once the supervisor has made it
+        self.uplinks = None   # uplinks.Uplinks: the host-side helper, once the supervisor has made it
         self._next_index = 0
         self.timing: dict[str, float] = {}
 
@@ -113,7 +117,8 @@ class LabRuntime:
             first_boot = not (self.state.node_dir(name) / ".configured").exists()
             groups.setdefault(rec.backend, []).append(MachinePlan(
                 machine, rec.index, first_boot, default_sysctls(machine), list(machine.options.sysctls.items()),
-                "bash" if self.lab.sh_is_bash else "dash"))
+                "bash" if self.lab.sh_is_bash else "dash",
+                nameserver=nameserver(machine, self.uplinks.options) if self.uplinks else ""))
         created = []
         self.timing = {}
         for backend, plans in groups.items():
@@ -141,6 +146,18 @@ class LabRuntime:
         netns = handle.netns()
         for num, iface in sorted(m.interfaces.items()):
             self.hub.plug(netns, plan.index, num, iface.link, self.mac(m, iface))
+        for num, shape in sorted(m.options.shapes.items()):
+            if num in m.interfaces:
+                self.emit_warnings(m.name, self.shaper.apply(plan.index, num, shape))
+        if self.uplinks and (m.options.bridged or m.options.taps or m.options.ports):
+            try:
+                self.emit_warnings(m.name, self.uplinks.machine_up(m, netns))
+            except (OSError, EOFError) as e:  # the helper is gone: the machine runs without them
+                self.emit_warnings(m.name, [f"no uplinks or ports: the lab's host-side helper is gone ({e})"])
+
+    def emit_warnings(self, name: str, warnings: list[str]) -> None:
+        for text in warnings:
+            self.emit(WarningEvent(text, name))
 
     def _gone(self, rec: MachineRecord, handle: Handle) -> None:
         """A machine's pid 1 exited: if nobody stopped it on purpose, it crashed."""
@@ -199,6 +216,9 @@ class LabRuntime:
     def _ports_gone(self, rec: MachineRecord) -> None:
         for num in rec.machine.interfaces:
             self.hub.forget(rec.index, num)
+            self.shaper.forget(rec.index, num)
+        if self.uplinks:
+            self.uplinks.machine_down(rec.machine.name)
 
     def add_machine(self, machine: Machine) -> None:
         rec = self.machines.get(machine.name)

@@ -6,7 +6,8 @@ namespace). Handshake over the socketpair SOCK (engine/messages.py):
 
     supervisor: unshare(USER)                      -> ChildHello
     launcher:   newuidmap/newgidmap                -> ParentMapped (+ the backends' descriptors)
-    supervisor: becomes root; unshares mount, net (the hub), pid, uts, ipc; forks the lab's
+    supervisor: becomes root; forks the host-side helper (uplinks/helper.py: uplinks, ports);
+                unshares mount, net (the hub), pid, uts, ipc; forks the lab's
                 pid 1, which opens the backends (backends/) and serves api.sock
                                                    -> ChildReady (or ChildFailed)
 
@@ -52,7 +53,7 @@ def _failed(sock: socket.socket, e: BaseException) -> None:
         pass
 
 
-def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int]) -> None:
+def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], helper: socket.socket) -> None:
     from .. import backends
     from .statedir import StateDir
 
@@ -85,6 +86,9 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int]) 
     loop = Loop()
     rt = LabRuntime(lab, state, sessions, conf.get("machine_backends") or {}, loop.watch_exit)
     emitter[0] = rt.emit
+    from ..model.uplinks import UplinkOptions
+    from ..uplinks import Uplinks
+    rt.uplinks = Uplinks(helper, wire.decode(UplinkOptions, conf.get("uplinks") or {}, "lab.json uplinks"), rt.hub)
     from .monitor import Monitors
     rt.monitors = Monitors(rt, loop)
     handlers = Handlers(rt, loop, host_pid)
@@ -164,6 +168,8 @@ def main(argv: list[str]) -> None:
         for fd in fds:
             os.set_inheritable(fd, False)
         ns.not_dumpable()
+        from ..uplinks.helper import fork_helper
+        _helper_pid, helper = fork_helper()  # root of our user ns, left in the host's netns
         ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWPID | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC)
         ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
     except Exception as e:
@@ -178,17 +184,18 @@ def main(argv: list[str]) -> None:
                 import cProfile
                 import pstats
                 prof = cProfile.Profile()
-                prof.runcall(_serve, state_dir, sock, host_pid, fds)
+                prof.runcall(_serve, state_dir, sock, host_pid, fds, helper)
                 with open(state_dir / "profile.txt", "w") as f:
                     pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(40)
             else:
-                _serve(state_dir, sock, host_pid, fds)
+                _serve(state_dir, sock, host_pid, fds, helper)
             os._exit(0)
         except BaseException as e:
             traceback.print_exc()
             _failed(sock, e)
             os._exit(1)
     sock.close()
+    helper.close()
     for fd in fds:
         os.close(fd)
 

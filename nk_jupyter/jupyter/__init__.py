@@ -24,10 +24,11 @@ def load_ipython_extension(ip) -> None:
     from .magics import LabMagics
     from .session import Session
     from .vmagics import MachineMagics
+    from .netmagics import NetMagics
     session, followers = Session(), Followers()
     lab_magics = LabMagics(ip, session, followers)
     machine_magics = MachineMagics(ip, session, followers)
-    ip.register_magics(lab_magics, machine_magics)
+    ip.register_magics(lab_magics, machine_magics, NetMagics(ip, session, followers))
     _LOADED[id(ip)] = (session, followers, lab_magics, machine_magics)
     try:  # %ltest and %check, when the grading part is installed
         from ..grading.magics import register as register_grading

@@ -19,7 +19,8 @@ from .session import Session
 
 
 def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] | None = None,
-         topology: bool = True, fast: bool = False, verb: str = "started", images: str = "auto") -> StartResult:
+         topology: bool = True, fast: bool = False, verb: str = "started", images: str = "auto",
+         uplinks=None) -> StartResult:
     """Start lab (all machines, or some) showing progress; returns Lab.start's result."""
     for name in machines or []:
         lab.model.machine(name)  # UnknownMachineError before anything happens
@@ -38,7 +39,7 @@ def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] |
         progress(event)
         if view is not None and isinstance(event, MachineEvent):
             view.set_state(event.machine, event.state)
-    result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner, images=images)
+    result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner, images=images, uplinks=uplinks)
     report(lab, result, verb)
     follower = followers.of(lab)
     if view is not None:

@@ -24,6 +24,10 @@ from ..model.states import MachineState
 from .session import Session, where
 
 _DIR = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
+_HOST_LOOPBACK = argument("--host-loopback", action="store_true",
+                          help="let bridged/tap machines reach the host's 127.0.0.1 at the gateway address")
+_NET_DRIVER = argument("--net-driver", choices=["auto", "slirp4netns", "pasta"], default="auto",
+                       help="user-mode networking of bridged/tap machines")
 _NO_TOPO = argument("--no-topo", action="store_true", help="do not show the topology view")
 _VAR = argument("--var", metavar="NAME", help="also store the Lab object in the Python variable NAME")
 _IMAGES = argument("--images", choices=list(IMAGE_POLICIES), default="auto",
@@ -33,6 +37,11 @@ _IMAGES = argument("--images", choices=list(IMAGE_POLICIES), default="auto",
 def _looks_like_lab(arg: str) -> bool:
     p = Path(arg).expanduser()
     return p.is_dir() and ("/" in arg or arg in (".", "..") or (p / "lab.conf").exists() or (p / "lab.dep").exists())
+
+
+def _uplinks(args):
+    from ..api import UplinkOptions
+    return UplinkOptions(driver=args.net_driver, host_loopback=args.host_loopback)
 
 
 @magics_class
@@ -60,6 +69,8 @@ class LabMagics(Magics):
     @argument("-F", "--force", action="store_true", help="a folder without lab.conf: its sub-folders are machines")
     @argument("--fast", action="store_true", help="return without waiting for the startup scripts")
     @_IMAGES
+    @_HOST_LOOPBACK
+    @_NET_DRIVER
     @_NO_TOPO
     @_VAR
     @argument("args", nargs="*", metavar="[DIR] [MACHINE ...]", help="lab folder, then machines to start (all if none)")
@@ -80,7 +91,8 @@ class LabMagics(Magics):
             lab = current if current.running else self.session.lab_at(current.directory, current.overrides, fresh=True)
         else:
             lab = self.session.lab_at(Path(os.getcwd()), args.option, fresh=True, force=args.force)
-        labops.boot(self.session, self.followers, lab, machines, self._topo(args), args.fast, images=args.images)
+        labops.boot(self.session, self.followers, lab, machines, self._topo(args), args.fast, images=args.images,
+                    uplinks=_uplinks(args))
         self._store(args, lab)
 
     @cell_magic
@@ -89,6 +101,8 @@ class LabMagics(Magics):
     @argument("-o", "--option", action="append", default=[], metavar="OPT", help="a machine option for every machine")
     @argument("--fast", action="store_true", help="return without waiting for the startup scripts")
     @_IMAGES
+    @_HOST_LOOPBACK
+    @_NET_DRIVER
     @_NO_TOPO
     @_VAR
     @user_errors
@@ -108,7 +122,8 @@ class LabMagics(Magics):
         args = parse_argstring(self.lab, line)
         lab = labops.text_lab(args.name, cell, args.option)
         self.session.use(lab)
-        labops.boot(self.session, self.followers, lab, None, self._topo(args), args.fast, images=args.images)
+        labops.boot(self.session, self.followers, lab, None, self._topo(args), args.fast, images=args.images,
+                    uplinks=_uplinks(args))
         self._store(args, lab)
 
     @line_magic

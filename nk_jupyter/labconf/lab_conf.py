@@ -103,10 +103,22 @@ class _Parser:
     def interface(self, number: int, machine: str, n: int, value: str) -> None:
         if n > MAX_INTERFACE:
             raise self.error(number, f"interface number {n} is too large (at most {MAX_INTERFACE})")
-        domain, mac = self.domain_and_mac(number, value)
         ifaces = self.conf.interfaces.setdefault(machine, {})
-        if n in ifaces:
-            raise self.error(number, f"{machine} eth{n} is already attached to {ifaces[n].link!r}")
+        if value.count(",") == 2:  # Netkit's tap,TAP_ADDR,GUEST_ADDR (Netkit-JH: DOMAIN,TAP,GUEST)
+            from ..model.uplinks import SpecError, TapSpec
+            try:
+                tap = TapSpec.parse(n, value)
+            except SpecError as e:
+                raise self.error(number, f"{machine}[{n}]: {e}") from None
+            taps = self.conf.options.setdefault(machine, MachineOptions()).taps
+            if n in ifaces or n in taps:
+                raise self.error(number, f"{machine} eth{n} is already set")
+            taps[n] = tap
+            return
+        domain, mac = self.domain_and_mac(number, value)
+        if n in ifaces or n in self.conf.options.get(machine, MachineOptions()).taps:
+            where = repr(ifaces[n].link) if n in ifaces else "a tap"
+            raise self.error(number, f"{machine} eth{n} is already attached to {where}")
         for iface in ifaces.values():
             if iface.link == domain:
                 raise self.error(number, f"{machine} is attached to {domain!r} twice (eth{iface.number} and eth{n})")
@@ -117,8 +129,6 @@ class _Parser:
             raise self.error(number, "missing collision domain name after '='")
         if any(c.isspace() for c in value):
             raise self.error(number, f"a collision domain name cannot contain spaces: {value!r}")
-        if value.count(",") == 2:
-            raise self.error(number, f"tap interfaces are not supported yet: {value!r}")
         domain, slash, mac = value.partition("/")
         if slash:
             if not MAC_ADDRESS.fullmatch(mac):

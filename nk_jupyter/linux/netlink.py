@@ -95,6 +95,33 @@ class Hub:
                 if found:
                     ipr.link("set", index=found[0], state="up")
 
+    def address(self, netns: int, ifname: str, cidr: str, gateway: str | None, on_link: str | None = None) -> None:
+        """In a machine's netns: cidr on ifname, up, a route to the network on_link through it
+        (if given) and a default route via gateway (if given)."""
+        address, prefix = cidr.split("/")
+        with self.in_node(netns) as ipr:
+            idx = ipr.link_lookup(ifname=ifname)
+            if not idx:
+                raise OSError(errno.ENODEV, f"{ifname} does not exist")
+            ipr.addr("add", index=idx[0], address=address, prefixlen=int(prefix))
+            ipr.link("set", index=idx[0], state="up")
+            if on_link:
+                ipr.route("replace", dst=on_link, oif=idx[0], scope=253)  # link scope
+            if gateway:
+                ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx[0])
+
+    @staticmethod
+    def nft(rules: str, netns: int | None = None) -> None:
+        """Load nftables rules (nft -f -) in the hub, or in a machine's netns (a descriptor)."""
+        import subprocess
+        argv = ["nft", "-f", "-"]
+        if netns is not None:
+            argv = ["nsenter", f"--net=/proc/self/fd/{netns}", *argv]
+        done = subprocess.run(argv, input=rules.encode(), capture_output=True, pass_fds=(netns,) if netns else (),
+                              timeout=10)
+        if done.returncode != 0:
+            raise OSError(errno.EINVAL, f"nft: {done.stderr.decode(errors='replace').strip()[:300]}")
+
     def close(self) -> None:
         self.ipr.close()
 

@@ -28,7 +28,9 @@ class MachineOptions:
 
     - mem: normalised to `<n><b|k|m|g>` ("64m"); a bare number means megabytes.
     - pids: the most processes and threads the machine may have at once (engine default 1024).
-    - ports: normalised to `HOST:GUEST/PROTO` (Kathara defaults: host 3000, tcp).
+    - ports: published ports, model/uplinks.PortSpec (Kathara defaults: host 3000, tcp).
+    - taps: Netkit tap interfaces by number (model/uplinks.TapSpec): uplinks, not domains.
+    - shapes: link shaping of interfaces by number (model/shaping.Shape).
     - other: options kept verbatim (Netkit's con0, append, D ... and unknown ones).
     - unsupported: names of options given that the engine does not implement yet.
     """
@@ -42,7 +44,9 @@ class MachineOptions:
     shell: str | None = None
     ipv6: bool | None = None
     bridged: bool = False
-    ports: list[str] = field(default_factory=list)
+    ports: list = field(default_factory=list)      # [PortSpec]
+    taps: dict = field(default_factory=dict)       # {ifnum: TapSpec}
+    shapes: dict = field(default_factory=dict)     # {ifnum: Shape}
     num_terms: int | None = None
     pids: int | None = None
     other: dict[str, str] = field(default_factory=dict)

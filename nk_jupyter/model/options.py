@@ -24,7 +24,6 @@ Apply = Callable[[MachineOptions, str, str], None]
 _MEM = re.compile(r"([0-9]+)([bkmgBKMG]?)")
 _SYSCTL = re.compile(r"([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_/-]+)+)=(.*)", re.S)
 _ENV = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
-_PORT = re.compile(r"(?:([0-9]{1,5}):)?([0-9]{1,5})(?:/(tcp|udp|sctp))?")
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
 
 
@@ -100,13 +99,21 @@ def parse_env(value: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-def parse_port(value: str) -> str:
-    """`[HOST:]GUEST[/tcp|udp|sctp]` -> "HOST:GUEST/PROTO" (Kathara defaults: 3000, tcp)."""
-    m = _PORT.fullmatch(value.strip())
-    host, guest = (int(m.group(1) or 3000), int(m.group(2))) if m else (0, 0)
-    if not m or not (0 < host < 65536 and 0 < guest < 65536):
-        raise OptionValueError(f"expected [HOST:]GUEST[/tcp|udp|sctp] with ports 1-65535, not {value!r}")
-    return f"{host}:{guest}/{m.group(3) or 'tcp'}"
+def parse_port(value: str):
+    """`[HOSTIP:]HOSTPORT:GUESTPORT[/tcp]`, or Kathara's `GUEST` (host 3000) -> PortSpec."""
+    from .uplinks import PortSpec, SpecError
+    try:
+        return PortSpec.parse(value)
+    except SpecError as e:
+        raise OptionValueError(str(e)) from None
+
+
+def parse_shape(value: str):
+    from .shaping import ShapeError, parse_option
+    try:
+        return parse_option(value)
+    except ShapeError as e:
+        raise OptionValueError(str(e)) from None
 
 
 def _set(attr: str, parse: Callable[[str], object]) -> Apply:
@@ -159,8 +166,9 @@ TABLE: dict[str, OptionSpec] = {
     "env": OptionSpec(_put("env", parse_env), repeatable=True),
     "shell": OptionSpec(_set("shell", parse_text)),
     "ipv6": OptionSpec(_set("ipv6", parse_bool)),
-    "bridged": OptionSpec(_set("bridged", parse_bool), unsupported=True),
-    "port": OptionSpec(_append("ports", parse_port), repeatable=True, unsupported=True),
+    "bridged": OptionSpec(_set("bridged", parse_bool)),
+    "port": OptionSpec(_append("ports", parse_port), repeatable=True),
+    "shape": OptionSpec(_put("shapes", parse_shape), repeatable=True),
     "num_terms": OptionSpec(_set("num_terms", parse_count)),
     "pids": OptionSpec(_set("pids", parse_pids)),
     **{name: OptionSpec(_other) for name in NETKIT_OPTIONS},

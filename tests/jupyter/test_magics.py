@@ -178,3 +178,31 @@ def test_image_machines_in_a_kernel(kernel, images):
         assert f"on images: a ({IMAGE})" in Kernel.text(out), out
     finally:
         kernel.run("%lcrash")
+
+
+@needs_labs
+def test_port_vdump_and_vshape_magics(kernel):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    out = kernel.run(LAN.replace("%%lab mlan", "%%lab mnet"))
+    assert "2 of 2 machines running" in Kernel.text(out)
+    try:
+        out = kernel.run(f"%port add pc2 {port}:80")
+        assert f"127.0.0.1:{port}:80/tcp" in str(out), out
+        out = kernel.run("import threading\n"
+                         "t = threading.Timer(1.0, lambda: get_ipython().run_line_magic('vcmd', '-q pc1 ping -c 2 -i 0.2 10.0.0.2'))\n"
+                         "t.start()\nn = %vdump A -c 4\nprint('frames', n)")
+        text = Kernel.text(out)
+        assert "ICMP echo request" in text and "frames 4" in text, text
+        out = kernel.run("%vshape pc2 eth0 rate=10mbit")
+        assert "pc2 eth0: rate=10mbit" in Kernel.text(out), out
+        out = kernel.run("%vshape A delay=10ms")
+        said = Kernel.text(out) + Kernel.text(out, "stderr")
+        assert "netem" in said or "pc1 eth0: delay=10ms" in said, said  # this kernel: no netem
+        out = kernel.run(f"print(%port rm {port}:80)")
+        assert Kernel.text(out).strip() == "[]", out
+    finally:
+        kernel.run("%lcrash")

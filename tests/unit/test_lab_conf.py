@@ -62,8 +62,8 @@ def test_kathara_mac_and_options(fixture_lab: Callable[[str], Path]) -> None:
     assert o.exec_commands == ["echo one", "echo 'two words'"]
     assert o.sysctls == {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"}
     assert o.env == {"FOO": "bar=baz"}
-    assert o.ports == ["8080:80/udp", "3000:22/tcp"]
-    assert o.unsupported == ["bridged", "port"]
+    assert [str(p) for p in o.ports] == ["127.0.0.1:8080:80/udp", "127.0.0.1:3000:22/tcp"]
+    assert o.unsupported == []
     pc = lab.machine("pc_1")
     assert pc.options.mem == "64m", "the first value wins"
     assert pc.options.other == {"foo": "bar"}
@@ -101,7 +101,6 @@ def test_interface_gaps_kept(fixture_lab: Callable[[str], Path]) -> None:
     ("dotdot_name", 2, ["invalid machine name '..'"]),
     ("eth_syntax", 2, ["unknown interface syntax 'eth0'", "pc2[0]=A"]),
     ("sysctl_non_net", 3, ["pc1[sysctl]", "only net.*", "kernel.panic"]),
-    ("tap", 1, ["tap interfaces are not supported yet"]),
 ])
 def test_fixture_errors(fixture_lab: Callable[[str], Path], case: str, line: int, fragments: list[str]) -> None:
     lab = fixture_lab(case)
@@ -116,7 +115,8 @@ BAD_LINES = [
     ("pc1[0]=A B", ["cannot contain spaces"]),
     ('pc1[0]="A B"', ["cannot contain spaces"]),
     ("pc1[0]=", ["missing collision domain"]),
-    ("pc1[0]=A,10.0.0.1,10.0.0.2", ["tap interfaces are not supported yet"]),
+    ("pc1[0]=tap,10.0.0.1,10.1.0.2", ["pc1[0]", "must be in one /24"]),
+    ("pc1[0]=tap,10.0.0.1,10.0.0", ["pc1[0]", "IPv4 addresses"]),
     ("pc1[0]=A/02:00:00:00:00", ["invalid MAC"]),
     ("pc1[0]=A/01:00:00:00:00:01", ["multicast"]),
     ("pc1[0]=A/B", ["invalid MAC"]),
@@ -211,3 +211,11 @@ def test_names_allowed(make_lab: Callable[..., Path]) -> None:
 def test_crlf_fixture(fixture_lab: Callable[[str], Path]) -> None:
     lab = fixture_lab("crlf")
     assert_error_at(load_error(lab), lab, "lab.conf", 2, "Windows (CRLF) line ends; convert with dos2unix")
+
+
+def test_netkit_tap_interfaces_are_uplinks(fixture_lab: Callable[[str], Path]) -> None:
+    from nk_jupyter.model.uplinks import TapSpec
+    lab = load_lab(fixture_lab("tap"))
+    pc1 = lab.machine("pc1")
+    assert pc1.options.taps == {0: TapSpec(0, "10.0.0.1", "10.0.0.2")} and 0 not in pc1.interfaces
+    assert pc1.options.taps[0].network == "10.0.0.0/24"

@@ -12,11 +12,12 @@ PKG = Path(nk_jupyter.__file__).parent
 FACES = ("cli", "jupyter", "grading")
 # what each package may not import (by first component below nk_jupyter)
 FORBIDDEN = {
-    **{face: {"engine", "backends", "linux", "wire"} for face in FACES},
-    "model": {"labconf", "engine", "backends", "linux", "api", *FACES},
-    "labconf": {"engine", "backends", "api", *FACES},
-    "linux": {"engine", "backends", "labconf", "api", *FACES},
-    "backends": {"engine", "api", *FACES},
+    **{face: {"engine", "backends", "uplinks", "linux", "wire"} for face in FACES},
+    "model": {"labconf", "engine", "backends", "uplinks", "linux", "api", *FACES},
+    "labconf": {"engine", "backends", "uplinks", "api", *FACES},
+    "linux": {"engine", "backends", "uplinks", "labconf", "api", *FACES},
+    "backends": {"engine", "uplinks", "api", *FACES},
+    "uplinks": {"engine", "backends", "labconf", "api", *FACES},
     "engine": {"api", *FACES},
 }
 

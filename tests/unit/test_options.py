@@ -69,7 +69,7 @@ def test_repeatables_accumulate() -> None:
     assert opts.exec_commands == ["echo 1", "echo 2"]
     assert opts.sysctls == {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0"}
     assert opts.env == {"A": "1", "B": "x=y"}
-    assert opts.ports == ["3000:22/tcp", "8080:80/udp"]
+    assert [str(p) for p in opts.ports] == ["127.0.0.1:3000:22/tcp", "127.0.0.1:8080:80/udp"]
     assert spec_for("exec").repeatable and not spec_for("mem").repeatable
 
 
@@ -119,10 +119,20 @@ def test_image_names_read_as_docker_reads_them() -> None:
 
 def test_unsupported_recorded_once() -> None:
     opts = opts_with(("image", "a"), ("bridged", "true"), ("port", "22"), ("port", "23"), ("ulimit", "x=1"))
-    assert opts.unsupported == ["bridged", "port", "ulimit"]
+    assert opts.unsupported == ["ulimit"]
 
 
 def test_netkit_and_unknown_options_kept_verbatim() -> None:
     opts = opts_with(("con0", "this"), ("D", ""), ("append", "quiet x=1"), ("whatever", "v"))
     assert opts.other == {"con0": "this", "D": "", "append": "quiet x=1", "whatever": "v"}
     assert opts.unsupported == []
+
+
+def test_ports_and_shapes() -> None:
+    opts = opts_with(("port", "0.0.0.0:8080:80"), ("port", "22"), ("shape", "eth1 rate=10mbit loss=2%"))
+    assert [str(p) for p in opts.ports] == ["0.0.0.0:8080:80/tcp", "127.0.0.1:3000:22/tcp"]
+    assert str(opts.shapes[1]) == "rate=10mbit loss=2%" and opts.shapes[1].rate_bps == 10_000_000
+    for bad in (("port", "70000:1"), ("port", "1:2/icmp"), ("port", "a:b"), ("shape", "rate=1mbit"),
+                ("shape", "eth0 rate=fast"), ("shape", "eth0 loss=200%"), ("shape", "eth0 colour=red")):
+        with pytest.raises(OptionValueError):
+            opts_with(bad)

@@ -68,3 +68,4 @@ class Orders:
     first_boot: bool = False                                  # write /etc/hosts and /etc/hostname
     sh: str = ""                                              # make /bin/sh this ("" leaves it)
     copy: list[str] = field(default_factory=list)             # folders copied over / (first boot)
+    nameserver: str = ""                                      # /etc/resolv.conf (an uplink's DNS)

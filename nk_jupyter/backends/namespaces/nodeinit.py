@@ -307,6 +307,14 @@ def follow(lay: NodeLayout, orders: Orders) -> list[str]:
                 f.write(lay.name + "\n")
         except OSError as e:
             warnings.append(f"cannot write /etc/hosts or /etc/hostname: {e.strerror}")
+    if orders.nameserver:  # an uplink's DNS (a machine folder's own resolv.conf is copied after)
+        try:
+            if os.path.islink("/etc/resolv.conf"):
+                os.unlink("/etc/resolv.conf")
+            with open("/etc/resolv.conf", "w") as f:
+                f.write(f"nameserver {orders.nameserver}\n")
+        except OSError as e:
+            warnings.append(f"cannot write /etc/resolv.conf: {e.strerror}")
     for folder in orders.copy:  # shared/, then MACHINE/, over / (Netkit's first boot)
         warnings += copyover.copy_over(folder)
     try:

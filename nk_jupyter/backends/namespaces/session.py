@@ -191,7 +191,7 @@ class NamespaceSession:
                     copy.append(f"/hostlab/{folder}")
         sh = "" if image else plan.sh
         return m.Orders(up=["lo"] + [f"eth{n}" for n in sorted(mach.interfaces)], sysctls=plan.sysctls,
-                        first_boot=plan.first_boot, sh=sh, copy=copy)
+                        first_boot=plan.first_boot, sh=sh, copy=copy, nameserver=plan.nameserver)
 
     @staticmethod
     def _report(sock: socket.socket, kind, fds: list[int] | None = None):
