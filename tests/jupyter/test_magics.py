@@ -202,7 +202,7 @@ def test_port_vdump_and_vshape_magics(kernel):
         out = kernel.run("%vshape A delay=10ms")
         said = Kernel.text(out) + Kernel.text(out, "stderr")
         assert "netem" in said or "pc1 eth0: delay=10ms" in said, said  # this kernel: no netem
-        out = kernel.run(f"print(%port rm {port}:80)")
+        out = kernel.run(f"left = %port rm {port}:80\nprint(left)")
         assert Kernel.text(out).strip() == "[]", out
     finally:
         kernel.run("%lcrash")
