@@ -19,6 +19,8 @@ NK_PACKAGES="python3 python3-venv python3-dev gcc uidmap iproute2 procps psmisc 
 # Machines on container images: rootless podman supplies the images (runc for the benchmark's
 # `podman run`), nk's static busybox runs their commands.
 NK_PACKAGES="$NK_PACKAGES podman runc fuse-overlayfs slirp4netns passt busybox-static"
+# Uplinks (slirp4netns, pasta above), capture (tcpdump in the hub), shaping and Netkit taps (nft)
+NK_PACKAGES="$NK_PACKAGES tcpdump nftables iperf3"
 # The programs of Kathara's images (kathara/base, frr, bind ...) that run in host-shared
 # machines: a lab written for Kathara finds them (docs/compatibility.md lists them).
 LAB_PACKAGES="$(grep -v '^#' "$here/scripts/lab-packages.txt" | tr '\n' ' ')"
