@@ -60,7 +60,7 @@ def tapout(driver: str, mtu: int, secs: int) -> dict:
 
 def ports(secs: int) -> dict:
     port = free_port()
-    lab = Lab.from_text(f'pc1[0]=A\npc1[port]="{port}:5201"\n--- pc1.startup ---\niperf3 -s -D\n', name="bench-port")
+    lab = Lab.from_text(f'pc1[0]=A\npc1[port]="{port}:5201"\n', {"pc1.startup": "iperf3 -s -D\n"}, name="bench-port")
     try:
         lab.start()
         time.sleep(0.3)
@@ -76,8 +76,9 @@ def ports(secs: int) -> dict:
 
 
 def capture(secs: int) -> dict:
-    lab = Lab.from_text("a[0]=A\nb[0]=A\n--- a.startup ---\nip addr add 10.0.0.1/24 dev eth0\n"
-                        "--- b.startup ---\nip addr add 10.0.0.2/24 dev eth0\niperf3 -s -D\n", name="bench-vdump")
+    lab = Lab.from_text("a[0]=A\nb[0]=A\n", {"a.startup": "ip addr add 10.0.0.1/24 dev eth0\n",
+                                              "b.startup": "ip addr add 10.0.0.2/24 dev eth0\niperf3 -s -D\n"},
+                        name="bench-vdump")
     try:
         lab.start()
         time.sleep(0.3)
