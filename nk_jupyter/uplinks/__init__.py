@@ -28,6 +28,14 @@ from ..model.uplinks import PortSpec, TapSpec, UplinkOptions
 from . import drivers, messages as m
 
 TUN = "/dev/net/tun"
+MAX_UPLINKS = 64    # per lab: each is a driver process of the user's
+MAX_PORTS = 256     # per lab
+
+
+def lab_may_bind(spec: PortSpec) -> bool:
+    """A lab folder is untrusted: its own port= lines may publish on the host's loopback only.
+    Another host address (0.0.0.0 ...) is the user's choice: nk port add / Lab.publish."""
+    return ipaddress.ip_address(spec.host_ip).is_loopback
 
 
 def bridged_ifnum(machine: Machine) -> int:
@@ -65,7 +73,7 @@ def preflight(lab: Lab, options: UplinkOptions) -> None:
             if spec.key in seen:
                 raise UserError(f"port {spec.key} is published twice ({seen[spec.key]} and {machine.name})")
             seen[spec.key] = machine.name
-            if spec.proto != "tcp":
+            if spec.proto != "tcp" or not lab_may_bind(spec):
                 continue  # said as a warning when the machine starts
             probe(spec, machine.name)
 
@@ -121,6 +129,10 @@ class Uplinks:
             except UserError as e:
                 warnings.append(f"no uplink on {ifname}: {e}")
         for spec in machine.options.ports:
+            if not lab_may_bind(spec):
+                warnings.append(f"port {spec} is not published: a lab may publish ports on the host's loopback "
+                                f"only; to expose it on {spec.host_ip}: nk port add {machine.name} {spec}")
+                continue
             try:
                 self.publish(machine.name, netns, spec)
             except UserError as e:
@@ -128,6 +140,8 @@ class Uplinks:
         return warnings
 
     def uplink(self, name: str, netns: int, ifname: str, tap: TapSpec | None) -> None:
+        if sum(len(v) for v in self.uplinks.values()) >= MAX_UPLINKS:
+            raise UserError(f"the lab already has {MAX_UPLINKS} uplinks, the most nk starts (one process each)")
         cidr = str(tap_network(tap, self.options)) if tap else self.options.cidr
         self._ask(m.UplinkUp(name, ifname, self.options.driver, int(self.options.mtu), cidr,
                              self.options.host_loopback, configure=tap is None), [netns], m.UplinkStarted)
@@ -144,6 +158,8 @@ class Uplinks:
             raise UserError(f"port {spec.key} is already published to {self.ports[spec.key].machine}")
         if spec.proto != "tcp":
             raise UserError(f"port {spec}: only tcp ports can be published (nk has no {spec.proto} forwarder)")
+        if len(self.ports) >= MAX_PORTS:
+            raise UserError(f"the lab already publishes {MAX_PORTS} ports, the most nk allows")
         self._ask(m.PortUp(name, spec.host_ip, spec.host_port, spec.guest_port, spec.proto), [netns])
         self.ports[spec.key] = Published(name, spec)
 

@@ -194,6 +194,19 @@ def test_ports_from_lab_conf_and_at_run_time(make_lab):
         _get(p1)
 
 
+def test_a_lab_publishes_on_the_host_loopback_only(make_lab, started):
+    port = free_port()
+    lab, result = started(make_lab({"lab.conf": f'web[0]=A\nweb[port]="0.0.0.0:{port}:80"\n', **WEB}),
+                          progress=(events := []).append)
+    assert result.ok
+    said = " ".join(e.message for e in events if type(e).__name__ == "WarningEvent")
+    assert f"port 0.0.0.0:{port}:80/tcp is not published" in said and f"nk port add web 0.0.0.0:{port}:80" in said
+    assert lab.ports() == []
+    # the user may: nk port add / Lab.publish
+    assert [p.spec for p in lab.publish("web", f"0.0.0.0:{port}:80")] == [f"0.0.0.0:{port}:80/tcp"]
+    assert _get(port) == "served-by-web\n"
+
+
 def test_a_port_in_use_stops_lstart_before_anything_starts(make_lab):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
