@@ -54,6 +54,9 @@ def vdump(args) -> int:
     from .. import pcap
     if args.count < 0 or args.snaplen < 64:
         raise UserError("vdump: --count is 0 or more, --snaplen 64 or more")
+    if args.write == "-" and sys.stdout.isatty():
+        raise UserError("vdump: -w - writes pcap, which a terminal would interpret; pipe it (| wireshark -k -i -) "
+                        "or leave -w out for one line per frame")
     lab = running_lab(args)
     to_file = args.write and args.write != "-"
     raw = bool(args.write) or not sys.stdout.isatty()

@@ -9,18 +9,16 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from .. import backends, wire
+from .. import backends, selfrun, wire
 from ..errors import EngineError, HostSetupError, LabAlreadyRunningError, from_wire
 from ..linux import preflight
 from ..linux.idmap import current_idmap
 from . import messages as msg
 from .statedir import StateDir, state_root
 
-PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 READY_TIMEOUT = 60.0
 
 
@@ -32,9 +30,9 @@ KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "NK_CGROU
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
-    theirs = os.environ.get("PYTHONPATH")  # the user's own (where nk's dependencies may be)
-    env["PYTHONPATH"] = PKG_PARENT + (os.pathsep + theirs if theirs else "")
-    return env
+    if os.environ.get("PYTHONPATH"):  # the user's own (where nk's dependencies may be)
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return selfrun.env(env)
 
 
 def _spawn(head: str, rest: list[str], log_path: Path | None, keep: tuple[int, ...] = ()
@@ -44,7 +42,7 @@ def _spawn(head: str, rest: list[str], log_path: Path | None, keep: tuple[int, .
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nk_jupyter.engine.supervisor", head, str(theirs.fileno()), *rest],
+            selfrun.argv("nk_jupyter.engine.supervisor", head, str(theirs.fileno()), *rest),
             pass_fds=(theirs.fileno(), *keep), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True, env=_env(), close_fds=True, cwd="/")
     except BaseException:

@@ -10,6 +10,7 @@ nftables on the hub's bridges (`numgen random`), table bridge nk_shape.
 from __future__ import annotations
 
 import errno
+import struct
 
 from ..linux import netlink
 from ..model.shaping import Shape
@@ -79,7 +80,7 @@ class Shaper:
                 ipr.tc("add-filter", "u32", idx, parent="ffff:", prio=1, protocol=0x0003,  # ETH_P_ALL (pyroute2 converts the byte order)
                        keys=["0x0/0x0+0"], target=0x10001,
                        action={"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": ifb_idx})
-        except (netlink.NetlinkError, KeyError, ValueError, TypeError) as e:  # pyroute2's argument checks too
+        except (netlink.NetlinkError, KeyError, ValueError, TypeError, OverflowError, struct.error) as e:  # pyroute2's too
             raise ShapeError(f"the kernel refused the shaping: {e}") from None
         if not shape.empty:
             self.shapes[(index, ifnum)] = shape

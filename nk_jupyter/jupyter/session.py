@@ -15,13 +15,12 @@ from __future__ import annotations
 import atexit
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from .. import selfrun
 from ..api import Lab, Owner, RunningLab, running_labs, stop, text_lab_folder
 from ..errors import LabNotRunningError, UserError
 
-PKG_PARENT = str(Path(__file__).resolve().parent.parent.parent)
 NO_LAB = ("no lab in this kernel yet: start one with %lstart DIR or a %%lab cell, "
           "or attach to a running one with %lattach DIR")
 
@@ -106,12 +105,10 @@ class Session:
     def start_owner(self) -> Owner:
         """The owner record for a lab started now; starts the reaper on first use."""
         if self._reaper is None or self._reaper.poll() is not None:
-            env = dict(os.environ)
-            env["PYTHONPATH"] = PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             self._reaper = subprocess.Popen(
-                [sys.executable, "-m", "nk_jupyter.jupyter.reaper", str(os.getpid())],
+                selfrun.argv("nk_jupyter.jupyter.reaper", str(os.getpid())),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, close_fds=True, env=env)
+                start_new_session=True, close_fds=True, env=selfrun.env(), cwd="/")
         return self.owner
 
     def owned_running(self) -> list[RunningLab]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_RATE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(bit|kbit|mbit|gbit)?", re.I)
+_RATE = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)(bit|kbit|mbit|gbit)?", re.I | re.A)
 _UNITS = {"bit": 1, "kbit": 1000, "mbit": 1000 ** 2, "gbit": 1000 ** 3}
-_TIME = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|s)?")
+_TIME = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)(us|ms|s)?", re.A)
 
 
 class ShapeError(ValueError):
@@ -47,8 +47,8 @@ class Shape:
                 if not m:
                     raise ShapeError(f"rate={value}: expected e.g. 10mbit, 512kbit, 1gbit")
                 out["rate_bps"] = int(float(m.group(1)) * _UNITS[(m.group(2) or "bit").lower()])
-                if not 8000 <= out["rate_bps"] <= 100 * 1000 ** 3:
-                    raise ShapeError(f"rate={value}: use 8kbit to 100gbit")
+                if not 8000 <= out["rate_bps"] <= 32 * 1000 ** 3:
+                    raise ShapeError(f"rate={value}: use 8kbit to 32gbit")
             elif key == "loss":
                 try:
                     out["loss_pct"] = float(value.rstrip("%"))
@@ -62,6 +62,8 @@ class Shape:
                     raise ShapeError(f"{key}={value}: expected e.g. 20ms")
                 scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2) or "ms"]
                 out[f"{key}_ms"] = float(m.group(1)) * scale
+                if out[f"{key}_ms"] > 60000:
+                    raise ShapeError(f"{key}={value}: at most 60s")
             else:
                 raise ShapeError(f"unknown shaping key {key!r}: use rate, loss, delay, jitter")
         return cls(**out)

@@ -105,6 +105,7 @@ class Uplinks:
     hub: object                 # linux.netlink.Hub: configures Netkit taps inside machines
     ports: dict[str, Published] = field(default_factory=dict)   # PortSpec.key -> Published
     uplinks: dict[str, list[str]] = field(default_factory=dict)  # machine -> [ethN] with an uplink
+    said: bool = False                                           # the note on what an uplink reaches
 
     def _ask(self, request, fds: list[int] = (), reply=m.Done):
         frame = {"op": request.OP, **wire.encode(request)}
@@ -128,6 +129,13 @@ class Uplinks:
                 self.uplink(machine.name, netns, ifname, tap)
             except UserError as e:
                 warnings.append(f"no uplink on {ifname}: {e}")
+                continue
+            if not self.said:
+                self.said = True
+                loopback = ("and the host's 127.0.0.1 (--host-loopback)" if self.options.host_loopback
+                            else "but not the host's 127.0.0.1")
+                warnings.append(f"{ifname} is an uplink ({'tap' if tap else 'bridged'}): this lab's machines with one "
+                                f"reach every network this host reaches, as this user, {loopback}")
         for spec in machine.options.ports:
             if not lab_may_bind(spec):
                 warnings.append(f"port {spec} is not published: a lab may publish ports on the host's loopback "

@@ -31,6 +31,7 @@ from . import drivers, messages as m
 READY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 SPLICE = 1 << 20
+MAX_CONNECTIONS = 64   # at once, per published port (two threads and six descriptors each)
 
 
 class _Uplink:
@@ -129,6 +130,8 @@ class _Port:
             self.listener.close()
             raise port_error(req.host_ip, req.host_port, req.proto, e) from None
         self.netns = os.dup(netns)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.closed = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -139,19 +142,26 @@ class _Port:
             self.listener.close()
             return
         while True:
+            self.slots.acquire()  # at most MAX_CONNECTIONS at once: the next waits in the backlog
             try:
                 client, _ = self.listener.accept()
-            except OSError:
-                return
+            except OSError as e:
+                self.slots.release()
+                if self.closed or e.errno in (errno.EBADF, errno.EINVAL):
+                    return
+                time.sleep(0.1)  # EMFILE, ENOBUFS ...: the port stays open and tries again
+                continue
             try:
                 target = socket.create_connection(("127.0.0.1", self.req.guest_port), timeout=CONNECT_TIMEOUT)
                 target.setblocking(True)
             except OSError:
                 client.close()
+                self.slots.release()
                 continue
-            _relay(client, target)
+            _relay(client, target, self.slots.release)
 
     def stop(self) -> None:
+        self.closed = True
         try:
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread
         except OSError:
@@ -175,7 +185,7 @@ def port_error(ip: str, port: int, proto: str, e: OSError) -> drivers.UplinkErro
     return drivers.UplinkError(f"{where}: {e.strerror}")
 
 
-def _relay(a: socket.socket, b: socket.socket) -> None:
+def _relay(a: socket.socket, b: socket.socket, done) -> None:
     left = [2]
     lock = threading.Lock()
 
@@ -202,6 +212,7 @@ def _relay(a: socket.socket, b: socket.socket) -> None:
                 if left[0] == 0:
                     a.close()
                     b.close()
+                    done()
     threading.Thread(target=pump, args=(a, b), daemon=True).start()
     threading.Thread(target=pump, args=(b, a), daemon=True).start()
 

@@ -221,10 +221,32 @@ def test_no_podman_leftovers_after_crash_kill_and_wipe(images, make_lab):
     from nk_jupyter.engine.statedir import StateDir
     pids = our_supervisors(str(StateDir.for_lab(folder).path))
     assert pids
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
+    for pid in pids:  # the first one's death takes the others (PDEATHSIG)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     time.sleep(0.5)
     _no_podman_leftovers()
     assert nk("wipe").returncode == 0
     _no_podman_leftovers()
     assert not Lab.from_dir(folder).running
+
+
+def test_a_lab_folder_is_never_on_the_helpers_python_path(images, make_lab, tmp_path):
+    """Attack: the lab ships nk_jupyter/ and socket.py; the user runs `nk lstart` from inside it
+    (Netkit's habit). Neither the supervisor nor the podman mount helper may import them."""
+    proof = tmp_path / "pwned"
+    payload = f"open({str(proof)!r}, 'a').write(__name__ + '\\n')\n"
+    folder = make_lab({"lab.conf": f'a[0]=A\na[image]="{IMAGE}"\nb[0]=A\n',
+                       "nk_jupyter/__init__.py": payload, "nk_jupyter/backends/__init__.py": payload,
+                       "socket.py": payload, "subprocess.py": payload, "json.py": payload})
+    from pathlib import Path
+    script = Path(os.sys.executable).with_name("nk")  # the user's `nk` (python -m would import the lab's own)
+    r = subprocess.run([str(script), "lstart"], cwd=folder, capture_output=True, text=True, timeout=120)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert nk("vcmd", "-d", str(folder), "a", "--", "cat", "/etc/image-marker").stdout == "one\n"
+    finally:
+        nk("lcrash", "-d", str(folder))
+    assert not proof.exists(), f"the lab's code ran as the user: {proof.read_text()}"

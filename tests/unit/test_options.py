@@ -133,6 +133,7 @@ def test_ports_and_shapes() -> None:
     assert [str(p) for p in opts.ports] == ["0.0.0.0:8080:80/tcp", "127.0.0.1:3000:22/tcp"]
     assert str(opts.shapes[1]) == "rate=10mbit loss=2%" and opts.shapes[1].rate_bps == 10_000_000
     for bad in (("port", "70000:1"), ("port", "1:2/icmp"), ("port", "a:b"), ("shape", "rate=1mbit"),
-                ("shape", "eth0 rate=fast"), ("shape", "eth0 loss=200%"), ("shape", "eth0 colour=red")):
+                ("shape", "eth0 rate=fast"), ("shape", "eth0 loss=200%"), ("shape", "eth0 colour=red"),
+                ("shape", "eth0 rate=100gbit"), ("shape", "eth0 delay=99999999s"), ("shape", "eth0 rate=١mbit")):
         with pytest.raises(OptionValueError):
             opts_with(bad)

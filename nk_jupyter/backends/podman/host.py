@@ -18,10 +18,9 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass, field
 
-from ... import wire
+from ... import selfrun, wire
 from ...errors import HostSetupError, UserError
 from ...linux import paths
 from ...model.events import PullEvent
@@ -171,11 +170,10 @@ def _api_error(e) -> str:
 def _trees(images: list[Image]) -> dict[str, int]:
     """Read-only detached trees of the images' files, by image id (mounter.py)."""
     ours, theirs = socket.socketpair()
-    argv = ["podman", "unshare", sys.executable, "-m", "nk_jupyter.backends.podman.mounter", str(theirs.fileno()),
-            *[image.id for image in images]]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    argv = ["podman", "unshare", *selfrun.argv("nk_jupyter.backends.podman.mounter", str(theirs.fileno()),
+                                               *[image.id for image in images])]
     proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, env=selfrun.env(), cwd="/", start_new_session=True)
     theirs.close()
     trees: dict[str, int] = {}
     problems: list[str] = []

@@ -1,0 +1,28 @@
+"""Running a module of nk_jupyter in a new Python process (the supervisor, the podman mount
+helper, the kernel's reaper), safely: a lab folder may be the current folder, and
+`python -m` would put it first on sys.path, so a lab's own `nk_jupyter/` or `socket.py`
+would run as the user. So: `-P` (no current folder on sys.path), cwd "/", and this
+package's own parent folder first on PYTHONPATH.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PKG_PARENT = str(Path(__file__).resolve().parent.parent)
+
+
+def argv(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-P", "-m", module, *args]
+
+
+def env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """base (default: os.environ) with PYTHONPATH = this package's parent, then the user's own."""
+    out = dict(os.environ if base is None else base)
+    theirs = out.get("PYTHONPATH")
+    out["PYTHONPATH"] = PKG_PARENT + (os.pathsep + theirs if theirs else "")
+    return out
+
+
+__all__ = ["argv", "env", "PKG_PARENT"]
