@@ -23,6 +23,13 @@ echo "$user ALL=($other) NOPASSWD: ALL" > /etc/sudoers.d/nk-tests && chmod 440 /
 cg_env=$(bash "$here/scripts/cgroup-delegate.sh" "$user" nk-ci 2>/dev/null || true)
 for line in $cg_env; do echo $$ > "${line#*=}/runner/cgroup.procs" 2>/dev/null || true; done
 "$NK_VENV/bin/pip" install -q playwright >/dev/null 2>&1 || true
+# A fresh venv with only `pip install <the wheel>` (tests/jupyter/test_wheel.py uses it)
+wheel_venv=${NK_WHEEL_VENV:-/opt/nk-wheel-venv}
+dist=$(mktemp -d /tmp/nk-dist.XXXXXX)
+"$NK_VENV/bin/pip" wheel -q --no-deps /opt/nk-src -w "$dist" >/dev/null 2>&1
+rm -rf "$wheel_venv" && /usr/bin/python3 -m venv "$wheel_venv"
+"$wheel_venv/bin/pip" install -q "$dist"/nk_jupyter-*.whl >/dev/null
+chmod -R a+rX "$wheel_venv" && rm -rf "$dist"
 work=$(mktemp -d /tmp/nk-tests.XXXXXX)
 cp -r /opt/nk-src/tests "$work/"
 cp /opt/nk-src/pyproject.toml "$work/"
@@ -30,7 +37,7 @@ cp /opt/nk-src/pyproject.toml "$work/"
 mkdir -p "$work/tests/artifacts"
 chown -R "$user:" "$work"
 status=0
-su "$user" -s /bin/bash -c "cd '$work' && $(echo $cg_env) XDG_RUNTIME_DIR= HOME=/home/$user '$NK_VENV/bin/python' -m pytest -p no:cacheprovider -q -rs --timeout=900 tests" || status=$?
+su "$user" -s /bin/bash -c "cd '$work' && $(echo $cg_env) XDG_RUNTIME_DIR= HOME=/home/$user NK_WHEEL_VENV='$wheel_venv' '$NK_VENV/bin/python' -m pytest -p no:cacheprovider -q -rs --timeout=900 tests" || status=$?
 if [ -d "$work/tests/artifacts" ] && [ -n "${NK_ARTIFACTS:-}" ]; then cp -r "$work/tests/artifacts" "$NK_ARTIFACTS"; fi
 su "$user" -s /bin/bash -c "$(echo $cg_env) '$NK_VENV/bin/nk' wipe" >/dev/null 2>&1 || true
 for line in $cg_env; do  # leave the delegated cgroups and remove them
