@@ -62,7 +62,7 @@ def edge_label(iface: InterfaceView) -> str:
 
 def box_height(machines: int) -> str:
     """How tall the drawing is: readable for 3, 10 and 40 machines."""
-    return f"{min(640, max(260, 200 + 14 * machines))}px"
+    return f"{min(640, max(360, 240 + 12 * machines))}px"
 
 
 def classes(machine: MachineView) -> str:

@@ -42,7 +42,7 @@ class TopologyView:
         self.topology = topology
         self.cyto = ipycytoscape.CytoscapeWidget()
         self.cyto.set_style(STYLE)
-        self.cyto.set_layout(name="preset", fit=True, padding=40, animate=False)
+        self.cyto.set_layout(name="preset", fit=True, padding=28, animate=False)
         self.cyto.max_zoom = 1.4  # a two-machine lab must not be zoomed to giant nodes
         self.cyto.min_zoom = 0.3
         # the graph over the whole width of the cell, as tall as the lab needs; the details
