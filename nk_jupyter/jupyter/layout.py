@@ -18,6 +18,7 @@ WIDTH, HEIGHT = 640.0, 400.0
 ITERATIONS = 250
 LARGE = 150
 EDGE = 130.0
+MIN_GAP = 62.0  # pixels between node centres: a machine with its name below it
 
 
 def bfs_order(nodes: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -122,7 +123,36 @@ def positions(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple
         return {n: (WIDTH / 2, HEIGHT / 2) for n in order}
     if len(order) > LARGE:
         return _fit(_grid(order), [])
-    return _fit(_springs(order, edges), edges)
+    return _spread(_fit(_springs(order, edges), edges))
+
+
+def _spread(pos: dict[str, tuple[float, float]], gap: float = MIN_GAP, rounds: int = 80) -> dict[str, tuple[float, float]]:
+    """Push apart nodes closer than gap pixels (a machine with its label needs about that),
+    deterministically: the hosts around a busy domain no longer pile up."""
+    names = sorted(pos)
+    xs = [pos[n][0] for n in names]
+    ys = [pos[n][1] for n in names]
+    for _ in range(rounds):
+        moved = False
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                dx, dy = xs[j] - xs[i], ys[j] - ys[i]
+                dist = math.hypot(dx, dy)
+                if dist >= gap:
+                    continue
+                if dist < 1e-6:  # on top of each other: a fixed direction
+                    dx, dy, dist = 1.0, 0.5, math.hypot(1.0, 0.5)
+                push = (gap - dist) / 2
+                ux, uy = dx / dist * push, dy / dist * push
+                xs[i] -= ux
+                ys[i] -= uy
+                xs[j] += ux
+                ys[j] += uy
+                moved = True
+        if not moved:
+            break
+    lo_x, lo_y = min(xs), min(ys)
+    return {n: (round(x - lo_x, 1), round(y - lo_y, 1)) for n, x, y in zip(names, xs, ys)}
 
 
 def place_near(neighbours: list[tuple[float, float]], taken: list[tuple[float, float]]) -> tuple[float, float]:

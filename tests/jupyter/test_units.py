@@ -79,3 +79,21 @@ def test_magics_in_an_interactive_shell(capsys):
     assert "Traceback" not in err
     ip.run_line_magic("unload_ext", "nk_jupyter")
     assert "vcmd" not in ip.magics_manager.magics["line"]
+
+
+def test_forty_machines_do_not_pile_up():
+    """Hosts around a busy domain keep apart: each machine's name stays readable."""
+    import itertools
+    import math
+    from nk_jupyter.jupyter.layout import MIN_GAP, positions
+    nodes, edges = ["d:core"], []
+    for r in range(4):
+        nodes += [f"m:r{r}", f"d:lan{r}"]
+        edges += [(f"m:r{r}", "d:core"), (f"m:r{r}", f"d:lan{r}")]
+        for h in range(9):
+            nodes.append(f"m:h{r}x{h}")
+            edges.append((f"m:h{r}x{h}", f"d:lan{r}"))
+    pos = positions(nodes, edges)
+    closest = min(math.dist(pos[a], pos[b]) for a, b in itertools.combinations(nodes, 2))
+    assert closest >= MIN_GAP - 1, closest
+    assert positions(list(reversed(nodes)), edges) == pos  # still deterministic
