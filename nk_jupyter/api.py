@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import labconf
-from .backends import IMAGE_POLICIES
-from .engine import launch
 from .engine import messages as msg
 from .engine.client import ApiVersionError, EngineClient, RunningCommand
 from .engine.messages import MachineInfo, PortInfo, StartResult, StartupReport
+from .model.images import IMAGE_POLICIES
 from .model.uplinks import UplinkOptions
 from .engine.statedir import StateDir, all_states, state_root
 from .errors import EngineError, ExecError, LabAlreadyRunningError, LabNotRunningError, UserError
@@ -41,6 +39,21 @@ from .model.names import check_domain_name, check_machine_name
 from .model.topology import Topology
 
 ProgressCallback = Callable[[Event], None]
+
+
+class _Lazy:
+    """A module imported when first used: `nk vcmd` needs none of lab.conf parsing or launching."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+        return getattr(importlib.import_module(self._name), attr)
+
+
+launch = _Lazy("nk_jupyter.engine.launch")
+labconf = _Lazy("nk_jupyter.labconf")
 
 
 @dataclass
@@ -331,12 +344,26 @@ def wipe() -> WipeReport:
 class Lab:
     """A lab folder and (once started) its supervisor."""
 
-    def __init__(self, model: LabModel, overrides: list[str] | None = None) -> None:
-        self.model = model
-        self.directory: Path = model.directory
+    def __init__(self, model: LabModel | None, overrides: list[str] | None = None, directory: Path | None = None) -> None:
+        self._model = model
+        self.directory: Path = model.directory if model is not None else Path(directory)
         self.overrides = list(overrides or [])
         self._state = StateDir.for_lab(self.directory)
         self._client = EngineClient(self._state)
+
+    @property
+    def model(self) -> LabModel:
+        """The lab as lab.conf describes it (read when first needed by an attached lab)."""
+        if self._model is None:
+            try:
+                self._model = labconf.load_lab(self.directory, self.overrides or (), force=True)
+            except UserError:
+                self._model = LabModel(name=self.directory.name, directory=self.directory)
+        return self._model
+
+    @model.setter
+    def model(self, value: LabModel) -> None:
+        self._model = value
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -380,10 +407,7 @@ class Lab:
         state = StateDir.for_lab(folder)
         if not state.is_live():
             raise LabNotRunningError(f"no lab is running in {folder} (start it with: nk lstart -d {path})")
-        try:
-            return cls.from_dir(folder, state.read_json().get("overrides") or None, force=True)
-        except UserError:
-            return cls(LabModel(name=folder.name, directory=folder))
+        return cls(None, state.read_json().get("overrides") or None, directory=folder)
 
     @classmethod
     def started_overrides(cls, path: str | Path) -> list[str] | None:

@@ -31,12 +31,7 @@ from ..model.events import Event
 
 # name -> module holding BACKEND (imported when first used: podman-py is not cheap)
 BACKENDS = {"namespaces": "nk_jupyter.backends.namespaces", "podman": "nk_jupyter.backends.podman"}
-# --images: what a machine with image= runs on
-IMAGE_POLICIES = {
-    "auto": "podman when podman is installed and the image is here or can be pulled; else host programs, with a note",
-    "podman": "podman; a missing image (or podman) is an error naming it",
-    "host": "the host's programs; images are ignored",
-}
+from ..model.images import IMAGE_POLICIES  # noqa: E402  (--images: what a machine with image= runs on)
 
 
 def get(name: str) -> "Backend":

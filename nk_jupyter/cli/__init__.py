@@ -10,18 +10,43 @@ import sys
 
 from ..errors import NkError, UserError
 from ..text import SafeStream
-from . import lab_cmds, machine_cmds, exec_cmds, net_cmds, wipe, grading_cmds
+import importlib
 
-COMMANDS = {**lab_cmds.COMMANDS, **machine_cmds.COMMANDS, **exec_cmds.COMMANDS, **net_cmds.COMMANDS, **wipe.COMMANDS, **grading_cmds.COMMANDS}
+# verb -> module (imported only for the verb that runs: `nk vcmd` must start fast)
+MODULES = {
+    **dict.fromkeys(("lstart", "lhalt", "lcrash", "lclean", "lrestart", "linfo"), "lab_cmds"),
+    **dict.fromkeys(("vstart", "vhalt", "vcrash", "vconfig", "vlist"), "machine_cmds"),
+    **dict.fromkeys(("vcmd", "vconnect", "shell"), "exec_cmds"),
+    **dict.fromkeys(("port", "vdump", "vshape"), "net_cmds"),
+    "wipe": "wipe",
+    **dict.fromkeys(("ltest", "check", "nbval-sanitize-path"), "grading_cmds"),
+}
 
 
-def parser() -> argparse.ArgumentParser:
+def commands(verbs=None) -> dict:
+    """{verb: (setup, run, help)} of those verbs (default: all)."""
+    out = {}
+    for module in dict.fromkeys(MODULES[v] for v in (verbs or MODULES)):
+        out.update(importlib.import_module(f"{__name__}.{module}").COMMANDS)
+    return {v: out[v] for v in (verbs or MODULES) if v in out}
+
+
+def parser(verbs=None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nk", description="Rootless Netkit/Kathara labs (nk-jupyter).")
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
-    for name, (setup, _run, help_text) in COMMANDS.items():
+    for name, (setup, _run, help_text) in commands(verbs).items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         setup(sp)
     return p
+
+
+def _verb(argv: list[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in MODULES else None
+        if arg in ("-h", "--help"):
+            return None
+    return None
 
 
 def _safe_streams() -> None:
@@ -34,7 +59,9 @@ def _safe_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser()
+    argv = sys.argv[1:] if argv is None else argv
+    verb = _verb(argv)
+    p = parser([verb] if verb else None)
     args, extra = p.parse_known_args(argv)
     if not args.verb:
         p.print_help()
@@ -42,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.verb not in ("vstart", "vconfig"):
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
-    _setup, run, _help = COMMANDS[args.verb]
+    _setup, run, _help = commands([args.verb])[args.verb]
     _safe_streams()
     try:
         return int(run(args) or 0)

@@ -15,6 +15,14 @@ _REFERENCE = re.compile(rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{
                         r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>[a-z0-9]+:[a-f0-9]{32,}))?", re.ASCII)
 
 
+# --images: what a machine with image= runs on
+IMAGE_POLICIES = {
+    "auto": "podman when podman is installed and the image is here or can be pulled; else host programs, with a note",
+    "podman": "podman; a missing image (or podman) is an error naming it",
+    "host": "the host's programs; images are ignored",
+}
+
+
 class ImageNameError(ValueError):
     pass
 
@@ -45,4 +53,4 @@ def canonical(name: str) -> str:
     return out
 
 
-__all__ = ["canonical", "ImageNameError"]
+__all__ = ["canonical", "ImageNameError", "IMAGE_POLICIES"]

@@ -61,5 +61,5 @@ def test_no_layer_imports_what_it_must_not():
 def test_the_checker_sees_relative_imports(tmp_path):
     """The test above would pass vacuously if it missed imports: it finds the API's own."""
     found = {t for _, t in _imports(PKG / "api.py")}
-    assert {"engine", "labconf", "model", "errors"} <= found
+    assert {"engine", "model", "errors"} <= found  # (labconf and launch are imported lazily, by name)
     assert ("engine" not in {t for _, t in _imports(PKG / "cli" / "lab_cmds.py")})
