@@ -105,8 +105,17 @@ class Followers:
 
     def view(self, lab: Lab) -> TopologyView:
         """A new live view of lab (static if the lab is not running)."""
-        view = TopologyView(lab.topology(), details=lab.topology)
+        view = TopologyView(lab.topology(), details=lab.topology, capture=lambda d, n: capture_lines(lab, d, n))
         follower = self.of(lab)
         follower.add(view)
         follower.start()
         return view
+
+
+def capture_lines(lab: Lab, domain: str, count: int):
+    """Lines of text, one per frame, of a capture of domain (the topology view's button)."""
+    from .. import pcap
+    stream = lab.capture(domain, count)
+    for packet in pcap.read(data for kind, data in stream.chunks() if kind == "stdout"):
+        stamp = time.strftime("%H:%M:%S", time.localtime(packet.time))
+        yield f"{stamp}.{int(packet.time * 1e6) % 1000000:06d} {packet.summary()}"

@@ -16,6 +16,7 @@ Positions come from layout.positions (deterministic, "preset" layout).
 """
 from __future__ import annotations
 
+import html
 import threading
 from typing import Callable
 
@@ -34,7 +35,8 @@ REFIT_AFTER = (0.8, 2.5)
 class TopologyView:
     """An ipycytoscape graph of a lab's topology plus a details panel; updated in place."""
 
-    def __init__(self, topology: Topology, details: Callable[[], Topology] | None = None, height: str | None = None) -> None:
+    def __init__(self, topology: Topology, details: Callable[[], Topology] | None = None, height: str | None = None,
+                 capture: Callable[[str, int], object] | None = None) -> None:
         import ipycytoscape
         import ipywidgets
         self._lock = threading.RLock()
@@ -52,7 +54,15 @@ class TopologyView:
         self.cyto.layout.width = "100%"
         self.panel = ipywidgets.HTML(PANEL_HINT, layout=ipywidgets.Layout(overflow="auto", max_height="320px",
                                                                              padding="4px 0 0 4px"))
-        self.box = ipywidgets.VBox([self.cyto, self.panel], layout=ipywidgets.Layout(width="100%"))
+        # a click on a collision domain offers a capture of it (Lab.capture), shown below
+        self.capture = capture
+        self.capture_button = ipywidgets.Button(description="Capture 10 frames", icon="eye",
+                                                layout=ipywidgets.Layout(display="none", width="auto"))
+        self.capture_button.on_click(lambda _b: self._capture())
+        self.frames = ipywidgets.HTML("", layout=ipywidgets.Layout(overflow="auto", max_height="260px"))
+        self.domain: str | None = None
+        self.box = ipywidgets.VBox([self.cyto, self.panel, self.capture_button, self.frames],
+                                   layout=ipywidgets.Layout(width="100%"))
         self.nodes: dict[str, object] = {}
         self.edges: dict[str, object] = {}
         self.selected: str | None = None
@@ -174,6 +184,36 @@ class TopologyView:
         nid = (element.get("data") or {}).get("id", "")
         if nid.startswith("m:"):
             self.select(nid[2:])
+        elif nid.startswith("d:"):
+            self.select_domain(nid[2:])
+
+    def select_domain(self, domain: str) -> None:
+        """Show a collision domain's members, and (running lab) offer to capture it."""
+        self.selected, self.domain = None, domain
+        members = next((d.members for d in self.topology.domains if d.name == domain), [])
+        self.panel.value = (f"<div class='nk-details' style='font-size:12px'><b>{html.escape(domain)}</b> "
+                            f"(collision domain): {html.escape(', '.join(members)) or 'no interfaces'}</div>")
+        self.capture_button.description = f"Capture 10 frames on {domain}"
+        self.capture_button.layout.display = "" if self.capture is not None else "none"
+
+    def _capture(self) -> None:
+        """Capture 10 frames of the selected domain in a thread; lines appear as they come."""
+        domain, capture = self.domain, self.capture
+        if domain is None or capture is None:
+            return
+        self.frames.value = f"<pre style='font-size:11px'>capturing on {html.escape(domain)}…</pre>"
+
+        def run() -> None:
+            lines: list[str] = []
+            try:
+                for line in capture(domain, 10):
+                    lines.append(line)
+                    self.frames.value = "<pre style='font-size:11px'>" + html.escape("\n".join(lines)) + "</pre>"
+            except Exception as e:  # the lab stopped meanwhile
+                lines.append(f"(capture ended: {e})")
+            self.frames.value = ("<pre style='font-size:11px'>" + html.escape("\n".join(lines))
+                                 + f"\n({len([x for x in lines if not x.startswith('(')])} frames)</pre>")
+        threading.Thread(target=run, daemon=True, name="nk-capture").start()
 
     def select(self, machine: str) -> None:
         """Show machine's interfaces and routes in the panel (fresh from the lab if running)."""

@@ -240,8 +240,10 @@ def test_vdump_captures_a_domain_as_pcap(make_lab, started):
     assert any("10.0.0.1 > 10.0.0.2: ICMP echo request" in t for t in text), text
     # the API stream, stopped by a signal, is the same pcap
     stream = lab.capture("A")
-    threading.Timer(1.0, lambda: stream.signal("INT")).start()
-    lab.run("b", "ping -c 2 -i 0.2 10.0.0.1")
+    time.sleep(1.0)  # tcpdump is listening (it takes a moment on a loaded machine)
+    lab.run("b", "ping -c 3 -i 0.2 10.0.0.1")
+    time.sleep(0.3)
+    stream.signal("INT")
     data = b"".join(c for kind, c in stream.chunks() if kind == "stdout")
     assert sum(1 for _ in pcap.read([data])) >= 4
     with pytest.raises(UserError) as e:

@@ -121,6 +121,12 @@ def test_notebook_in_a_real_browser(lab_server):
             assert "10.0.1.254/24" in details.inner_text() and "Routes" in details.inner_text()
             page.screenshot(path=str(shots / "browser-2-clicked-r1.png"))
 
+            # a click on domain A offers its capture; the frames of the ping below appear
+            page.mouse.click(nodes["d:A"]["x"], nodes["d:A"]["y"])
+            page.get_by_role("button", name=re.compile("Capture 10 frames on A")).click()
+            page.get_by_text(re.compile("capturing on A")).wait_for(timeout=20_000)
+            time.sleep(1.0)  # tcpdump is listening
+
             # 2. %vcmd output arrives progressively: seen at two moments of a ping -c 3
             run_cell(page, 1)
             first = wait_text(page, 1, r"icmp_seq=1", timeout=20)
@@ -130,6 +136,9 @@ def test_notebook_in_a_real_browser(lab_server):
             last = wait_text(page, 1, r"packet loss", timeout=20)
             assert time.monotonic() - t_first > 1.0
             assert "icmp_seq=3" in last
+            frames = wait_text(page, 0, r"10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request", timeout=20)
+            assert "ICMP echo reply" in frames
+            page.screenshot(path=str(shots / "browser-3b-captured.png"))
 
             # 3. the interrupt button stops a long command; the lab keeps running
             run_cell(page, 2)
