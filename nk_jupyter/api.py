@@ -296,6 +296,20 @@ def running_labs() -> list[RunningLab]:
     return out
 
 
+def halted_labs() -> list[RunningLab]:
+    """Labs of this user that are not running but whose machines' files nk keeps (after lhalt):
+    `Lab.from_dir(r.directory).start()` boots them again where they were."""
+    out = []
+    for state in all_states():
+        conf = state.read_json()
+        folder = conf.get("directory")
+        if folder and not state.is_live() and (state.path / "nodes").is_dir() and any((state.path / "nodes").iterdir()) \
+                and Path(folder).is_dir() and not _is_text_lab(Path(folder)):
+            out.append(RunningLab(Path(folder), Path(folder).name, Owner.of(conf.get("owner")),
+                                  float(conf.get("started") or 0), False))
+    return out
+
+
 def stop(folder: str | Path, halt: bool = False, timeout: float = 10.0) -> None:
     """Stop whatever lab runs in folder (halt it, or crash it) even when its lab.conf is broken
     now or another version of nk started it; a supervisor that does not answer is terminated.
@@ -668,5 +682,5 @@ def _interfaces(interfaces: dict, unplug: bool) -> dict[int, str | None]:
     return out
 
 
-__all__ = ["IMAGE_POLICIES", "UplinkOptions", "PortInfo", "Lab", "ExecResult", "ExecStream", "StartResult", "StartupReport", "MachineInfo", "Topology", "Owner",
+__all__ = ["halted_labs", "IMAGE_POLICIES", "UplinkOptions", "PortInfo", "Lab", "ExecResult", "ExecStream", "StartResult", "StartupReport", "MachineInfo", "Topology", "Owner",
            "RunningLab", "WipeReport", "running_labs", "stop", "wipe", "text_lab_folder", "start_summary"]

@@ -33,6 +33,11 @@ interface ILab {
   machines: IMachine[];
 }
 
+interface IHalted {
+  directory: string;
+  name: string;
+}
+
 interface ITopology {
   lab: string;
   style: cytoscape.StylesheetJson;
@@ -95,13 +100,16 @@ class LabsPanel extends Widget {
 
   async refresh(): Promise<void> {
     let labs: ILab[];
+    let halted: IHalted[];
     try {
-      labs = (await call<{ labs: ILab[] }>('labs')).labs;
+      const got = await call<{ labs: ILab[]; halted: IHalted[] }>('labs');
+      labs = got.labs;
+      halted = got.halted || [];
     } catch (e) {
       this.status.textContent = `cannot list labs: ${(e as Error).message}`;
       return;
     }
-    const key = JSON.stringify(labs);
+    const key = JSON.stringify([labs, halted]);
     if (key === this.last) {
       return;
     }
@@ -115,6 +123,21 @@ class LabsPanel extends Widget {
     }
     for (const lab of labs) {
       this.list.appendChild(this.labNode(lab));
+    }
+    if (halted.length > 0) {
+      this.list.appendChild(el('h3', 'nk-LabsPanel-subtitle', 'Halted (files kept)'));
+      for (const lab of halted) {
+        const row = el('div', 'nk-Lab nk-Lab-halted');
+        row.dataset.lab = lab.name;
+        row.title = lab.directory;
+        row.appendChild(el('span', 'nk-Lab-name', lab.name));
+        row.appendChild(
+          this.button('start', `Start ${lab.name} again`, () =>
+            this.act({ directory: lab.directory, name: lab.name, text_lab: false, machines: [] }, 'start')
+          )
+        );
+        this.list.appendChild(row);
+      }
     }
   }
 

@@ -7,8 +7,10 @@ takes names, never command text: a lab is named by its folder, which must be one
 user's running labs (or, to start it again, one whose files nk keeps); a machine by a name
 of that lab.
 
-    GET  /nk/api/labs                      this user's labs and their machines (state, image)
+    GET  /nk/api/labs                      this user's running labs and their machines (state,
+                                           image), and the halted labs whose files nk keeps
     POST /nk/api/labs/action               {directory, action: halt|crash|start, machine?}
+                                           (start without a machine: a halted lab)
     GET  /nk/api/topology?directory=DIR    cytoscape.js style + elements + machine details
     POST /nk/api/terminals                 {directory, machine} -> {name} of a new terminal
                                            running `nk vconnect` into that machine
@@ -76,7 +78,8 @@ class LabsHandler(APIHandler):
                 continue  # it stopped meanwhile
             out.append({"directory": directory, "name": running.name, "text_lab": running.text_lab,
                         "started": running.started, "machines": sorted(machines, key=lambda m: m["name"])})
-        self.finish(json.dumps({"labs": out}))
+        halted = [{"directory": str(r.directory), "name": r.name} for r in api.halted_labs()]
+        self.finish(json.dumps({"labs": out, "halted": sorted(halted, key=lambda h: h["name"])}))
 
 
 class ActionHandler(APIHandler):
@@ -86,7 +89,17 @@ class ActionHandler(APIHandler):
         action, machine = body.get("action"), body.get("machine")
         if action not in ACTIONS:
             raise web.HTTPError(400, f"action: one of {', '.join(ACTIONS)}")
-        lab = _running(body.get("directory"))
+        directory = body.get("directory")
+        if action == "start" and machine is None:  # a halted lab, booted again where it was
+            if not isinstance(directory, str) or directory not in {str(r.directory) for r in api.halted_labs()}:
+                raise web.HTTPError(404, "no such halted lab")
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: api.Lab.from_dir(directory).start(fast=True))
+            except NkError as e:
+                raise web.HTTPError(409, str(e)) from None
+            return self.finish(json.dumps({"ok": True}))
+        lab = _running(directory)
         name = _machine(lab, machine) if machine is not None else None
         if action == "start" and name is None:
             raise web.HTTPError(400, "start: name a machine of the running lab")

@@ -41,6 +41,7 @@ def cli_lab(make_lab):
     assert r.returncode == 0, r.stderr
     yield folder
     nk("lcrash", "-d", str(folder))
+    nk("lclean", "-d", str(folder))
 
 
 @pytest.fixture
@@ -146,10 +147,16 @@ def test_sidebar_terminal_topology_and_actions(server, cli_lab):
             if not page.locator("#nk-labs").is_visible():
                 page.locator('.lm-TabBar-tab[title="Netkit labs"]').click()
             page.locator('.nk-Lab[data-lab="clilab"] .nk-Button-halt').first.click()
-            page.locator('.nk-Lab[data-lab="clilab"]').wait_for(state="detached", timeout=40_000)
+            page.locator('.nk-Lab:not(.nk-Lab-halted)[data-lab="clilab"]').wait_for(state="detached", timeout=40_000)
             from nk_jupyter.api import running_labs
             assert all(r.directory != cli_lab for r in running_labs())
+            # halted, its files kept: listed apart, and its start button boots it again
+            halted = page.locator(f'.nk-Lab-halted[title="{cli_lab}"]')
+            halted.wait_for(timeout=10_000)
             page.screenshot(path=str(shots / "labext-4-halted.png"))
+            halted.locator(".nk-Button-start").click()
+            _wait_state(page, "clilab", "pc1", "running", timeout=40)
+            assert any(r.directory == cli_lab for r in running_labs())
         finally:
             page.screenshot(path=str(shots / "labext-last.png"))
             browser.close()
