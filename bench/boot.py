@@ -26,7 +26,7 @@ def run(n: int) -> dict:
         result = lab.start(timeout=600)
         wall = time.perf_counter() - t0
         info = lab.info(memory=True)
-        mem = sorted(m["memory_kib"] or 0 for m in info)
+        mem = sorted(m.memory_kib or 0 for m in info)
         t1 = time.perf_counter()
         lab.crash()
         crash = time.perf_counter() - t1
