@@ -155,6 +155,7 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
     directory = lab.directory
     from ..model.uplinks import UplinkOptions
     from .. import uplinks as uplinks_
+    _check_machine_limit(len(lab.machines))
     uplink_options = uplinks or UplinkOptions()
     uplinks_.preflight(lab, uplink_options)  # a missing driver, tun or a port in use: an error, before anything
     warnings = preflight.check()
@@ -168,7 +169,7 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
         warnings += more
         state.write_json({"api": msg.API_VERSION, "directory": str(directory), "overrides": list(overrides),
                           "owner": owner or {}, "started": time.time(), "images": images,
-                          "uplinks": wire.encode(uplink_options),
+                          "uplinks": wire.encode(uplink_options), "machines": len(lab.machines),
                           "backends": parts, "machine_backends": machine_backends,
                           "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
                           "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage(),
@@ -198,6 +199,19 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
     proc.kill()
     proc.wait()
     raise EngineError("the lab supervisor did not start; its log:\n" + tail(state.log))
+
+
+def _check_machine_limit(adding: int) -> None:
+    """NK_MAX_MACHINES (an admin's per-user limit, e.g. set by a JupyterHub spawner): the
+    machines of this user's running labs plus the new lab's may not exceed it."""
+    limit = os.environ.get("NK_MAX_MACHINES", "")
+    if not limit.isdigit():
+        return
+    from .statedir import all_states
+    running = sum(int(s.read_json().get("machines") or 0) for s in all_states() if s.is_live())
+    if running + adding > int(limit):
+        raise HostSetupError(f"this lab has {adding} machine(s) and your running labs have {running}: more than the "
+                             f"{limit} your administrator allows (NK_MAX_MACHINES); stop a lab first (nk vlist, nk lcrash)")
 
 
 def _take_lock(state: StateDir, directory: Path) -> int:

@@ -1,6 +1,8 @@
 """Boot order (lab.dep), shutdown scripts, first-boot semantics, hot-plug, two labs at once."""
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from nk_jupyter.model.events import LinksEvent
@@ -190,3 +192,25 @@ def test_a_stuck_startup_times_out_and_is_named(make_lab):
     assert "pc1" not in r.stderr.replace("pc1: running", "")
     assert nk("vcmd", "-d", str(folder), "pc2", "true").returncode == 0  # the machine itself still runs
     assert nk("lcrash", "-d", str(folder)).returncode == 0
+
+
+def test_machine_limit_per_user(make_lab, monkeypatch):
+    """NK_MAX_MACHINES (set by an admin, e.g. the JupyterHub spawner) bounds this user's
+    machines across running labs: a lab beyond it is refused, naming the limit; nothing starts."""
+    from nk_jupyter import Lab
+    from nk_jupyter.errors import HostSetupError
+    first = make_lab({"lab.conf": "a[0]=A\nb[0]=A\n"}, name="first")
+    second = make_lab({"lab.conf": "c[0]=A\nd[0]=A\n"}, name="second")
+    monkeypatch.setenv("NK_MAX_MACHINES", "3")
+    one = Lab.from_dir(first)
+    one.start()
+    try:
+        two = Lab.from_dir(second)
+        with pytest.raises(HostSetupError) as e:
+            two.start()
+        assert "more than the 3 your administrator allows (NK_MAX_MACHINES)" in str(e.value)
+        assert not two.running
+    finally:
+        one.crash()
+    Lab.from_dir(second).start()
+    Lab.from_dir(second).crash()
