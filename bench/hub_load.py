@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.hub.hubclient import VENV, Hub, Kernel, login, start_server  # noqa: E402
+from tests.hub.hubclient import Hub, Kernel, login, start_server  # noqa: E402
 
 LAB = ("%%lab load --no-topo\nr1[0]=A\nr1[1]=B\n" + "".join(f"h{i}[0]={'A' if i < 2 else 'B'}\n" for i in range(4))
        + "--- r1.startup ---\nip addr add 10.0.1.1/24 dev eth0\nip addr add 10.0.2.1/24 dev eth1\n"

@@ -16,9 +16,51 @@ def _read(path: str) -> str | None:
         return None
 
 
+POD_SETTINGS = "deploy/kubernetes/values.yaml"
+
+
+def pod_problems(env: dict, uid_map: str, mountinfo: str, unshare_error: str | None) -> list[str]:
+    """What a Kubernetes pod lacks for nk (empty outside a pod, or in a pod that has it all)."""
+    if "KUBERNETES_SERVICE_HOST" not in env:
+        return []
+    out = []
+    if uid_map.split()[:3] == ["0", "0", "4294967295"]:
+        out.append("hostUsers: false (the pod shares the node's user IDs: no user-namespace pod)")
+    masked = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4].startswith("/proc/") and fields[4] not in ("/proc/sys/fs/binfmt_misc",):
+            masked.append(fields[4])
+    if masked:
+        out.append(f"securityContext.procMount: Unmasked (/proc is masked: {', '.join(sorted(masked)[:4])} ...; "
+                   "nk mounts a /proc in every machine, which a masked /proc forbids)")
+    if unshare_error:
+        out.append(f"securityContext.seccompProfile: Localhost profiles/nk-jupyter.json (user namespaces "
+                   f"are refused: {unshare_error}; the runtime's default profile forbids them)")
+    return out
+
+
+def _pod_check() -> None:
+    if "KUBERNETES_SERVICE_HOST" not in os.environ:
+        return
+    import subprocess
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True, text=True,
+                              timeout=10)
+        unshare_error = done.stderr.strip() or None if done.returncode else None
+    except (OSError, subprocess.SubprocessError) as e:
+        unshare_error = str(e)
+    problems = pod_problems(dict(os.environ), _read("/proc/self/uid_map") or "", _read("/proc/self/mountinfo") or "",
+                            unshare_error)
+    if problems:
+        raise HostSetupError("this Kubernetes pod cannot run labs; the pod needs: " + "; ".join(problems)
+                             + f" (all are set in {POD_SETTINGS})")
+
+
 def check() -> list[str]:
     """Raise HostSetupError if labs cannot run; return warnings for degraded set-ups."""
     warnings = []
+    _pod_check()
     if _read("/proc/sys/user/max_user_namespaces") == "0":
         raise HostSetupError("user namespaces are disabled (user.max_user_namespaces=0); enable them with: "
                              "sudo sysctl -w user.max_user_namespaces=28633")
