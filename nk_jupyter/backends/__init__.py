@@ -114,13 +114,17 @@ class Handle(Protocol):
 
 Plug = Callable[[MachinePlan, Handle], None]
 """Called by create() once a machine's netns exists, before it is ready: the engine plugs its links."""
+Ready = Callable[[MachinePlan, Handle], None]
+"""Called by create() as soon as a machine is ready, while others may still be made."""
 
 
 class Session(Protocol):
     name: str
 
-    def create(self, plans: list[MachinePlan], plug: Plug) -> list[tuple[MachinePlan, Handle | str]]:
-        """Make machines (pipelined); each comes back with its handle, or why it could not be made."""
+    def create(self, plans: list[MachinePlan], plug: Plug, ready: Ready | None = None
+               ) -> list[tuple[MachinePlan, Handle | str]]:
+        """Make machines (pipelined); each comes back with its handle, or why it could not be
+        made. ready(plan, handle), if given, is called for each as soon as it is ready."""
     def stopped(self, name: str, keep: bool) -> list[str]:
         """A machine has stopped: keep its files for its next start (lhalt) or drop them (lcrash).
         Returns warnings."""
@@ -146,4 +150,4 @@ class Backend(Protocol):
 
 
 __all__ = ["BACKENDS", "IMAGE_POLICIES", "get", "check_policy", "Backend", "Session", "Handle", "Profile",
-           "MachinePlan", "PrepareRequest", "Prepared", "Context", "Plug", "HostServices"]
+           "MachinePlan", "PrepareRequest", "Prepared", "Context", "Plug", "Ready", "HostServices"]

@@ -32,6 +32,7 @@ class Boot:
         self.others: set[str] = set()
         self.already: list[str] = []
         self.finished = False
+        self.creating = False
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
     def run(self) -> None:
@@ -39,9 +40,16 @@ class Boot:
         self.t_start = time.perf_counter()
         before = {n: self.rt.machines[n].state for n in self.names if n in self.rt.machines}
         self.already = [n for n, st in before.items() if st == S.RUNNING and self.rt.machines[n].handle]
-        created = self.rt.create(self.names)
+        # startups begin as their machines are made, while the others are still being made
+        to_make = {n for n in self.names if not (n in self.rt.machines and self.rt.machines[n].up)}
+        self.creating = True
+
+        def made(name: str) -> None:
+            self.waiting[name] = [d for d in self.rt.lab.dependencies.get(name, []) if d in to_make]
+            self._launch_ready()
+        created = self.rt.create(self.names, on_ready=made)
+        self.creating = False
         self.t_created = time.perf_counter()
-        self.waiting = {n: [d for d in self.rt.lab.dependencies.get(n, []) if d in created] for n in created}
         # machines another start request is still booting: this one answers once they are done
         self.others = {n for n in self.names if n not in created and self.rt.machines[n].state.starting}
         if self.others:
@@ -71,7 +79,7 @@ class Boot:
                 self.active.add(name)
                 start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
                               lambda n=name: self._done(n))
-        if not self.waiting and not self.active and not self.others and not self.fast:
+        if not self.waiting and not self.active and not self.others and not self.fast and not self.creating:
             self._finish()
 
     def _done(self, name: str) -> None:

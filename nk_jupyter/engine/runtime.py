@@ -101,8 +101,9 @@ class LabRuntime:
         return self.sessions[rec.backend]
 
     # -- creating machines ----------------------------------------------------------
-    def create(self, names: list[str]) -> list[str]:
-        """Make the machines (namespaces, root, links), backend by backend; returns those made."""
+    def create(self, names: list[str], on_ready: Callable[[str], None] | None = None) -> list[str]:
+        """Make the machines (namespaces, root, links), backend by backend; returns those made.
+        on_ready(name) is called for each as soon as it is made (its startup may begin)."""
         groups: dict[str, list[MachinePlan]] = {}
         for name in names:
             machine = self.lab.machine(name)
@@ -121,21 +122,25 @@ class LabRuntime:
                 nameserver=nameserver(machine, self.uplinks.options) if self.uplinks else ""))
         created = []
         self.timing = {}
+
+        def ready(plan: MachinePlan, handle: Handle) -> None:
+            rec = self.machines[plan.machine.name]
+            rec.handle = handle
+            created.append(rec.machine.name)
+            self.watch_exit(handle.pid, lambda rec=rec, handle=handle: self._gone(rec, handle))
+            if self.monitors:
+                self.monitors.watch(rec.machine.name, handle)
+            rec.started_at = time.time()
+            self.set_state(rec, MachineState.CREATED)
+            if on_ready is not None:
+                on_ready(rec.machine.name)
         for backend, plans in groups.items():
             session = self.sessions[backend]
-            for plan, result in session.create(plans, self._plug):
+            for plan, result in session.create(plans, self._plug, ready):
                 rec = self.machines[plan.machine.name]
                 if isinstance(result, str):
                     self._ports_gone(rec)
                     self.set_state(rec, MachineState.FAILED, result)
-                    continue
-                rec.handle = result
-                created.append(rec.machine.name)
-                self.watch_exit(result.pid, lambda rec=rec, handle=result: self._gone(rec, handle))
-                if self.monitors:
-                    self.monitors.watch(rec.machine.name, result)
-                rec.started_at = time.time()
-                self.set_state(rec, MachineState.CREATED)
             for key, value in getattr(session, "timing", {}).items():
                 self.timing[key] = self.timing.get(key, 0.0) + value
         return created

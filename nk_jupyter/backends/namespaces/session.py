@@ -20,7 +20,7 @@ from pathlib import Path
 from ... import wire
 from ...errors import HostSetupError
 from ...linux import cgroups, netlink, ns, paths
-from .. import Context, Handle, MachinePlan, Plug, Profile
+from .. import Context, Handle, MachinePlan, Plug, Profile, Ready
 from . import messages as m
 from .node import Node
 from .nodeinit import NodeLayout, host_top_level
@@ -30,6 +30,7 @@ from .userns import machines_userns
 INIT_TIMEOUT = 60.0  # a machine's init answers each stage within this (it runs only our code)
 DEFAULT_PIDS = 1024  # processes and threads per machine unless lab.conf says pids=N
 WINDOW = 16
+READY_LAG = 24  # machines plugged but not yet awaited: by then their inits have finished
 ENV_PATH = "/run/nk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_SHELLS = ("/bin/bash", "/bin/sh", "/usr/bin/bash", "/bin/dash", "/usr/bin/dash")
 HOST_PROFILE = Profile(env={"PATH": ENV_PATH, "BASH_ENV": "/run/nk/share/bashenv"},  # names a missing
@@ -111,19 +112,34 @@ class NamespaceSession:
             (tpl / ".owned").touch()
 
     # -- creating -----------------------------------------------------------------------
-    def create(self, plans: list[MachinePlan], plug: Plug, roots: dict[str, ImageRoot] | None = None
-               ) -> list[tuple[MachinePlan, Handle | str]]:
+    def create(self, plans: list[MachinePlan], plug: Plug, ready: Ready | None = None,
+               roots: dict[str, ImageRoot] | None = None) -> list[tuple[MachinePlan, Handle | str]]:
+        """Make the machines, pipelined; ready(plan, handle) is called for each as soon as it is
+        ready (its startup may begin while the others are still being made)."""
         roots = roots or {}
         t0 = time.perf_counter()
         out: list[tuple[MachinePlan, Handle | str]] = []
         asked: list[tuple[MachinePlan, tuple[str, ...]]] = []
         pending: list[tuple[MachinePlan, Node, socket.socket]] = []
         stats: dict[str, float] = {}
+        waited = [0.0]
 
         def take(item) -> None:
             result = self._take(item[0], item[1], plug, roots.get(item[0].machine.name), pending)
             if result:
                 out.append((item[0], result))
+
+        def finish(plan: MachinePlan, node: Node, sock: socket.socket) -> None:
+            t = time.perf_counter()
+            problem = self._await_ready(node, sock, plan, stats)
+            waited[0] += time.perf_counter() - t
+            if problem:
+                node.kill()
+                out.append((plan, f"cannot create the machine: {problem}"))
+                return
+            out.append((plan, node))
+            if ready is not None:
+                ready(plan, node)
         for plan in plans:
             try:
                 lay, groups = self._layout(plan, roots.get(plan.machine.name))
@@ -134,17 +150,14 @@ class NamespaceSession:
             asked.append((plan, groups))
             if len(asked) > WINDOW:
                 take(asked[len(asked) - WINDOW - 1])
+            while len(pending) > READY_LAG:  # the oldest machines are done by now: let them boot
+                finish(*pending.pop(0))
         for item in asked[max(0, len(asked) - WINDOW):]:
             take(item)
         t1 = time.perf_counter()
-        for plan, node, sock in pending:
-            problem = self._await_ready(node, sock, plan, stats)
-            if problem:
-                node.kill()
-                out.append((plan, f"cannot create the machine: {problem}"))
-            else:
-                out.append((plan, node))
-        self.timing = {"create_and_plug": t1 - t0, "nodes_ready": time.perf_counter() - t1,
+        for item in pending:
+            finish(*item)
+        self.timing = {"create_and_plug": t1 - t0 - waited[0], "nodes_ready": waited[0],
                        "sum_of_node_root_builds": stats.get("root_s", 0.0), "sum_of_node_inits": stats.get("all_s", 0.0),
                        "cpu_of_node_root_builds": stats.get("root_cpu_s", 0.0)}
         return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from ...linux import mounts
-from .. import Context, Handle, MachinePlan, Plug
+from .. import Context, Handle, MachinePlan, Plug, Ready
 from ..namespaces.session import ImageRoot
 
 
@@ -40,8 +40,9 @@ class PodmanSession:
                                       busybox=busybox)
                       for name, image in context.conf["images"].items()}
 
-    def create(self, plans: list[MachinePlan], plug: Plug) -> list[tuple[MachinePlan, Handle | str]]:
-        return self.base.create(plans, plug, roots=self.roots)
+    def create(self, plans: list[MachinePlan], plug: Plug, ready: Ready | None = None
+               ) -> list[tuple[MachinePlan, Handle | str]]:
+        return self.base.create(plans, plug, roots=self.roots, ready=ready)
 
     def stopped(self, name: str, keep: bool) -> list[str]:
         return self.base.stopped(name, keep)
