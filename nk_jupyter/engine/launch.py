@@ -280,7 +280,16 @@ def default_storage() -> int:
 
 def remove_trees(paths: list[Path]) -> None:
     """Remove folders that hold files owned by sub-IDs (only the lab's user namespace can)."""
-    paths = [p for p in paths if p.exists()]
+    from ..linux.paths import remove_tree
+    left = []
+    for p in paths:  # most trees are the user's own: no lab user namespace is needed for them
+        try:
+            remove_tree(p)
+        except OSError:
+            pass
+        if p.exists() or p.is_symlink():
+            left.append(p)
+    paths = left
     if not paths:
         return
     proc, sock = _spawn("--rm", [str(p) for p in paths], None)
@@ -290,7 +299,6 @@ def remove_trees(paths: list[Path]) -> None:
     finally:
         sock.close()
         proc.wait(timeout=READY_TIMEOUT)
-    from ..linux.paths import remove_tree
     for p in paths:
         remove_tree(p)
 
