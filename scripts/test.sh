@@ -34,6 +34,7 @@ work=$(mktemp -d /tmp/nk-tests.XXXXXX)
 cp -r /opt/nk-src/tests "$work/"
 cp /opt/nk-src/pyproject.toml "$work/"
 [ -d /opt/nk-src/notebooks ] && cp -r /opt/nk-src/notebooks "$work/"
+[ -d /opt/nk-src/deploy ] && cp -r /opt/nk-src/deploy "$work/"
 mkdir -p "$work/tests/artifacts"
 chown -R "$user:" "$work"
 status=0
