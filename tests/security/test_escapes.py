@@ -39,12 +39,14 @@ def test_a_daemon_cannot_take_namespaces_or_fds_of_what_nk_starts(make_lab, star
     folder = _attack_lab(make_lab, 20, "probe", home_canary)
     lab, _ = started(folder)
     assert wait_for(lambda: (folder / "attack.json").exists())
-    for i in range(15):
+    for i in range(60):  # at least 15 rounds; more while the attacker has seen too few (a loaded host)
         assert nk("vcmd", "-d", str(folder), "pc1", "true").returncode == 0
         assert lab.run("pc1", f"echo {i}").stdout == f"{i}\n"
         running, master = lab.terminal("pc1", ["/bin/sh", "-c", "exit 0"], (24, 80))
         assert running.wait() == 0
         os.close(master)
+        if i >= 14 and _stats(folder)["pids"] >= 30:
+            break
     lab.halt(["pc1"])  # its shutdown script is started in the machine too
     stats = _stats(folder)
     assert stats["pids"] >= 30, stats          # the attacker really saw what nk started,
