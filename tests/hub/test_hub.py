@@ -48,6 +48,8 @@ def hub(tmp_path):
         h.api("DELETE", f"/hub/api/users/{user}/server")
     time.sleep(1)
     h.stop()
+    left = subprocess.run(["pgrep", "-f", f"configurable-http-proxy.*--port {h.port}"], capture_output=True, text=True)
+    assert not left.stdout.strip(), "the hub's proxy outlived it"
     for user in STUDENTS:
         subprocess.run(["su", user, "-s", "/bin/bash", "-c", f"XDG_RUNTIME_DIR= {VENV}/bin/nk wipe"],
                        capture_output=True)
