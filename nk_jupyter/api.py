@@ -632,6 +632,16 @@ class Lab:
             raise UserError("shape: give a machine and its interface, or a collision domain")
         return self._call(msg.ShapeSet(shape, machine or "", interface, domain or "")).shaped
 
+    def shape_words(self, target: str, words: list[str]) -> tuple[str, list[str]]:
+        """The CLI's and the magic's form: `pc1 eth0 rate=10mbit`, `A loss=1%`, `A none`.
+        Returns (the shaping set, what was shaped)."""
+        words = list(words)
+        interface = int(words.pop(0)[3:]) if words and words[0][:3] == "eth" and words[0][3:].isdigit() else None
+        shape = " ".join(w for w in words if w != "none")
+        if interface is None:
+            return shape, self.shape(shape, domain=target)
+        return shape, self.shape(shape, machine=target, interface=interface)
+
     def capture(self, domain: str, count: int = 0, snaplen: int = 262144) -> ExecStream:
         """Capture a collision domain's frames in the hub, out of the machines' reach: a stream
         whose stdout is pcap (nk_jupyter.pcap decodes it); signal("INT") stops it."""

@@ -33,6 +33,12 @@ class Packet:
     def summary(self) -> str:
         return describe(self.data, self.length)
 
+    def line(self) -> str:
+        """What nk vdump, %vdump and the topology view print: local time, then the summary."""
+        import time
+        return f"{time.strftime('%H:%M:%S', time.localtime(self.time))}.{int(self.time * 1e6) % 1000000:06d} " \
+               f"{self.summary()}"
+
 
 def read(chunks: Iterable[bytes]) -> Iterator[Packet]:
     """Packets from a pcap byte stream given in chunks of any size."""

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
-import time
 
 from ..errors import UserError
 from .common import add_dir, running_lab
@@ -78,11 +76,8 @@ def vdump(args) -> int:
             for data in stdout_chunks():
                 os.write(out, data)
         else:
-            start = None
             for packet in pcap.read(stdout_chunks()):
-                start = start if start is not None else packet.time
-                print(f"{time.strftime('%H:%M:%S', time.localtime(packet.time))}"
-                      f".{int(packet.time * 1e6) % 1000000:06d} {packet.summary()}", flush=True)
+                print(packet.line(), flush=True)
     except BrokenPipeError:
         stream.signal("INT")
     except pcap.PcapError as e:
@@ -109,16 +104,7 @@ def _setup_vshape(p) -> None:
 
 
 def vshape(args) -> int:
-    lab = running_lab(args)
-    words = list(args.shape)
-    interface = None
-    if words and re.fullmatch(r"eth[0-9]+", words[0]):
-        interface = int(words.pop(0)[3:])
-    shape = " ".join(w for w in words if w != "none")
-    if interface is None:
-        shaped = lab.shape(shape, domain=args.target)
-    else:
-        shaped = lab.shape(shape, machine=args.target, interface=interface)
+    shape, shaped = running_lab(args).shape_words(args.target, args.shape)
     for item in shaped:
         print(f"{item}: {shape or 'not shaped'}")
     return 0

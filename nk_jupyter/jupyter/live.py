@@ -117,5 +117,4 @@ def capture_lines(lab: Lab, domain: str, count: int):
     from .. import pcap
     stream = lab.capture(domain, count)
     for packet in pcap.read(data for kind, data in stream.chunks() if kind == "stdout"):
-        stamp = time.strftime("%H:%M:%S", time.localtime(packet.time))
-        yield f"{stamp}.{int(packet.time * 1e6) % 1000000:06d} {packet.summary()}"
+        yield packet.line()

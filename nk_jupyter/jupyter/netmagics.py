@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import queue
-import re
 import threading
-import time
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -81,8 +79,7 @@ class NetMagics(Magics):
                         errors.append(data)
             try:
                 for packet in pcap.read(out()):
-                    stamp = time.strftime("%H:%M:%S", time.localtime(packet.time))
-                    lines.put(f"{stamp}.{int(packet.time * 1e6) % 1000000:06d} {packet.summary()}")
+                    lines.put(packet.line())
             except pcap.PcapError as e:
                 lines.put(f"(capture ended: {e})")
             finally:
@@ -121,14 +118,7 @@ class NetMagics(Magics):
         """Shape links on the hub side: `%vshape r1 eth0 rate=10mbit loss=1%`, `%vshape A rate=1mbit`,
         `%vshape A none`. Delay and jitter need the kernel's netem."""
         args = parse_argstring(self.vshape, line)
-        lab = self._running_lab(args.directory)
-        words = list(args.shape)
-        interface = int(words.pop(0)[3:]) if words and re.fullmatch(r"eth[0-9]+", words[0]) else None
-        shape = " ".join(w for w in words if w != "none")
-        if interface is None:
-            done = lab.shape(shape, domain=args.target)
-        else:
-            done = lab.shape(shape, machine=args.target, interface=interface)
+        shape, done = self._running_lab(args.directory).shape_words(args.target, args.shape)
         for item in done:
             print(f"{item}: {shape or 'not shaped'}")
 
