@@ -44,6 +44,7 @@ bash /opt/nk-src/deploy/jupyterhub/start.sh --install-only
 (cd "$work" && "$NK_VENV/bin/python" -m pytest -p no:cacheprovider -q -rs --timeout=600 tests/hub) || status=$?
 if [ -d "$work/tests/artifacts" ] && [ -n "${NK_ARTIFACTS:-}" ]; then cp -r "$work/tests/artifacts" "$NK_ARTIFACTS"; fi
 su "$user" -s /bin/bash -c "$(echo $cg_env) '$NK_VENV/bin/nk' wipe" >/dev/null 2>&1 || true
+su "$other" -s /bin/bash -c "XDG_RUNTIME_DIR= '$NK_VENV/bin/nk' wipe" >/dev/null 2>&1 || true
 for line in $cg_env; do  # leave the delegated cgroups and remove them
   d=${line#*=}; echo $$ > "$(dirname "$d")/cgroup.procs" 2>/dev/null || true
   find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
