@@ -29,13 +29,15 @@ class Script:
     """One test script: where it is on the host and how the machine runs it."""
     path: Path          # on the host
     relative: str       # inside the lab folder, e.g. "_test/scripts/pc1.test"
-    direct: bool        # executable with a shebang: run as is, else `bash FILE`
+    direct: bool        # executable with a shebang: run as is, else `bash FILE` (sh on an image without bash)
 
     def command(self, stdout: str, stderr: str) -> str:
         """The shell command that runs this script in a machine (cwd /root), output to files."""
         target = shlex.quote(f"/hostlab/{self.relative}")
-        runner = target if self.direct else f"bash {target}"
-        return f"cd /root && {runner} >{shlex.quote(stdout)} 2>{shlex.quote(stderr)} </dev/null"
+        if self.direct:
+            return f"cd /root && {target} >{shlex.quote(stdout)} 2>{shlex.quote(stderr)} </dev/null"
+        shell = "$(command -v bash || echo sh)"  # a machine on a container image may have no bash
+        return f"cd /root && {shell} {target} >{shlex.quote(stdout)} 2>{shlex.quote(stderr)} </dev/null"
 
 
 @dataclass

@@ -250,3 +250,17 @@ def test_a_lab_folder_is_never_on_the_helpers_python_path(images, make_lab, tmp_
     finally:
         nk("lcrash", "-d", str(folder))
     assert not proof.exists(), f"the lab's code ran as the user: {proof.read_text()}"
+
+
+def test_ltest_on_an_image_machine(images, make_lab):
+    """nk ltest on an image machine: its test script (no shebang) runs by sh where the image has
+    no bash, the results are signed, and a second run compares OK."""
+    folder = make_lab({"lab.conf": f'a[0]=A\na[image]="{IMAGE}"\nb[0]=A\n',
+                       "a.startup": "ip addr add 10.0.0.1/24 dev eth0\n",
+                       "b.startup": "ip addr add 10.0.0.2/24 dev eth0\n",
+                       "_test/a.test": "ping -c1 -W2 10.0.0.2 | grep -c 'bytes from'\ncat /etc/image-marker\n"})
+    r = nk("ltest", "-d", str(folder), "-S", timeout=300)
+    assert r.returncode == 0 and "[SIGN] a" in r.stdout, r.stdout + r.stderr
+    assert (folder / "_test" / "results" / "a.user").read_text() == "1\none\n"
+    r = nk("ltest", "-d", str(folder), "-S", timeout=300)
+    assert r.returncode == 0 and "[ OK ] a" in r.stdout, r.stdout + r.stderr
