@@ -86,13 +86,7 @@ def capture(secs: int) -> dict:
         delays, frames, err = [], [0], []
 
         def read():
-            def out():
-                for kind, data in stream.chunks():
-                    if kind == "stdout":
-                        yield data
-                    else:
-                        err.append(data)
-            for packet in pcap.read(out()):
+            for packet in pcap.read(stream.stdout(err)):
                 frames[0] += 1
                 if b"\x08\x00" == packet.data[12:14] and len(packet.data) > 34 and packet.data[23] == 1:
                     delays.append(time.time() - packet.time)

@@ -129,6 +129,14 @@ class ExecStream:
             os.close(self._in_w)
             self._in_w = None
 
+    def stdout(self, stderr: list[bytes] | None = None) -> Iterator[bytes]:
+        """Its stdout as it comes (a capture's pcap); what it writes on stderr goes to stderr."""
+        for kind, data in self.chunks():
+            if kind == "stdout":
+                yield data
+            elif stderr is not None:
+                stderr.append(data)
+
     def chunks(self, deadline: float | None = None) -> Iterator[tuple[str, bytes]]:
         """(stream, bytes) as the command writes them. Past deadline (time.monotonic()) the
         command gets TERM, and KILL GRACE seconds later; self.timed_out says so."""

@@ -66,17 +66,11 @@ def vdump(args) -> int:
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     errors: list[bytes] = []
     try:
-        def stdout_chunks():
-            for kind, data in stream.chunks():
-                if kind == "stdout":
-                    yield data
-                else:
-                    errors.append(data)
         if raw:
-            for data in stdout_chunks():
+            for data in stream.stdout(errors):
                 os.write(out, data)
         else:
-            for packet in pcap.read(stdout_chunks()):
+            for packet in pcap.read(stream.stdout(errors)):
                 print(packet.line(), flush=True)
     except BrokenPipeError:
         stream.signal("INT")

@@ -116,5 +116,5 @@ def capture_lines(lab: Lab, domain: str, count: int):
     """Lines of text, one per frame, of a capture of domain (the topology view's button)."""
     from .. import pcap
     stream = lab.capture(domain, count)
-    for packet in pcap.read(data for kind, data in stream.chunks() if kind == "stdout"):
+    for packet in pcap.read(stream.stdout()):
         yield packet.line()

@@ -71,14 +71,8 @@ class NetMagics(Magics):
         errors: list[bytes] = []
 
         def read() -> None:
-            def out():
-                for kind, data in stream.chunks():
-                    if kind == "stdout":
-                        yield data
-                    else:
-                        errors.append(data)
             try:
-                for packet in pcap.read(out()):
+                for packet in pcap.read(stream.stdout(errors)):
                     lines.put(packet.line())
             except pcap.PcapError as e:
                 lines.put(f"(capture ended: {e})")
