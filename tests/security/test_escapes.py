@@ -41,7 +41,7 @@ def test_a_daemon_cannot_take_namespaces_or_fds_of_what_nk_starts(make_lab, star
     assert wait_for(lambda: (folder / "attack.json").exists())
     for i in range(60):  # at least 15 rounds; more while the attacker has seen too few (a loaded host)
         assert nk("vcmd", "-d", str(folder), "pc1", "true").returncode == 0
-        assert lab.run("pc1", f"echo {i}").stdout == f"{i}\n"
+        assert lab.run("pc1", f"sleep 0.05; echo {i}").stdout == f"{i}\n"
         running, master = lab.terminal("pc1", ["/bin/sh", "-c", "exit 0"], (24, 80))
         assert running.wait() == 0
         os.close(master)
