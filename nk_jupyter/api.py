@@ -20,14 +20,13 @@ Progress callbacks and Lab.events() get the events of nk_jupyter.model.events.
 from __future__ import annotations
 
 import json
-import os
-import selectors
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .engine import messages as msg
-from .engine.client import ApiVersionError, EngineClient, RunningCommand
+from .engine.client import ApiVersionError, EngineClient
+from .engine.running import ExecStream
 from .engine.messages import MachineInfo, PortInfo, StartResult, StartupReport
 from .model.images import IMAGE_POLICIES
 from .model.uplinks import UplinkOptions
@@ -80,185 +79,6 @@ class ExecResult:
         if self.status != 0:
             raise ExecError(self.machine, self.command, self.status, self.stdout, self.stderr)
         return self
-
-
-class ExecStream:
-    """A command running in a machine: its output as it comes, then its exit status.
-
-    Iterate for (stream, text) chunks, stream being "stdout" or "stderr" (`chunks()` gives the
-    raw bytes). The command gets pipes, never a descriptor of ours: stdin is empty unless
-    `stdin` is bytes to send or a descriptor whose data is relayed. Output ends when the
-    command exits (what it wrote before is all delivered; daemons it left behind do not keep
-    the stream open). `signal("INT")` interrupts it; leaving the iteration early hangs it up.
-    """
-
-    DRAIN_LIMIT = 1 << 20  # read at most this much buffered output once the command has exited
-    GRACE = 2.0            # seconds between TERM and KILL after a deadline
-
-    def __init__(self, client: EngineClient, machine: str, command: str | None, env: dict | None = None,
-                 stdin: bytes | int | None = None, argv: list[str] | None = None, request=None) -> None:
-        self.machine, self.command = machine, command if command is not None else " ".join(argv or [])
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        in_r, in_w = os.pipe2(os.O_CLOEXEC)
-        try:
-            if request is not None:
-                self.running: RunningCommand = client.start_fds(request, (in_r, out_w, err_w))
-            else:
-                self.running = client.exec_fds(machine, command, (in_r, out_w, err_w), env, argv=argv)
-        except BaseException:
-            for fd in (out_r, err_r, in_w):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
-        self._fds = {out_r: "stdout", err_r: "stderr"}
-        self._in_w: int | None = in_w
-        self._pending = stdin if isinstance(stdin, bytes) else b""
-        self._input = stdin if isinstance(stdin, int) else None
-        if stdin is None:
-            self._close_stdin()
-        else:
-            os.set_blocking(in_w, False)
-        self.status: int | None = None
-        self.timed_out = False
-
-    def _close_stdin(self) -> None:
-        if self._in_w is not None:
-            os.close(self._in_w)
-            self._in_w = None
-
-    def stdout(self, stderr: list[bytes] | None = None) -> Iterator[bytes]:
-        """Its stdout as it comes (a capture's pcap); what it writes on stderr goes to stderr."""
-        for kind, data in self.chunks():
-            if kind == "stdout":
-                yield data
-            elif stderr is not None:
-                stderr.append(data)
-
-    def chunks(self, deadline: float | None = None) -> Iterator[tuple[str, bytes]]:
-        """(stream, bytes) as the command writes them. Past deadline (time.monotonic()) the
-        command gets TERM, and KILL GRACE seconds later; self.timed_out says so."""
-        import time
-        sent: list[str] = []
-        sel = selectors.DefaultSelector()
-        for fd, name in self._fds.items():
-            sel.register(fd, selectors.EVENT_READ, name)
-        sel.register(self.running.fileno(), selectors.EVENT_READ, "status")
-        plain_file = False  # a file (or /dev/null) is always readable, and epoll refuses it
-        if self._input is not None:
-            try:
-                sel.register(self._input, selectors.EVENT_READ, "input")
-            except PermissionError:
-                plain_file = True
-        if self._pending and self._in_w is not None:
-            sel.register(self._in_w, selectors.EVENT_WRITE, "stdin")
-        try:
-            while True:
-                wait = None
-                if deadline is not None:
-                    now = time.monotonic()
-                    if now >= deadline:
-                        escalation = ["TERM", "KILL"][len(sent):]
-                        if not escalation:  # killed and still no status: the supervisor is gone
-                            self.close()
-                            return
-                        self.timed_out = True
-                        sent.append(escalation[0])
-                        self.signal(escalation[0])
-                        deadline = now + self.GRACE
-                    wait = max(0.0, deadline - now)
-                if plain_file and self._input is not None and not self._pending and self._in_w is not None:
-                    data = os.read(self._input, 65536)
-                    if data:
-                        self._pending = data
-                        sel.register(self._in_w, selectors.EVENT_WRITE, "stdin")
-                    else:
-                        self._input = None
-                        self._close_stdin()
-                for key, _ in sel.select(wait):
-                    what = key.data
-                    if what in ("stdout", "stderr"):
-                        data = os.read(key.fd, 65536)
-                        if data:
-                            yield what, data
-                        else:
-                            sel.unregister(key.fd)
-                    elif what == "status":
-                        self.status = self.running.wait()
-                        yield from self._drain()
-                        return
-                    elif what == "input":
-                        data = os.read(key.fd, 65536)
-                        sel.unregister(key.fd)
-                        if not data:
-                            self._input = None
-                            if not self._pending:
-                                self._close_stdin()
-                        elif self._in_w is not None:
-                            self._pending += data
-                            sel.register(self._in_w, selectors.EVENT_WRITE, "stdin")
-                    elif what == "stdin":
-                        try:
-                            self._pending = self._pending[os.write(key.fd, self._pending):]
-                        except BrokenPipeError:  # the command closed its stdin
-                            self._pending, self._input = b"", None
-                        if not self._pending:
-                            sel.unregister(key.fd)
-                            if self._input is not None and not plain_file:
-                                sel.register(self._input, selectors.EVENT_READ, "input")
-                            elif self._input is None:
-                                self._close_stdin()
-        except GeneratorExit:
-            self.close()  # the caller stopped reading: hang the command up
-            raise
-        finally:
-            sel.close()
-            self._close_stdin()
-            for fd in self._fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-    def _drain(self) -> Iterator[tuple[str, bytes]]:
-        """What the command wrote before it exited, without waiting for the pipes to close."""
-        left = self.DRAIN_LIMIT
-        for fd, name in self._fds.items():
-            os.set_blocking(fd, False)
-            while left > 0:
-                try:
-                    data = os.read(fd, min(65536, left))
-                except (BlockingIOError, OSError):
-                    break
-                if not data:
-                    break
-                left -= len(data)
-                yield name, data
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        import codecs
-        decoders = {name: codecs.getincrementaldecoder("utf-8")(errors="replace") for name in self._fds.values()}
-        for name, data in self.chunks():
-            text = decoders[name].decode(data)
-            if text:
-                yield name, text
-
-    def signal(self, name: str = "INT") -> None:
-        """Signal the command's process group (INT, TERM, HUP or KILL) while it runs."""
-        self.running.signal(name)
-
-    def wait(self) -> int:
-        """Wait for the command to end (after an interrupted iteration); returns its status."""
-        if self.status is None:
-            self.status = self.running.wait()
-        return self.status
-
-    def close(self) -> None:
-        """Forget the command; if it still runs it gets SIGHUP."""
-        if self.status is None:
-            self.running.close()
 
 
 @dataclass(frozen=True)
@@ -569,7 +389,8 @@ class Lab:
         """
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return ExecStream(self._client, check_machine_name(machine), command, env, stdin)
+        machine = check_machine_name(machine)
+        return ExecStream(lambda fds: self._client.exec_fds(machine, command, fds, env), machine, command, stdin)
 
     def run(self, machine: str, command: str, env: dict | None = None, stdin: bytes | None = None,
             timeout: float | None = None, limit: int | None = None) -> ExecResult:
@@ -604,7 +425,7 @@ class Lab:
         `rootlesskit bash`: that is the user's own shell, not a machine."""
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return ExecStream(self._client, None, None, None, stdin, argv=argv)
+        return ExecStream(lambda fds: self._client.exec_fds(None, None, fds, argv=argv), None, " ".join(argv), stdin)
 
     def terminal(self, machine: str | None, argv: list[str] | None, size: tuple[int, int], env: dict | None = None):
         """Start argv on a new pty of the machine (None: the hub); returns (a RunningCommand with
@@ -655,8 +476,8 @@ class Lab:
         whose stdout is pcap (nk_jupyter.pcap decodes it); signal("INT") stops it."""
         if not self.running:
             raise LabNotRunningError(f"no lab is running in {self.directory}")
-        return ExecStream(self._client, None, None, request=msg.Capture(domain, int(count), int(snaplen)),
-                          argv=["capture", domain])
+        request = msg.Capture(domain, int(count), int(snaplen))
+        return ExecStream(lambda fds: self._client.start_fds(request, fds), None, f"capture {domain}")
 
     def topology(self) -> Topology:
         """Machines (state, interfaces, addresses, routes) and domains; from lab.conf when stopped."""

@@ -9,7 +9,7 @@ Bugs (TypeError, AssertionError ...) are never caught or wrapped.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 
 class NkError(Exception):
@@ -23,7 +23,7 @@ class UserError(NkError):
 class LabConfError(UserError):
     """A lab file is malformed; names the file and the line."""
 
-    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+    def __init__(self, path: str | os.PathLike, line: int | None, message: str) -> None:
         self.path = str(path)
         self.line = line
         self.message = message

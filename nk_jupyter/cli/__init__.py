@@ -5,12 +5,10 @@ Exit status: 0 success, 1 a user error (lab file, host set-up, no such machine .
 """
 from __future__ import annotations
 
-import argparse
+import importlib
 import sys
 
 from ..errors import NkError, UserError
-from ..text import SafeStream
-import importlib
 
 # verb -> module (imported only for the verb that runs: `nk vcmd` must start fast)
 MODULES = {
@@ -31,7 +29,8 @@ def commands(verbs=None) -> dict:
     return {v: out[v] for v in (verbs or MODULES) if v in out}
 
 
-def parser(verbs=None) -> argparse.ArgumentParser:
+def parser(verbs=None):
+    import argparse
     p = argparse.ArgumentParser(prog="nk", description="Rootless Netkit/Kathara labs (nk-jupyter).")
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
     for name, (setup, _run, help_text) in commands(verbs).items():
@@ -53,6 +52,7 @@ def _safe_streams() -> None:
     """Everything the CLI prints goes through printable(): a lab's names, lab.conf lines and
     logs cannot send escape sequences to the terminal (vcmd relays a command's own output
     with os.write, untouched)."""
+    from ..text import SafeStream
     if not isinstance(sys.stdout, SafeStream):
         sys.stdout = SafeStream(sys.stdout)
         sys.stderr = SafeStream(sys.stderr)
@@ -60,6 +60,18 @@ def _safe_streams() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["vcmd"]:  # the plain `nk vcmd [-d DIR] MACHINE COMMAND...` starts fast
+        try:
+            from .relay import quick_vcmd
+            status = quick_vcmd(argv[1:])
+        except NkError as e:
+            _safe_streams()
+            print(f"nk vcmd: {e}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        if status is not None:
+            return status
     verb = _verb(argv)
     p = parser([verb] if verb else None)
     args, extra = p.parse_known_args(argv)

@@ -5,12 +5,12 @@ import argparse
 import os
 import select
 import shlex
-import signal
 import sys
 
 from ..errors import UserError
 from ..text import TerminalFilter
 from .common import add_dir, running_lab
+from .relay import command_line, relay, write_all
 
 
 def _setup_vcmd(p) -> None:
@@ -28,37 +28,8 @@ def vcmd(args) -> int:
     if not args.command:
         raise UserError("vcmd: give a command, e.g. nk vcmd pc1 ip address")
     lab = running_lab(args)
-    command = shlex.join(args.command) if len(args.command) > 1 else args.command[0]
-    stream = lab.exec(args.machine, command, stdin=None if os.isatty(0) else 0)
-    return _relay(stream)
-
-
-def _relay(stream) -> int:
-    """Copy the command's output to ours; Ctrl-C and friends are passed on to it."""
-    def forward(sig, _frame):
-        stream.signal({signal.SIGINT: "INT", signal.SIGTERM: "TERM", signal.SIGHUP: "HUP"}[sig])
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    # on a terminal, the machine's control strings (title, clipboard, hyperlinks) are dropped
-    filters = {fd: TerminalFilter() for fd in (1, 2) if os.isatty(fd)}
-    try:
-        for kind, data in stream.chunks():
-            fd = 1 if kind == "stdout" else 2
-            if fd in filters:
-                data = filters[fd].feed(data)
-            try:
-                _write_all(fd, data)
-            except BrokenPipeError:  # our reader went away (| head): hang the command up
-                stream.close()
-                return 141
-        return stream.status if stream.status is not None else 1
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        data = data[os.write(fd, data):]
+    stream = lab.exec(args.machine, command_line(args.command), stdin=None if os.isatty(0) else 0)
+    return relay(stream)
 
 
 def _setup_vconnect(p) -> None:
@@ -76,7 +47,7 @@ def shell(args) -> int:
     lab = running_lab(args)
     cmd = args.command or ["/bin/bash", "--norc", "-i"]
     if args.command:
-        return _relay(lab.hub_exec(["/bin/sh", "-c", shlex.join(cmd)], stdin=None if os.isatty(0) else 0))
+        return relay(lab.hub_exec(["/bin/sh", "-c", shlex.join(cmd)], stdin=None if os.isatty(0) else 0))
     return _interactive(lab, None, cmd)
 
 
@@ -117,7 +88,7 @@ def _interactive(lab, machine: str | None, argv: list[str] | None) -> int:
                 if not data:
                     fds.remove(master)
                 else:
-                    _write_all(1, screen.feed(data))
+                    write_all(1, screen.feed(data))
     finally:
         if saved:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)

@@ -14,6 +14,8 @@ from .. import wire
 from ..errors import EngineError, LabNotRunningError, UserError, from_wire
 from ..model.events import EVENTS, Event
 from . import messages as msg
+from . import running
+from .running import RunningCommand
 from .statedir import StateDir
 
 
@@ -112,17 +114,17 @@ class EngineClient:
             s.close()
 
     def exec_fds(self, machine: str | None, command: str | None, fds: tuple[int, int, int], env: dict | None = None,
-                 argv: list[str] | None = None) -> "RunningCommand":
+                 argv: list[str] | None = None) -> RunningCommand:
         """Start command in machine (None: the lab's hub), its stdin/stdout/stderr being fds (sent, not copied)."""
         return self.start_fds(msg.Exec(machine, command, argv, dict(env or {})), fds)
 
-    def start_fds(self, request, fds: tuple[int, int, int]) -> "RunningCommand":
+    def start_fds(self, request, fds: tuple[int, int, int]) -> RunningCommand:
         """Send a request that starts a process on fds (Exec, Capture); it answers ExecStarted."""
         running, _ = self._exec(request, fds)
         return running
 
     def exec_pty(self, machine: str | None, argv: list[str] | None, size: tuple[int, int],
-                 env: dict | None = None) -> tuple["RunningCommand", int]:
+                 env: dict | None = None) -> tuple[RunningCommand, int]:
         """Start argv (None: the machine's login shell) on a new pty of the machine (or hub);
         returns it and the pty's master fd."""
         request = msg.Exec(machine, None, argv or None, dict(env or {}), pty=list(size), login=not argv)
@@ -134,49 +136,5 @@ class EngineClient:
             raise EngineError("the supervisor did not send the terminal")
         return running, fds[0]
 
-    def _exec(self, request: msg.Exec, fds) -> tuple["RunningCommand", list[int]]:
-        s = self._connect()
-        try:
-            wire.send(s, {"op": request.OP, **wire.encode(request)}, fds=list(fds))
-            frame, got = wire.recv(s)
-            try:
-                self._reply(frame, msg.ExecStarted)
-            except BaseException:
-                for fd in got:
-                    os.close(fd)
-                raise
-        except BaseException:
-            s.close()
-            raise
-        return RunningCommand(s), got
-
-
-class RunningCommand:
-    """A command started in a machine: wait for it, or signal it."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.status: int | None = None
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def signal(self, name: str) -> None:
-        """Send INT, TERM, HUP or KILL to the command's process group."""
-        try:
-            wire.send(self.sock, {"op": msg.Signal.OP, **wire.encode(msg.Signal(name))})
-        except OSError:
-            pass
-
-    def wait(self) -> int:
-        if self.status is None:
-            try:
-                frame, _ = wire.recv(self.sock)
-            except EOFError:
-                raise EngineError("the lab supervisor went away while a command ran") from None
-            self.status = EngineClient._reply(frame, msg.ExecStatus).status
-            self.sock.close()
-        return self.status
-
-    def close(self) -> None:
-        self.sock.close()
+    def _exec(self, request: msg.Exec, fds) -> tuple[RunningCommand, list[int]]:
+        return running.start(self._connect(), {"op": request.OP, **wire.encode(request)}, fds)

@@ -23,8 +23,7 @@ from typing import ClassVar
 
 from ..model.states import MachineState
 from ..model.topology import Topology
-
-API_VERSION = 2
+from .api_version import API_VERSION
 
 
 # -- requests ---------------------------------------------------------------------------

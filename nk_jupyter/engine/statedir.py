@@ -23,55 +23,21 @@ Anything else is internal and may change.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HostSetupError
-
-LOCK, PID, SOCK, LABJSON, LOG = "lock", "supervisor.pid", "api.sock", "lab.json", "supervisor.log"
-
-
-def _user_xattrs(folder: str) -> bool:
-    """Can overlayfs keep its user.* xattrs here? (tmpfs only since Linux 6.6)"""
-    try:
-        os.setxattr(folder, "user.nk-probe", b"1")
-        os.removexattr(folder, "user.nk-probe")
-        return True
-    except OSError:
-        return False
-
-
-def _shm_usable() -> bool:
-    """/dev/shm is a writable tmpfs that keeps user xattrs (probed in a folder of our own)."""
-    import tempfile
-    if not os.access("/dev/shm", os.W_OK):
-        return False
-    try:
-        probe = tempfile.mkdtemp(prefix="nk-probe-", dir="/dev/shm")
-    except OSError:
-        return False
-    try:
-        return _user_xattrs(probe)
-    finally:
-        os.rmdir(probe)
+from . import stateroot
+from .stateroot import LABJSON, LOCK, LOG, PID, SOCK
 
 
 def state_root() -> Path:
     """This user's nk state root, created 0700 and checked to be ours."""
     uid = os.getuid()
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if (xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == uid and os.access(xdg, os.W_OK)
-            and _user_xattrs(xdg)):
-        root = Path(xdg) / "nk"
-    elif os.path.isdir(f"/dev/shm/nk-{uid}") or _shm_usable():
-        root = Path(f"/dev/shm/nk-{uid}")
-    else:
-        root = Path(f"/tmp/nk-{uid}")
+    root = Path(stateroot.root())
     try:
         root.mkdir(mode=0o700, exist_ok=True)
     except OSError as e:
@@ -86,9 +52,7 @@ def state_root() -> Path:
 
 def lab_id(directory: Path) -> str:
     """A short, stable id for a lab folder: its name plus a hash of its absolute path."""
-    directory = directory.resolve()
-    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", directory.name)[:24] or "lab"
-    return f"{slug}-{hashlib.sha1(str(directory).encode()).hexdigest()[:8]}"
+    return stateroot.lab_id(str(directory.resolve()))
 
 
 @dataclass
@@ -119,10 +83,7 @@ class StateDir:
         (self.path / "logs").mkdir(exist_ok=True)
 
     def read_json(self) -> dict:
-        try:
-            return json.loads((self.path / LABJSON).read_text())
-        except (OSError, ValueError):
-            return {}
+        return stateroot.read_json(str(self.path))
 
     def write_json(self, data: dict) -> None:
         tmp = self.path / f"{LABJSON}.{os.getpid()}.tmp"
@@ -137,19 +98,7 @@ class StateDir:
 
     def is_live(self) -> bool:
         """True while a supervisor holds the lock."""
-        try:
-            fd = os.open(self.path / LOCK, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
+        return stateroot.is_live(str(self.path))
 
     def take_lock(self) -> int:
         """Take the lab lock for this process (and its children); returns the fd."""

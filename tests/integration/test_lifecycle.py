@@ -102,6 +102,32 @@ def test_vcmd_streams_and_propagates_status(make_lab, started):
     assert Path(lab.directory).is_dir()
 
 
+def test_vcmd_fast_door(make_lab, started):
+    """Plain `nk vcmd` starts without the lab model, the typed messages, argparse or pathlib, and
+    behaves as the full path: stdin relayed, Ctrl-C passed on, errors explained by the full API."""
+    import signal
+    import subprocess
+    import sys
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+    d = str(lab.directory)
+    # (what the interpreter itself loaded before nk, an editable install's finder say, does not count)
+    probe = ("import sys; before = set(sys.modules); from nk_jupyter.cli import main; "
+             "st = main(['vcmd', '-d', sys.argv[1], 'pc1', 'cat']); "
+             "heavy = [m for m in ('nk_jupyter.api', 'nk_jupyter.engine.messages', 'nk_jupyter.model', 'argparse', "
+             "'dataclasses', 'pathlib', 'typing') if m in sys.modules and m not in before]; "
+             "print('status', st, 'heavy', heavy)")
+    r = subprocess.run([sys.executable, "-P", "-c", probe, d], input="from stdin\n", capture_output=True, text=True,
+                       timeout=60)
+    assert r.stdout == "from stdin\nstatus 0 heavy []\n", (r.stdout, r.stderr)
+    r = nk("vcmd", "-d", d, "pc9", "true")
+    assert r.returncode == 1 and "no machine named 'pc9'" in r.stderr and "Traceback" not in r.stderr
+    running = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "vcmd", "-d", d, "pc1", "echo started; sleep 30"],
+                               stdout=subprocess.PIPE, text=True)
+    assert running.stdout.readline() == "started\n"
+    running.send_signal(signal.SIGINT)
+    assert running.wait(timeout=20) == 130
+
+
 def _drive_on_pty(argv: list[str], keys: bytes, timeout: float = 20) -> bytes:
     """Run argv on a new pty, type keys, return everything it printed."""
     import os

@@ -12,7 +12,7 @@ PKG = Path(nk_jupyter.__file__).parent
 FACES = ("cli", "jupyter", "grading")
 # what each package may not import (by first component below nk_jupyter)
 FORBIDDEN = {
-    **{face: {"engine", "backends", "uplinks", "linux", "wire"} for face in FACES},
+    **{face: {"engine", "backends", "uplinks", "linux", "wire", "wire_schema"} for face in FACES},
     "model": {"labconf", "engine", "backends", "uplinks", "linux", "api", *FACES},
     "labconf": {"engine", "backends", "uplinks", "api", *FACES},
     "linux": {"engine", "backends", "uplinks", "labconf", "api", *FACES},
