@@ -55,7 +55,7 @@ def quick_vcmd(args: list[str]) -> int | None:
     directory = "."
     if args[:1] == ["-d"] and len(args) > 1:
         directory, args = args[1], args[2:]
-    if len(args) < 2 or args[0].startswith("-"):
+    if len(args) < 2 or args[0].startswith("-") or "--" in args:  # ("--" is argparse's to read)
         return None
     from ..quick import exec_stream
     stream = exec_stream(directory, args[0], command_line(args[1:]), stdin=None if os.isatty(0) else 0)
