@@ -186,7 +186,7 @@ def main(argv: list[str]) -> None:
                 prof = cProfile.Profile()
                 prof.runcall(_serve, state_dir, sock, host_pid, fds, helper)
                 with open(state_dir / "profile.txt", "w") as f:
-                    pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(40)
+                    pstats.Stats(prof, stream=f).sort_stats(os.environ.get("NK_PROFILE_SORT", "cumulative")).print_stats(40)
             else:
                 _serve(state_dir, sock, host_pid, fds, helper)
             os._exit(0)

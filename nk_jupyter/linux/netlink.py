@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
+import struct
 
 from . import ns
 
@@ -18,7 +20,11 @@ MAX_PORTS = 1024  # BR_MAX_PORTS: more gives EXFULL
 
 
 class NetlinkError(Exception):
-    """Stands for pyroute2's NetlinkError until pyroute2 is imported (by Hub)."""
+    """Stands for pyroute2's NetlinkError until pyroute2 is imported (Hub.ipr); what _Requests raises."""
+
+    def __init__(self, code: int, msg: str | None = None) -> None:
+        super().__init__(code, msg or os.strerror(code))
+        self.code = code
 
 
 def bridge_name(index: int) -> str:
@@ -33,16 +39,13 @@ class Hub:
     """The lab's hub netns, as seen from the supervisor (which lives in it)."""
 
     def __init__(self) -> None:
-        global NetlinkError
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.exceptions import NetlinkError
-        self._IPRoute = IPRoute
-        self.ipr = IPRoute()
+        self._ipr = None
+        self._rtnl = _Requests()
         self.hub_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.bridges: dict[str, int] = {}  # domain -> ifindex
         self.ports: dict[str, int] = {}  # domain -> ports on its bridge
         self.port_domain: dict[tuple[int, int], str] = {}
-        self.ipr.link("set", index=self.ipr.link_lookup(ifname="lo")[0], state="up")
+        set_up("lo")
         for key in ("all", "default"):  # the hub only switches frames: no IPv6 on its ports
             try:
                 with open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", "w") as f:
@@ -50,14 +53,24 @@ class Hub:
             except OSError:
                 pass
 
+    @property
+    def ipr(self):
+        """pyroute2's IPRoute in the hub, made on first use: importing pyroute2 takes ~0.1 s, which a
+        starting lab spends while the first machines' inits build their roots on the other core."""
+        if self._ipr is None:
+            global NetlinkError
+            from pyroute2 import IPRoute
+            from pyroute2.netlink.exceptions import NetlinkError
+            self._IPRoute = IPRoute
+            self._ipr = IPRoute()
+        return self._ipr
+
     def bridge(self, domain: str) -> int:
         """The bridge of a collision domain, created on first use."""
         if domain not in self.bridges:
             name = bridge_name(len(self.bridges))
-            self.ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_ageing_time=0,
-                          br_group_fwd_mask=0xFFF8, br_mcast_snooping=0, ifalias=domain[:255], state="up")
-            idx = self.ipr.link_lookup(ifname=name)[0]
-            self.bridges[domain] = idx
+            self._rtnl.new_link(_bridge_request(name, domain))
+            self.bridges[domain] = socket.if_nametoindex(name)
         return self.bridges[domain]
 
     def plug(self, netns: int, node_index: int, ifnum: int, domain: str, mac: str, mtu: int | None = None) -> None:
@@ -66,9 +79,7 @@ class Hub:
         if self.ports.get(domain, 0) >= MAX_PORTS:
             raise OSError(errno.EXFULL, f"collision domain {domain!r} already has {MAX_PORTS} interfaces "
                                         "(the limit of a Linux bridge)")
-        extra = {"mtu": mtu} if mtu else {}
-        self.ipr.link("add", ifname=veth_name(node_index, ifnum), kind="veth", master=br, state="up",
-                      peer={"ifname": f"eth{ifnum}", "address": mac, "net_ns_fd": netns, **extra})
+        self._rtnl.new_link(_veth_request(veth_name(node_index, ifnum), br, f"eth{ifnum}", mac, netns, mtu))
         self.ports[domain] = self.ports.get(domain, 0) + 1
         self.port_domain[(node_index, ifnum)] = domain
 
@@ -123,7 +134,9 @@ class Hub:
             raise OSError(errno.EINVAL, f"nft: {done.stderr.decode(errors='replace').strip()[:300]}")
 
     def close(self) -> None:
-        self.ipr.close()
+        if self._ipr is not None:
+            self._ipr.close()
+        self._rtnl.close()
 
 
 class _InNode:
@@ -131,6 +144,7 @@ class _InNode:
         self.hub, self.netns = hub, netns
 
     def __enter__(self):
+        self.hub.ipr  # (pyroute2 is imported in the hub's netns)
         ns.setns(self.netns, ns.CLONE_NEWNET)
         try:
             self.ipr = self.hub._IPRoute()
@@ -144,3 +158,91 @@ class _InNode:
             self.ipr.close()
         finally:
             ns.setns(self.hub.hub_fd, ns.CLONE_NEWNET)
+
+
+def set_up(ifname: str) -> None:
+    """Bring an interface of this netns up (SIOCGIFFLAGS/SIOCSIFFLAGS, as ifconfig does)."""
+    import fcntl
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH", ifname.encode(), 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, req)[:18])[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH", ifname.encode(), flags | 1))
+
+
+# -- the two requests a lab's boot makes, encoded here --------------------------------------
+# Any import from pyroute2 runs its package's __init__, which loads all of pyroute2 (~0.1 s, a
+# third of a 10-machine lab's start), and its IPRoute spends ~0.3 ms of Python per request.
+# Booting needs only these two RTM_NEWLINK requests (tests/unit/test_netlink.py checks them
+# against pyroute2's own encoding, byte for byte); everything else goes through pyroute2.
+RTM_NEWLINK, NLMSG_ERROR = 16, 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+IFF_UP = 0x1
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 20, 28
+IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
+IFLA_BR_AGEING_TIME, IFLA_BR_STP_STATE, IFLA_BR_GROUP_FWD_MASK, IFLA_BR_MCAST_SNOOPING = 4, 5, 9, 23
+_IFINFO = struct.Struct("=BxHiII")  # struct ifinfomsg: family, type, index, flags, change
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    size = 4 + len(payload)
+    return struct.pack("=HH", size, kind) + payload + b"\0" * (-size % 4)
+
+
+def _ifinfo(flags: int = 0) -> bytes:
+    return _IFINFO.pack(0, 0, 0, flags, flags)
+
+
+def _linkinfo(kind: str, data: bytes) -> bytes:
+    return _attr(IFLA_LINKINFO, _attr(IFLA_INFO_KIND, kind.encode() + b"\0") + _attr(IFLA_INFO_DATA, data))
+
+
+def _bridge_request(name: str, domain: str) -> bytes:
+    """ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_ageing_time=0,
+    br_group_fwd_mask=0xFFF8, br_mcast_snooping=0, ifalias=domain, state="up"), as bytes
+    (less its netlink header): a hub that floods every frame and forwards link-local ones."""
+    data = (_attr(IFLA_BR_STP_STATE, struct.pack("=I", 0)) + _attr(IFLA_BR_AGEING_TIME, struct.pack("=I", 0))
+            + _attr(IFLA_BR_GROUP_FWD_MASK, struct.pack("=H", 0xFFF8)) + _attr(IFLA_BR_MCAST_SNOOPING, b"\0"))
+    return (_ifinfo(IFF_UP) + _attr(IFLA_IFNAME, name.encode() + b"\0")
+            + _attr(IFLA_IFALIAS, domain.encode()[:255] + b"\0") + _linkinfo("bridge", data))
+
+
+def _veth_request(name: str, master: int, peer: str, mac: str, netns: int, mtu: int | None = None) -> bytes:
+    """ipr.link("add", ifname=name, kind="veth", master=master, state="up", peer={"ifname": peer,
+    "address": mac, "net_ns_fd": netns, "mtu": mtu}), as bytes (less its netlink header)."""
+    far = (_attr(IFLA_IFNAME, peer.encode() + b"\0") + _attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
+           + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns)) + (_attr(IFLA_MTU, struct.pack("=I", mtu)) if mtu else b""))
+    return (_ifinfo(IFF_UP) + _attr(IFLA_IFNAME, name.encode() + b"\0") + _attr(IFLA_MASTER, struct.pack("=I", master))
+            + _linkinfo("veth", _attr(VETH_INFO_PEER, _ifinfo() + far)))
+
+
+class _Requests:
+    """RTM_NEWLINK requests on a netlink socket of our own, acknowledged one by one."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+        self.sock.bind((0, 0))
+        self.seq = 0
+
+    def new_link(self, body: bytes) -> None:
+        """Create a link (exclusively); NetlinkError if the kernel refuses."""
+        self.seq += 1
+        flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_NEWLINK, flags, self.seq, 0) + body)
+        self._ack(self.seq)
+
+    def _ack(self, seq: int) -> None:
+        """Wait for the NLMSG_ERROR that answers seq (0: done); NetlinkError for a failure."""
+        while True:
+            data = self.sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind, _flags, got = struct.unpack_from("=IHHI", data, offset)
+                if kind == NLMSG_ERROR and got == seq:  # an int error code, then the request's header
+                    code = -struct.unpack_from("=i", data, offset + 16)[0]
+                    if code:
+                        raise NetlinkError(code, os.strerror(code))
+                    return
+                offset += max((length + 3) & ~3, 16)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -33,15 +33,14 @@ its /proc/PID/fd. Lab files are read only as machine root, inside the machine.
 """
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import signal
 import socket
-import struct
 import time
 from ... import wire
 from ...linux import mounts, ns, paths
+from ...linux.netlink import set_up
 from . import copyover, template
 from .messages import NodeLayout, Orders, Stage
 
@@ -202,14 +201,6 @@ def _mount_lab(lay: NodeLayout) -> None:
 def write_sysctl(key: str, value: str) -> None:
     with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
         f.write(str(value))
-
-
-def set_up(ifname: str) -> None:
-    """Bring an interface up (SIOCGIFFLAGS/SIOCSIFFLAGS, as ifconfig does)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH", ifname.encode(), 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, req)[:18])[1]
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH", ifname.encode(), flags | 1))
 
 
 def _devnull_stdio() -> None:

@@ -16,7 +16,7 @@ import socket
 from ... import wire
 from ...linux import ns
 from . import nodeinit
-from .messages import ForkInit, Forked
+from .messages import ForkInit, Forked, Orders
 from .nodeinit import NodeLayout
 
 
@@ -38,6 +38,7 @@ def start() -> tuple[int, socket.socket]:
 
 
 def _serve(sock: socket.socket) -> None:
+    wire.decode(Orders, wire.encode(Orders()))  # its schema read once here, not in every init
     home = {k: os.open(f"/proc/self/ns/{f}", os.O_RDONLY | os.O_CLOEXEC)
             for k, f in (("mnt", "mnt"), ("pid", "pid_for_children"))}
     while True:
