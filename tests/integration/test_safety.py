@@ -94,3 +94,29 @@ def test_a_running_lab_stays_reachable_when_its_lab_conf_breaks(make_lab):
     assert nk("lcrash", "-d", str(folder)).returncode == 0
     r = nk("lstart", "-d", str(folder))
     assert r.returncode == 1 and "lab.conf:2" in r.stderr
+
+
+def test_the_user_namespace_helper_waits_in_a_static_busybox():
+    """The helper an init forks to make its machine's user namespace does not wait as a copy of
+    the init (whose every page written meanwhile would be copied again): it execs the host's
+    static busybox, holding only the release pipe; released, it is gone."""
+    import pytest
+    from nk_jupyter.linux import ns, paths
+    busybox = paths.static_busybox()
+    if not busybox:
+        pytest.skip("no static busybox on this host (Debian's busybox-static)")
+    waiter = os.open(busybox, os.O_PATH | os.O_CLOEXEC)
+    try:
+        helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64, waiter=waiter)
+        try:
+            deadline = time.monotonic() + 5
+            while os.readlink(f"/proc/{helper.pid}/exe") != os.path.realpath(busybox) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(busybox)
+            assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+            assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
+        finally:
+            helper.release()
+        assert not os.path.exists(f"/proc/{helper.pid}")
+    finally:
+        os.close(waiter)

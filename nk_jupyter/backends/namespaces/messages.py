@@ -38,6 +38,8 @@ class NodeLayout:
     image: str = ""      # a container image's files (their tree in the lab's mount namespace): the
                          # machine's / is made of them instead of the host's
     busybox: str = ""    # with image: nk's static busybox (setsid, env for commands)
+    waiter: str = ""     # the host's static busybox, in which the init's user-namespace helper
+                         # waits (`cat` on a pipe) instead of as a forked copy of the init
 
 
 @dataclass

@@ -100,6 +100,7 @@ class NamespaceSession:
         self.template = context.conf["template"]
         self.restore_template()
         self.host_top = host_top_level()
+        self.waiter = paths.static_busybox()
         self.timing: dict[str, float] = {}
         self._warned: set[str] = set()
 
@@ -285,7 +286,7 @@ class NamespaceSession:
             template=self.template, labdir=self.conf["directory"], shims=str(SHIMS), host_top=self.host_top,
             labfd=sb.labfd, usernsfd=sb.usernsfd, owner_uid=1 + plan.index % (sb.mapped - 1) if sb.mapped > 1 else 0,
             nproc=nproc, cgroup=":".join(groups), sysctls=tuple(plan.default_sysctls),
-            image=image.lower if image else "", busybox=image.busybox if image else "")
+            image=image.lower if image else "", busybox=image.busybox if image else "", waiter=self.waiter)
         return lay, groups
 
     # -- stopping -----------------------------------------------------------------------

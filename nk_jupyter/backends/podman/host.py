@@ -31,7 +31,6 @@ from .service import Service, ServiceError
 MAX_IMAGES = 60          # distinct images per lab (one descriptor each in the handshake)
 MOUNT_TIMEOUT = 120.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-STATIC_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
 
 
 @dataclass
@@ -62,7 +61,7 @@ def prepare(request: PrepareRequest) -> Prepared:
 
     if not shutil.which("podman"):
         return without("podman is not installed", "sudo apt install podman", list(images.values()))
-    busybox = static_busybox()
+    busybox = paths.static_busybox()
     if not busybox:
         return without("nk needs a static busybox for commands in image machines",
                        "sudo apt install busybox-static", list(images.values()))
@@ -96,19 +95,6 @@ def prepare(request: PrepareRequest) -> Prepared:
             os.close(fd)
         raise
     return prepared
-
-
-def static_busybox() -> str:
-    """A statically linked busybox of the host (Debian's busybox-static), or ""."""
-    for path in STATIC_BUSYBOX:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(1 << 16)
-        except OSError:
-            continue
-        if head[:4] == b"\x7fELF" and b"/ld-linux" not in head and b"ld-musl" not in head:
-            return path
-    return ""
 
 
 def _how_to_get(image: Image) -> str:
