@@ -127,13 +127,13 @@ class Unsharer:
 
     The child is made dumpable (so that the parent may write its map): `keep` are the only
     descriptors it keeps, and `first` runs in it before anything else (a setns, say). With
-    `waiter` (an O_PATH descriptor of a static busybox) it waits as `busybox cat` reading the
-    release pipe, holding nothing else: a forked Python that waited would share its parent's
-    memory, so every page the parent writes meanwhile would be copied once more.
+    `waiter` (the path of a static busybox) it waits as `busybox cat` reading the release pipe,
+    holding nothing else: a forked Python that waited would share its parent's memory, so every
+    page the parent writes meanwhile would be copied once more.
     """
 
     def __init__(self, flags: int, as_uid: int, nproc: int, keep: set[int] = frozenset(), first=None,
-                 waiter: int | None = None) -> None:
+                 waiter: str | None = None) -> None:
         import resource
         r1, w1 = os.pipe()
         r2, w2 = os.pipe()
@@ -142,7 +142,7 @@ class Unsharer:
             try:
                 os.close(r1)
                 os.close(w2)
-                close_all_but({w1, r2, *keep} | ({waiter} if waiter is not None else set()))
+                close_all_but({w1, r2, *keep})
                 if first:
                     first()
                 if as_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
@@ -156,8 +156,8 @@ class Unsharer:
                 if waiter is not None:
                     try:
                         os.dup2(r2, 0)
-                        close_all_but({0, waiter})  # (waiter is close-on-exec)
-                        os.execve(f"/proc/self/fd/{waiter}", ["cat"], {})
+                        close_all_but({0})
+                        os.execve(waiter, ["cat"], {})
                     except OSError:
                         pass  # then wait here, as without
                 os.read(0 if waiter is not None else r2, 1)

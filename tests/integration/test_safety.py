@@ -105,18 +105,14 @@ def test_the_user_namespace_helper_waits_in_a_static_busybox():
     busybox = paths.static_busybox()
     if not busybox:
         pytest.skip("no static busybox on this host (Debian's busybox-static)")
-    waiter = os.open(busybox, os.O_PATH | os.O_CLOEXEC)
+    helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64, waiter=busybox)
     try:
-        helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64, waiter=waiter)
-        try:
-            deadline = time.monotonic() + 5
-            while os.readlink(f"/proc/{helper.pid}/exe") != os.path.realpath(busybox) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(busybox)
-            assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
-            assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
-        finally:
-            helper.release()
-        assert not os.path.exists(f"/proc/{helper.pid}")
+        deadline = time.monotonic() + 5
+        while os.readlink(f"/proc/{helper.pid}/exe") != os.path.realpath(busybox) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(busybox)
+        assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+        assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
     finally:
-        os.close(waiter)
+        helper.release()
+    assert not os.path.exists(f"/proc/{helper.pid}")
