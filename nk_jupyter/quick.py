@@ -28,7 +28,10 @@ class _NotPlain(Exception):
 
 def exec_stream(directory: str, machine: str, command: str, stdin: int | None = None) -> ExecStream | None:
     """Lab.attach(directory).exec(machine, command, stdin=stdin), or None (see above)."""
-    state = os.path.join(stateroot.root(), stateroot.lab_id(os.path.realpath(directory)))
+    root = stateroot.root()
+    if not stateroot.private(root):  # (statedir.state_root() says what is wrong with it)
+        return None
+    state = os.path.join(root, stateroot.lab_id(os.path.realpath(directory)))
     if not stateroot.is_live(state) or stateroot.read_json(state).get("api", 1) != API_VERSION:
         return None
 

@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 
 try:  # CPython's own SHA-1 (what hashlib falls back to): no OpenSSL start-up
     from _sha1 import sha1
@@ -55,6 +56,16 @@ def root() -> str:
     if os.path.isdir(f"/dev/shm/nk-{uid}") or shm_usable():
         return f"/dev/shm/nk-{uid}"
     return f"/tmp/nk-{uid}"
+
+
+def private(root: str) -> bool:
+    """root is a real folder of ours that nobody else may enter (0700): what state_root() makes
+    (a root another user made, with a socket of theirs in it, is never spoken to)."""
+    try:
+        st = os.lstat(root)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 def lab_id(resolved: str) -> str:
