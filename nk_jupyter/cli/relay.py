@@ -53,7 +53,7 @@ def quick_vcmd(args: list[str]) -> int | None:
     anything else (options, help, no command) or the door says no: argparse and the full API
     then take them."""
     directory = "."
-    if args[:1] == ["-d"] and len(args) > 1:
+    if args[:1] == ["-d"] and len(args) > 1 and not args[1].startswith("-"):
         directory, args = args[1], args[2:]
     if len(args) < 2 or args[0].startswith("-") or "--" in args:  # ("--" is argparse's to read)
         return None

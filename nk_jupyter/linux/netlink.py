@@ -233,7 +233,9 @@ class _Requests:
     def _ack(self, seq: int) -> None:
         """Wait for the NLMSG_ERROR that answers seq (0: done); NetlinkError for a failure."""
         while True:
-            data = self.sock.recv(65536)
+            data, (sender, _groups) = self.sock.recvfrom(65536)
+            if sender != 0:  # only the kernel answers
+                continue
             offset = 0
             while offset + 16 <= len(data):
                 length, kind, _flags, got = struct.unpack_from("=IHHI", data, offset)

@@ -127,22 +127,25 @@ class Unsharer:
 
     The child is made dumpable (so that the parent may write its map): `keep` are the only
     descriptors it keeps, and `first` runs in it before anything else (a setns, say). With
-    `waiter` (the path of a static busybox) it waits as `busybox cat` reading the release pipe,
-    holding nothing else: a forked Python that waited would share its parent's memory, so every
-    page the parent writes meanwhile would be copied once more.
+    `waiter` (an O_PATH descriptor of a static busybox, opened before anything of a machine's
+    root exists) it waits as `busybox cat` reading the release pipe, holding nothing else: a
+    forked Python that waited would share its parent's memory, so every page the parent writes
+    meanwhile would be copied once more. It execs the descriptor, never a path (its parent
+    goes on to pivot into the machine's root, where a path would name the machine's files),
+    and its parent returns only once that exec is done.
     """
 
     def __init__(self, flags: int, as_uid: int, nproc: int, keep: set[int] = frozenset(), first=None,
-                 waiter: str | None = None) -> None:
+                 waiter: int | None = None) -> None:
         import resource
-        r1, w1 = os.pipe()
+        r1, w1 = os.pipe()  # (both ends close-on-exec, as every descriptor Python makes)
         r2, w2 = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             try:
                 os.close(r1)
                 os.close(w2)
-                close_all_but({w1, r2, *keep})
+                close_all_but({w1, r2, *keep} | ({waiter} if waiter is not None else set()))
                 if first:
                     first()
                 if as_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
@@ -153,16 +156,22 @@ class Unsharer:
                 dumpable()
                 unshare(flags)
                 os.write(w1, b"u")
-                if waiter is not None:
+                if waiter is None:
+                    os.read(r2, 1)
+                else:
+                    os.dup2(r2, 0)
+                    close_all_but({0, w1, waiter})  # w1 and waiter close with the exec
                     try:
-                        os.dup2(r2, 0)
-                        close_all_but({0})
                         os.execve(waiter, ["cat"], {})
                     except OSError:
-                        pass  # then wait here, as without
-                os.read(0 if waiter is not None else r2, 1)
+                        pass
+                    os.close(w1)  # (the exec failed: wait here, and let the parent go on)
+                    os.read(0, 1)
             except BaseException as e:
-                os.write(w1, f"e{e}".encode())
+                try:
+                    os.write(w1, f"e{e}".encode())
+                except OSError:
+                    pass
             finally:
                 os._exit(0)
         os.close(w1)
@@ -170,6 +179,9 @@ class Unsharer:
         self._release = w2
         try:
             answer = os.read(r1, 4096)
+            if answer == b"u" and waiter is not None:
+                while os.read(r1, 4096):  # end of file: the helper has exec'd its waiter (or given up)
+                    pass
         finally:
             os.close(r1)
         if answer != b"u":

@@ -105,14 +105,45 @@ def test_the_user_namespace_helper_waits_in_a_static_busybox():
     busybox = paths.static_busybox()
     if not busybox:
         pytest.skip("no static busybox on this host (Debian's busybox-static)")
-    helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64, waiter=busybox)
+    waiter = os.open(busybox, os.O_PATH | os.O_CLOEXEC)
     try:
-        deadline = time.monotonic() + 5
-        while os.readlink(f"/proc/{helper.pid}/exe") != os.path.realpath(busybox) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(busybox)
-        assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
-        assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
+        helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64, waiter=waiter)
+        try:  # (the Unsharer returns once the exec is done)
+            assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(busybox)
+            assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+            assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
+        finally:
+            helper.release()
+        assert not os.path.exists(f"/proc/{helper.pid}")
     finally:
-        helper.release()
-    assert not os.path.exists(f"/proc/{helper.pid}")
+        os.close(waiter)
+
+
+def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):
+    """The attack on the helper above: a machine whose disk holds a /usr/bin/busybox of its own
+    (copied from its folder at first boot, kept by lhalt) boots again and again while the host's
+    cores are busy. Had the helper exec'd busybox by path late, after its init pivoted into the
+    machine's root, the machine's program would run in nk's place while the root is built."""
+    import subprocess
+    names = [f"pc{i}" for i in range(8)]
+    fake = "#!/bin/sh\necho ran >> /root/helper-ran\nexec cat\n"
+    folder = make_lab({"lab.conf": "".join(f"{n}[0]=A\n" for n in names),
+                       **{f"{n}/usr/bin/busybox": fake for n in names}})
+    for n in names:
+        (folder / n / "usr" / "bin" / "busybox").chmod(0o755)
+    d = str(folder)
+    burners = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(2)]
+    try:
+        assert nk("lstart", "-d", d).returncode == 0
+        for _ in range(3):
+            assert nk("lhalt", "-d", d).returncode == 0
+            r = nk("lstart", "-d", d)
+            assert r.returncode == 0, r.stderr
+        for n in names:
+            r = nk("vcmd", "-d", d, n, "head -1 /usr/bin/busybox; cat /root/helper-ran 2>/dev/null; true")
+            assert r.stdout == "#!/bin/sh\n", (n, r.stdout)  # its own busybox is there, and never ran
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+        nk("lcrash", "-d", d)

@@ -219,6 +219,7 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         ns.close_all_but({sock.fileno(), lay.labfd, lay.usernsfd})  # the zygote's and the supervisor's
         _devnull_stdio()
         tiny = _tiny_init()  # opened here: an image machine's / has none of the host's programs
+        waiter = _open_program(lay.waiter) if lay.waiter else None  # (before any of the root exists)
         for folder in filter(None, lay.cgroup.split(":")):  # before anything forks
             with open(f"{folder}/cgroup.procs", "w") as f:
                 f.write("0")
@@ -227,7 +228,7 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         # (it waits in a static busybox, not as a copy of this process: the copy would make each page
         # this init writes while building its root be copied again)
         maker = ns.Unsharer(ns.CLONE_NEWUSER | MACHINE_NS, lay.owner_uid, lay.nproc, keep={lay.usernsfd},
-                            first=lambda: ns.setns(lay.usernsfd, ns.CLONE_NEWUSER), waiter=lay.waiter or None)
+                            first=lambda: ns.setns(lay.usernsfd, ns.CLONE_NEWUSER), waiter=waiter)
         ns.setns(maker.pidfd, MACHINE_NS)
         ns.sethostname(lay.name)
         for key, value in lay.sysctls:  # before any interface exists, so "default" applies to all
@@ -245,6 +246,8 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         ns.setns(maker.pidfd, ns.CLONE_NEWUSER)   # into Um: from here on, machine root
         ns.unshare(ns.CLONE_NEWNS)                # a copy of our mounts, locked
         maker.release()
+        if waiter is not None:
+            os.close(waiter)
         os.close(lay.labfd)
         os.close(lay.usernsfd)
         t_root = time.perf_counter() - t0
@@ -319,11 +322,17 @@ def follow(lay: NodeLayout, orders: Orders) -> list[str]:
 
 def _tiny_init() -> int | None:
     for path in TINY_INITS:
-        try:
-            return os.open(path, os.O_PATH | os.O_CLOEXEC)
-        except OSError:
-            pass
+        fd = _open_program(path)
+        if fd is not None:
+            return fd
     return None
+
+
+def _open_program(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def _send(sock: socket.socket, stage: Stage, fds: list[int] | None = None) -> None:
