@@ -189,8 +189,9 @@ class LabRuntime:
             netns = rec.handle.netns()
             try:
                 self.hub.plug(netns, rec.index, ifnum, domain, self.mac(m, iface))
-            except OSError as e:
-                raise UserError(f"cannot plug {name} eth{ifnum} into {domain}: {e.strerror or e}") from None
+            except (OSError, netlink.NetlinkError) as e:  # (the kernel's refusal is no OSError)
+                why = getattr(e, "strerror", None) or (e.args[-1] if e.args else e)
+                raise UserError(f"cannot plug {name} eth{ifnum} into {domain}: {why}") from None
             self.hub.links_up(netns, [iface.name])
             m.interfaces[ifnum] = iface
         else:
