@@ -15,25 +15,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from common import emit
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # (after the installed nk_jupyter)
+from tests.net import free_port  # noqa: E402
+
 from nk_jupyter import Lab, pcap
 from nk_jupyter.model.uplinks import UplinkOptions
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def gbits(text: str) -> float:

@@ -11,7 +11,7 @@ import socket
 from typing import Callable, Iterator
 
 from .. import wire
-from ..errors import EngineError, LabNotRunningError, UserError, from_wire
+from ..errors import EngineError, LabNotRunningError, UserError
 from ..model.events import EVENTS, Event
 from . import messages as msg
 from . import running
@@ -60,8 +60,7 @@ class EngineClient:
 
     @staticmethod
     def _reply(frame: dict, kind: type):
-        if frame.get("ok") is False:
-            raise from_wire(frame.get("kind", "EngineError"), frame.get("message", ""), frame.get("fields"))
+        running.reply_ok(frame)  # (an error reply is raised as its own NkError)
         try:
             return wire.decode(kind, {k: v for k, v in frame.items() if k != "ok"}, f"reply {kind.__name__}")
         except wire.ProtocolError as e:

@@ -42,6 +42,19 @@ def spawn_on_pty(prog: str, argv: list[str], env: dict[str, str], size: tuple[in
     return pid, master
 
 
+def stop(proc, grace: float) -> None:
+    """End a subprocess.Popen child: TERM, then KILL if it is still there after grace seconds; reaped."""
+    if proc.poll() is not None:
+        return
+    import subprocess
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def set_size(master: int, size: tuple[int, int]) -> None:
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 

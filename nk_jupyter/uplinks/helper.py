@@ -25,7 +25,7 @@ import threading
 import time
 
 from .. import wire
-from ..linux import ns
+from ..linux import ns, spawn
 from . import drivers, messages as m
 
 READY_TIMEOUT = 10.0
@@ -42,13 +42,7 @@ class _Uplink:
         if self.exit_w is not None:
             os.close(self.exit_w)  # slirp4netns exits when its exit descriptor closes
             self.exit_w = None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        spawn.stop(self.proc, grace=2)
 
 
 def start_uplink(req: m.UplinkUp, netns: int) -> _Uplink:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,17 +14,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from ..net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 if not CONFIG.exists():
     CONFIG = Path("/opt/nk-src/deploy/jupyterhub/jupyterhub_config.py")
 VENV = Path(os.environ.get("NK_VENV", "/opt/nk-venv"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hub:

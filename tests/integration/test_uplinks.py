@@ -26,6 +26,7 @@ from nk_jupyter.errors import UserError
 from nk_jupyter.model.uplinks import UplinkOptions
 
 from ..conftest import nk
+from ..net import free_port
 
 
 def _tun_reason() -> str | None:
@@ -60,14 +61,6 @@ def host_server():
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _uplink_processes() -> list[str]:

@@ -10,12 +10,15 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from nk_jupyter.linux import spawn
+
+from ..net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -34,12 +37,6 @@ def browser_reason() -> str | None:
     except ImportError:
         return "jupyterlab is not installed"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class JupyterLab:
@@ -82,12 +79,7 @@ class JupyterLab:
         raise TimeoutError("jupyter lab did not answer")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        spawn.stop(self.proc, grace=20)
         self.log.close()
 
 

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ...linux import spawn
+
 START_TIMEOUT = 20.0
 IDLE_EXIT = 10  # seconds: a service of ours left behind by a killed nk ends by itself
 
@@ -89,13 +91,7 @@ class Service:
 
     def _stop(self) -> None:
         if self.proc:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            spawn.stop(self.proc, grace=5)
             self.proc = None
         if self.folder:
             shutil.rmtree(self.folder, ignore_errors=True)
