@@ -30,7 +30,7 @@ from .engine.running import ExecStream
 from .engine.messages import MachineInfo, PortInfo, StartResult, StartupReport
 from .model.images import IMAGE_POLICIES
 from .model.uplinks import UplinkOptions
-from .engine.statedir import StateDir, all_states, state_root
+from .engine.statedir import StateDir, all_states, live_states, state_root
 from .errors import EngineError, ExecError, LabAlreadyRunningError, LabNotRunningError, UserError
 from .model import Lab as LabModel
 from .model.events import Event, WarningEvent
@@ -115,9 +115,8 @@ def _is_text_lab(folder: Path) -> bool:
 def running_labs() -> list[RunningLab]:
     """Every lab of this user that a supervisor serves now (started by anyone: CLI, kernel, API)."""
     out = []
-    for state in all_states():
-        conf = state.read_json()
-        if conf.get("directory") and state.is_live():
+    for _state, conf in live_states():
+        if conf.get("directory"):
             folder = Path(conf["directory"])
             out.append(RunningLab(folder, folder.name, Owner.of(conf.get("owner")), float(conf.get("started") or 0),
                                   _is_text_lab(folder)))

@@ -63,6 +63,20 @@ def read(chunks: Iterable[bytes]) -> Iterator[Packet]:
             del buf[:16 + incl]
 
 
+def lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """One line of text per frame of a pcap byte stream (Packet.line)."""
+    for packet in read(chunks):
+        yield packet.line()
+
+
+def notes(stderr: list[bytes]) -> list[str]:
+    """What a capture said on stderr, without the capturing tool's routine lines
+    ("listening on ...", the packet counts)."""
+    said = b"".join(stderr).decode(errors="replace")
+    return [line for line in said.splitlines()
+            if line.strip() and "listening on" not in line and "packets" not in line]
+
+
 def _mac(b: bytes) -> str:
     return ":".join(f"{x:02x}" for x in b)
 

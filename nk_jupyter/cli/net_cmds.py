@@ -70,8 +70,8 @@ def vdump(args) -> int:
             for data in stream.stdout(errors):
                 os.write(out, data)
         else:
-            for packet in pcap.read(stream.stdout(errors)):
-                print(packet.line(), flush=True)
+            for line in pcap.lines(stream.stdout(errors)):
+                print(line, flush=True)
     except BrokenPipeError:
         stream.signal("INT")
     except pcap.PcapError as e:
@@ -81,10 +81,8 @@ def vdump(args) -> int:
             signal.signal(s, h)
         if to_file:
             os.close(out)
-    said = b"".join(errors).decode(errors="replace")
-    for line in said.splitlines():  # tcpdump's own "listening on ..." and counts are noise
-        if "listening on" not in line and "packets" not in line and line.strip():
-            print(f"nk vdump: {line}", file=sys.stderr)
+    for line in pcap.notes(errors):
+        print(f"nk vdump: {line}", file=sys.stderr)
     status = stream.status or 0
     return 0 if status in (0, -signal.SIGINT, 128 + signal.SIGINT) else 1
 

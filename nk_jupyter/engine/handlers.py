@@ -271,8 +271,6 @@ class Handlers:
     def port_add(self, conn: Conn, req: msg.PortAdd, fds: list[int]) -> None:
         rec = self.rt.running(check_machine_name(req.machine))
         spec = _port_spec(req.spec)
-        from ..uplinks import probe
-        probe(spec, rec.machine.name)
         self.rt.uplinks.publish(rec.machine.name, rec.handle.netns(), spec)
         conn.reply(self._ports())
 
@@ -311,7 +309,6 @@ class Handlers:
         conn.reply(msg.ShapeReply([f"{n} eth{i}" for n, i in targets]))
 
     def capture(self, conn: Conn, req: msg.Capture, fds: list[int]) -> None:
-        from ..linux import netlink
         try:
             if len(fds) != 3:
                 raise UserError("capture needs stdin, stdout and stderr descriptors")
@@ -319,7 +316,7 @@ class Handlers:
             if idx is None:
                 known = ", ".join(sorted(self.rt.hub.bridges)) or "none yet"
                 raise UserError(f"no collision domain {req.domain!r} in this lab (domains: {known})")
-            bridge = netlink.bridge_name(list(self.rt.hub.bridges).index(req.domain))
+            bridge = socket.if_indextoname(idx)  # (the hub's netns is this process's)
             tcpdump = spawn.which("tcpdump", HUB_ENV["PATH"])
             if not tcpdump:
                 raise UserError("capturing needs tcpdump on this host: sudo apt install tcpdump")

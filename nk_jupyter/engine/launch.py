@@ -100,16 +100,11 @@ def _map(proc: subprocess.Popen, sock: socket.socket, fds: list[int] = ()) -> bo
 
 
 def host_services() -> backends.HostServices:
-    from .statedir import all_states
+    from .statedir import live_states
 
     def in_use(backend: str, key: str) -> set[str]:
-        out = set()
-        for s in all_states():
-            if s.is_live():
-                value = ((s.read_json().get("backends") or {}).get(backend) or {}).get(key)
-                if value:
-                    out.add(str(value))
-        return out
+        values = (((conf.get("backends") or {}).get(backend) or {}).get(key) for _, conf in live_states())
+        return {str(v) for v in values if v}
     return backends.HostServices(state_root(), remove_trees, in_use)
 
 
@@ -207,8 +202,8 @@ def _check_machine_limit(adding: int) -> None:
     limit = os.environ.get("NK_MAX_MACHINES", "")
     if not limit.isdigit():
         return
-    from .statedir import all_states
-    running = sum(int(s.read_json().get("machines") or 0) for s in all_states() if s.is_live())
+    from .statedir import live_states
+    running = sum(int(conf.get("machines") or 0) for _, conf in live_states())
     if running + adding > int(limit):
         raise HostSetupError(f"this lab has {adding} machine(s) and your running labs have {running}: more than the "
                              f"{limit} your administrator allows (NK_MAX_MACHINES); stop a lab first (nk vlist, nk lcrash)")

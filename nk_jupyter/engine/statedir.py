@@ -125,3 +125,8 @@ def all_roots() -> list[Path]:
 def all_states() -> list[StateDir]:
     root = state_root()
     return [StateDir(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+
+
+def live_states() -> list[tuple[StateDir, dict]]:
+    """(state, its lab.json) of every lab of this user a supervisor serves now."""
+    return [(s, s.read_json()) for s in all_states() if s.is_live()]

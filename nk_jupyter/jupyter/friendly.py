@@ -12,10 +12,13 @@ import re
 from typing import Callable
 
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument
 
 from ..text import printable
 from ..errors import ExecError, UserError
 
+# every magic's -d: which lab it acts on
+DIR_ARG = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
 _TOKEN = re.compile(r"""\s*("[^"]*"|'[^']*'|\S+)""")
 
 

@@ -115,6 +115,4 @@ class Followers:
 def capture_lines(lab: Lab, domain: str, count: int):
     """Lines of text, one per frame, of a capture of domain (the topology view's button)."""
     from .. import pcap
-    stream = lab.capture(domain, count)
-    for packet in pcap.read(stream.stdout()):
-        yield packet.line()
+    yield from pcap.lines(lab.capture(domain, count).stdout())

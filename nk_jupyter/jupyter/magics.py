@@ -16,17 +16,17 @@ from traitlets import Bool
 
 from ..errors import UserError
 from . import labops, tables
-from .friendly import user_errors
+from .friendly import DIR_ARG as _DIR, user_errors
 from .live import Followers
 from ..api import running_labs
 from ..api import IMAGE_POLICIES
 from ..model.states import MachineState
+from ..model.uplinks import DRIVERS
 from .session import Session, where
 
-_DIR = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
 _HOST_LOOPBACK = argument("--host-loopback", action="store_true",
                           help="let bridged/tap machines reach the host's 127.0.0.1 at the gateway address")
-_NET_DRIVER = argument("--net-driver", choices=["auto", "slirp4netns", "pasta"], default="auto",
+_NET_DRIVER = argument("--net-driver", choices=DRIVERS, default="auto",
                        help="user-mode networking of bridged/tap machines")
 _NO_TOPO = argument("--no-topo", action="store_true", help="do not show the topology view")
 _VAR = argument("--var", metavar="NAME", help="also store the Lab object in the Python variable NAME")

@@ -9,11 +9,10 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .. import pcap
-from .friendly import user_errors
+from .friendly import DIR_ARG as _DIR, user_errors
 from .live import Followers
 from .session import Session
 
-_DIR = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
 _DONE = object()
 
 
@@ -72,8 +71,8 @@ class NetMagics(Magics):
 
         def read() -> None:
             try:
-                for packet in pcap.read(stream.stdout(errors)):
-                    lines.put(packet.line())
+                for text in pcap.lines(stream.stdout(errors)):
+                    lines.put(text)
             except pcap.PcapError as e:
                 lines.put(f"(capture ended: {e})")
             finally:
@@ -95,10 +94,8 @@ class NetMagics(Magics):
                 break
             frames += 1
             print(item, flush=True)
-        said = b"".join(errors).decode(errors="replace")
-        for text in said.splitlines():
-            if "listening on" not in text and "packets" not in text and text.strip():
-                print(f"vdump: {text}")
+        for text in pcap.notes(errors):
+            print(f"vdump: {text}")
         print(f"{frames} frame(s) captured on {args.domain}.")
         return frames
 

@@ -12,12 +12,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..api import ExecResult
 from . import tables
-from .friendly import interface_options, split_command, user_errors
+from .friendly import DIR_ARG as _DIR, interface_options, split_command, user_errors
 from .live import Followers
 from .progress import BootProgress, report
 from .session import Session
 
-_DIR = argument("-d", "--directory", metavar="DIR", help="the lab folder (or %%%%lab name); default: the current lab")
 VCMD_VALUES = {"-d", "--directory", "--out"}
 
 

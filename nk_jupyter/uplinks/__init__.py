@@ -168,6 +168,7 @@ class Uplinks:
             raise UserError(f"port {spec}: only tcp ports can be published (nk has no {spec.proto} forwarder)")
         if len(self.ports) >= MAX_PORTS:
             raise UserError(f"the lab already publishes {MAX_PORTS} ports, the most nk allows")
+        # (the helper binds it on the host: in use, not allowed or not an address there is its error)
         self._ask(m.PortUp(name, spec.host_ip, spec.host_port, spec.guest_port, spec.proto), [netns])
         self.ports[spec.key] = Published(name, spec)
 

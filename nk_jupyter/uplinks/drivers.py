@@ -16,6 +16,7 @@ from typing import Protocol
 class Driver(Protocol):
     name: str
     package: str
+    signals: bool  # it reads exit_fd (exits when it closes) and writes ready_fd once up
 
     def argv(self, netns_path: str, ifname: str, mtu: int, cidr: str, host_loopback: bool, configure: bool,
              exit_fd: int, ready_fd: int) -> list[str]: ...
@@ -24,6 +25,7 @@ class Driver(Protocol):
 class Slirp4netns:
     name = "slirp4netns"
     package = "slirp4netns"
+    signals = True
 
     def argv(self, netns_path, ifname, mtu, cidr, host_loopback, configure, exit_fd, ready_fd):
         argv = [shutil.which(self.name) or self.name, f"--mtu={mtu}", f"--cidr={cidr}", f"--exit-fd={exit_fd}",
@@ -40,6 +42,7 @@ class Pasta:
     it is started through setpriv --pdeathsig, so it dies with the helper too."""
     name = "pasta"
     package = "passt"
+    signals = False  # (its tap appearing in the machine says it is up)
 
     def argv(self, netns_path, ifname, mtu, cidr, host_loopback, configure, exit_fd, ready_fd):
         net = ipaddress.IPv4Network(cidr)

@@ -35,12 +35,12 @@ MAX_CONNECTIONS = 64   # at once, per published port (two threads and six descri
 
 
 class _Uplink:
-    def __init__(self, proc: subprocess.Popen, exit_w: int | None) -> None:
-        self.proc, self.exit_w = proc, exit_w
+    def __init__(self, driver: drivers.Driver, proc: subprocess.Popen, exit_w: int | None) -> None:
+        self.driver, self.proc, self.exit_w = driver, proc, exit_w
 
     def stop(self) -> None:
         if self.exit_w is not None:
-            os.close(self.exit_w)  # slirp4netns exits when its exit descriptor closes
+            os.close(self.exit_w)  # the driver exits when its exit descriptor closes
             self.exit_w = None
         spawn.stop(self.proc, grace=2)
 
@@ -60,8 +60,8 @@ def start_uplink(req: m.UplinkUp, netns: int) -> _Uplink:
         raise drivers.UplinkError(f"cannot run {driver.name}: {e.strerror}") from None
     os.close(exit_r)
     os.close(ready_w)
-    uplink = _Uplink(proc, exit_w if driver.name == "slirp4netns" else None)
-    if driver.name != "slirp4netns":
+    uplink = _Uplink(driver, proc, exit_w if driver.signals else None)
+    if not driver.signals:
         os.close(exit_w)
     try:
         _await_ready(driver, proc, ready_r, req.ifname, netns)
@@ -76,31 +76,35 @@ def start_uplink(req: m.UplinkUp, netns: int) -> _Uplink:
 
 def _await_ready(driver, proc: subprocess.Popen, ready_r: int, ifname: str, netns: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if driver.name == "slirp4netns":
+    if driver.signals:
+        while time.monotonic() < deadline and proc.poll() is None:
             r, _, _ = select.select([ready_r, proc.stderr], [], [], 0.05)
             if ready_r in r and os.read(ready_r, 1):
                 return
-        elif _has_link(netns, ifname):  # pasta -f has no ready descriptor: its tap appears
-            return
-        else:
-            time.sleep(0.005)
-        if proc.poll() is not None:
-            said = proc.stderr.read().decode(errors="replace").strip().splitlines()
-            raise drivers.UplinkError(f"{driver.name} exited: {said[-1] if said else proc.returncode}")
+    elif _await_link(netns, ifname, proc, deadline):  # pasta -f has no ready descriptor: its tap appears
+        return
+    if proc.poll() is not None:
+        said = proc.stderr.read().decode(errors="replace").strip().splitlines()
+        raise drivers.UplinkError(f"{driver.name} exited: {said[-1] if said else proc.returncode}")
     raise drivers.UplinkError(f"{driver.name} did not come up within {READY_TIMEOUT:g} s")
 
 
-def _has_link(netns: int, ifname: str) -> bool:
-    done = []
+def _await_link(netns: int, ifname: str, proc: subprocess.Popen, deadline: float) -> bool:
+    """Wait in one thread (moved into netns once) until ifname exists there; False if proc
+    exits or the deadline passes first."""
+    found = []
 
     def look() -> None:
         ns.setns(netns, ns.CLONE_NEWNET)
-        done.append(_if_exists(ifname))  # if_nametoindex asks a socket made now: in this thread's netns
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _if_exists(ifname):  # if_nametoindex asks a socket made now: in this thread's netns
+                found.append(True)
+                return
+            time.sleep(0.005)
     t = threading.Thread(target=look)
     t.start()
     t.join()
-    return bool(done and done[0])
+    return bool(found)
 
 
 def _if_exists(ifname: str) -> bool:
@@ -229,7 +233,7 @@ def serve(sock: socket.socket) -> None:
                     raise drivers.UplinkError("an uplink needs the machine's netns")
                 uplink = start_uplink(req, fds[0])
                 uplinks.setdefault(req.machine, []).append(uplink)
-                answer = m.UplinkStarted(drivers.choose(req.driver).name, uplink.proc.pid)
+                answer = m.UplinkStarted(uplink.driver.name, uplink.proc.pid)
             elif isinstance(req, m.PortUp):
                 if len(fds) != 1:
                     raise drivers.UplinkError("a port needs the machine's netns")
