@@ -45,7 +45,8 @@ def _running(directory: str) -> api.Lab:
 
 
 def _machine(lab: api.Lab, name) -> str:
-    if not isinstance(name, str) or name not in lab.model.machines:
+    """A machine the running lab has (asked of its supervisor: lab.conf may not list one vstart made)."""
+    if not isinstance(name, str) or name not in {m.name for m in lab.info()}:
         raise web.HTTPError(404, "no such machine in that lab")
     return name
 
