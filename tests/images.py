@@ -61,5 +61,19 @@ def build_images(where: Path):
     podman("import", str(_rootfs_tar(where, "noshell", shell=False)), NOSHELL)
     yield
     podman("rmi", "-f", IMAGE, KATHARA, OTHER, NOSHELL, check=False)
+    _end_pause_process()
+
+
+def _end_pause_process() -> None:
+    """Rootless podman leaves a pause process (catatonit -P) holding its user namespace; the
+    tests leave nothing running, so it goes too (podman starts a new one when next used)."""
+    import signal
+    run = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/podman-run-{os.getuid()}"
+    try:
+        pid = int(Path(run, "libpod", "tmp", "pause.pid").read_text())
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "catatonit":
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
