@@ -2,8 +2,9 @@
 
     python bench/boot.py 100 500 1000
 
-One JSON line per size: wall time of Lab.start() (supervisor start included), the
-supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
+One JSON line per size: wall time of Lab.start() (supervisor start included), the CPU time
+all cores spent busy meanwhile (the whole host's, from /proc/stat: on a quiet host, what the
+boot cost), the supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
 nodes_ready; startups: every one-line startup finished), lcrash time, the same lab's
 Lab.start() again right after that lcrash (while the kernel still tears the old namespaces
 down), and the private (unshared) memory of the idle machines' processes, from
@@ -11,6 +12,7 @@ down), and the private (unshared) memory of the idle machines' processes, from
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -20,26 +22,34 @@ from common import emit, generate_lab
 from nk_jupyter import Lab
 
 
+def busy_s() -> float:
+    """CPU time every core of the host has spent busy so far (/proc/stat), in seconds."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run(n: int) -> dict:
     folder = generate_lab(n)
     try:
         lab = Lab.from_dir(folder)
-        t0 = time.perf_counter()
+        c0, t0 = busy_s(), time.perf_counter()
         result = lab.start(timeout=600)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, busy_s() - c0
         info = lab.info(memory=True)
         mem = sorted(m.memory_kib or 0 for m in info)
         t1 = time.perf_counter()
         lab.crash()
         crash = time.perf_counter() - t1
-        t2 = time.perf_counter()
+        c2, t2 = busy_s(), time.perf_counter()
         again = lab.start(timeout=600)
-        restart = time.perf_counter() - t2
+        restart, cpu2 = time.perf_counter() - t2, busy_s() - c2
         lab.crash()
         return {"bench": "boot", "machines": n, "failed": len(result.failed) + len(again.failed),
                 "start_s": round(wall, 3), "phases_s": {k: round(v, 3) for k, v in result.timing.items()},
-                "per_machine_ms": round(wall / n * 1000, 2), "crash_s": round(crash, 3),
-                "start_right_after_crash_s": round(restart, 3),
+                "per_machine_ms": round(wall / n * 1000, 2), "host_busy_s": round(cpu, 2),
+                "busy_per_machine_ms": round(cpu / n * 1000, 2), "crash_s": round(crash, 3),
+                "start_right_after_crash_s": round(restart, 3), "busy_right_after_crash_s": round(cpu2, 2),
                 "idle_private_kib_median": mem[len(mem) // 2], "idle_private_kib_max": mem[-1]}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -14,7 +14,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 # nk itself, and what its tests and benchmarks use
-NK_PACKAGES="python3 python3-venv python3-dev gcc uidmap iproute2 procps psmisc util-linux catatonit
+NK_PACKAGES="python3 python3-venv python3-dev gcc libc6-dev uidmap iproute2 procps psmisc util-linux catatonit
   chromium mininet openvswitch-switch"
 # Machines on container images: rootless podman supplies the images (runc for the benchmark's
 # `podman run`), nk's static busybox runs their commands.

@@ -125,68 +125,44 @@ class Unsharer:
     namespaces, `flags` with CLONE_NEWUSER among them, then waits to be released: its parent
     writes the new user namespace's ID map and opens or joins what it made (its pidfd).
 
-    The child is made dumpable (so that the parent may write its map): `keep` are the only
-    descriptors it keeps, and `first` runs in it before anything else (a setns, say). With
-    `waiter` (an O_PATH descriptor of a static busybox, opened before anything of a machine's
-    root exists) it waits as `busybox cat` reading the release pipe, holding nothing else: a
-    forked Python that waited would share its parent's memory, so every page the parent writes
-    meanwhile would be copied once more. It execs the descriptor, never a path (its parent
-    goes on to pivot into the machine's root, where a path would name the machine's files),
-    and its parent returns only once that exec is done.
+    The child is nk's static program nk-userns (helpers/nk-userns.c), posix_spawned: it
+    shares nothing with its parent (a forked copy would make every page the parent writes
+    meanwhile be copied again) and holds only its two pipes and, with `join`, the user
+    namespace it joins first. The exec is done when posix_spawn returns, by the program's path
+    as the parent sees it then (never later: a machine's init goes on to pivot into the
+    machine's root, where a path would name the machine's files).
     """
 
-    def __init__(self, flags: int, as_uid: int, nproc: int, keep: set[int] = frozenset(), first=None,
-                 waiter: int | None = None) -> None:
-        import resource
+    def __init__(self, flags: int, as_uid: int, nproc: int, join: int | None = None,
+                 program: str | None = None) -> None:
+        if program is None:
+            from .. import helpers
+            program = helpers.path("nk-userns")
         r1, w1 = os.pipe()  # (both ends close-on-exec, as every descriptor Python makes)
         r2, w2 = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                os.close(r1)
-                os.close(w2)
-                close_all_but({w1, r2, *keep} | ({waiter} if waiter is not None else set()))
-                if first:
-                    first()
-                if as_uid:  # (a single-ID lab has only uid 0, and setgroups denied)
-                    os.setgroups([])
-                    os.setresgid(as_uid, as_uid, as_uid)
-                    os.setresuid(as_uid, as_uid, as_uid)
-                resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-                dumpable()
-                unshare(flags)
-                os.write(w1, b"u")
-                if waiter is None:
-                    os.read(r2, 1)
-                else:
-                    os.dup2(r2, 0)
-                    close_all_but({0, w1, waiter})  # w1 and waiter close with the exec
-                    try:
-                        os.execve(waiter, ["cat"], {})
-                    except OSError:
-                        pass
-                    os.close(w1)  # (the exec failed: wait here, and let the parent go on)
-                    os.read(0, 1)
-            except BaseException as e:
-                try:
-                    os.write(w1, f"e{e}".encode())
-                except OSError:
-                    pass
-            finally:
-                os._exit(0)
+        actions = [(os.POSIX_SPAWN_DUP2, r2, 0), (os.POSIX_SPAWN_DUP2, w1, 1)]
+        argv = ["nk-userns", str(as_uid), str(nproc), str(flags)]
+        if join is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, join, 3))
+            argv.insert(1, "-j")
+        try:
+            self.pid = os.posix_spawn(program, argv, {}, file_actions=actions)
+        except BaseException:
+            for fd in (r1, w1, r2, w2):
+                os.close(fd)
+            raise
         os.close(w1)
         os.close(r2)
         self._release = w2
+        answer = b""
         try:
-            answer = os.read(r1, 4096)
-            if answer == b"u" and waiter is not None:
-                while os.read(r1, 4096):  # end of file: the helper has exec'd its waiter (or given up)
-                    pass
+            while chunk := os.read(r1, 4096):  # to its end: "u" once the namespaces exist
+                answer += chunk
         finally:
             os.close(r1)
         if answer != b"u":
             self.release()
-            raise OSError(f"could not make a user namespace: {answer[1:].decode(errors='replace')}")
+            raise OSError(f"could not make a user namespace: {answer[1:].decode(errors='replace') or 'nk-userns died'}")
         self.pidfd = os.pidfd_open(self.pid)
 
     def release(self) -> None:

@@ -95,19 +95,3 @@ def remove_tree(path: str | os.PathLike, dirfd: int | None = None) -> None:
         target, keep = os.fspath(path), ()
     subprocess.run(["rm", "-rf", "--one-file-system", "--", target], pass_fds=keep,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-STATIC_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
-
-
-def static_busybox() -> str:
-    """A statically linked busybox of the host (Debian's busybox-static), or ""."""
-    for path in STATIC_BUSYBOX:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(1 << 16)
-        except OSError:
-            continue
-        if head[:4] == b"\x7fELF" and b"/ld-linux" not in head and b"ld-musl" not in head:
-            return path
-    return ""

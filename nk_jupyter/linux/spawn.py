@@ -19,9 +19,10 @@ SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP, "
 
 
 def spawn_here(prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
-               new_session: bool = True) -> int:
-    """posix_spawn prog with fds as its stdin/stdout/stderr and default signal handling."""
-    actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
+               new_session: bool = True, extra: int | None = None) -> int:
+    """posix_spawn prog with fds as its stdin/stdout/stderr (and extra as its descriptor 3)
+    and default signal handling."""
+    actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds + ((extra,) if extra is not None else ()))]
     return os.posix_spawn(prog, argv, env, file_actions=actions, setsid=new_session,
                           setsigdef=DEFAULT_SIGNALS, setsigmask=())
 
@@ -79,7 +80,7 @@ def children(pid: int) -> list[int]:
 
 
 def signal_started(spawned: int, sig: int) -> None:
-    """Signal what a spawned entry program (nsenter, setsid) started: the command's process
+    """Signal what a spawned entry program (nk-enter, setsid) started: the command's process
     group (it leads its own session). The program in between only relays the exit status; it
     is signalled itself only when the command does not exist yet, or with SIGKILL."""
     kids = children(spawned)

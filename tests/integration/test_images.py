@@ -193,8 +193,8 @@ def test_sandbox_holds_on_image_machines(images, make_lab, started):
     lab, result = started(make_lab({"lab.conf": f"a[0]=A\na[image]=\"{IMAGE}\"\n", "a/etc/x": "x\n"}))
     assert result.ok
     # nk's read-only files stay read-only, and cannot be remounted or unmounted
-    r = lab.run("a", "echo x > /run/nk/static/busybox; echo x > /run/nk/bin/systemctl; "
-                     "mount -o remount,bind,rw /run/nk/static/busybox && echo REMOUNTED; "
+    r = lab.run("a", "echo x > /run/nk/share/bashenv; echo x > /run/nk/bin/systemctl; "
+                     "mount -o remount,bind,rw /run/nk/share && echo REMOUNTED; "
                      "umount /run/nk/bin && echo UNMOUNTED; mount -o remount,rw / && echo ROOTRW; true")
     assert "REMOUNTED" not in r.stdout and "UNMOUNTED" not in r.stdout, r
     assert r.stderr.count("Read-only file system") >= 2, r

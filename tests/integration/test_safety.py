@@ -96,27 +96,46 @@ def test_a_running_lab_stays_reachable_when_its_lab_conf_breaks(make_lab):
     assert r.returncode == 1 and "lab.conf:2" in r.stderr
 
 
-def test_the_user_namespace_helper_waits_in_a_static_busybox():
-    """The helper an init forks to make its machine's user namespace does not wait as a copy of
-    the init (whose every page written meanwhile would be copied again): it execs the host's
-    static busybox, holding only the release pipe; released, it is gone."""
-    import pytest
-    from nk_jupyter.linux import ns, paths
-    busybox = paths.static_busybox()
-    if not busybox:
-        pytest.skip("no static busybox on this host (Debian's busybox-static)")
-    waiter = os.open(busybox, os.O_PATH | os.O_CLOEXEC)
+def test_the_user_namespace_helper_is_nk_s_static_program_holding_only_its_pipe():
+    """The helper that makes a user namespace (for U2, and in each init for the machine's) is
+    nk's static nk-userns, already exec'd when the Unsharer returns: no copy of its parent
+    (whose every page written meanwhile would be copied again), nothing of the parent's but the
+    release pipe; released, it is gone. A descriptor it is given to join comes back closed."""
+    from nk_jupyter import helpers
+    from nk_jupyter.linux import ns
+    helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64)
     try:
-        helper = ns.Unsharer(ns.CLONE_NEWUSER | ns.CLONE_NEWNET, 0, 64, waiter=waiter)
-        try:  # (the Unsharer returns once the exec is done)
-            assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(busybox)
-            assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
-            assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
+        assert os.readlink(f"/proc/{helper.pid}/exe") == os.path.realpath(helpers.path("nk-userns"))
+        assert os.readlink(f"/proc/{helper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+        assert os.readlink(f"/proc/{helper.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        assert sorted(os.listdir(f"/proc/{helper.pid}/fd")) == ["0"]  # the release pipe, nothing else
+        for name, text in (("uid_map", f"0 {os.getuid()} 1"), ("setgroups", "deny"), ("gid_map", f"0 {os.getgid()} 1")):
+            with open(f"/proc/{helper.pid}/{name}", "w") as f:
+                f.write(text)
+        outer = os.open(f"/proc/{helper.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        try:  # one made inside the first: joined with -j, then owned by the helper's uid
+            inner = ns.Unsharer(ns.CLONE_NEWUSER, 0, 64, join=outer)
+            try:
+                assert sorted(os.listdir(f"/proc/{inner.pid}/fd")) == ["0"]
+                assert os.readlink(f"/proc/{inner.pid}/ns/user") not in (os.readlink(f"/proc/{helper.pid}/ns/user"),
+                                                                           os.readlink("/proc/self/ns/user"))
+                limits = open(f"/proc/{inner.pid}/limits").read()
+                assert any(line.startswith("Max processes") and line.split()[2:4] == ["64", "64"]
+                           for line in limits.splitlines()), limits
+            finally:
+                inner.release()
         finally:
-            helper.release()
-        assert not os.path.exists(f"/proc/{helper.pid}")
+            os.close(outer)
     finally:
-        os.close(waiter)
+        helper.release()
+    assert not os.path.exists(f"/proc/{helper.pid}")
+
+
+def test_the_user_namespace_helper_reports_what_it_could_not_do():
+    import pytest
+    from nk_jupyter.linux import ns
+    with pytest.raises(OSError, match="could not make a user namespace: setgroups"):
+        ns.Unsharer(ns.CLONE_NEWUSER, 4000000000, 64)  # (no such uid is mapped here)
 
 
 def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):

@@ -37,9 +37,6 @@ class NodeLayout:
     sysctls: tuple[tuple[str, str], ...] = ()  # defaults, written before any interface exists
     image: str = ""      # a container image's files (their tree in the lab's mount namespace): the
                          # machine's / is made of them instead of the host's
-    busybox: str = ""    # with image: nk's static busybox (setsid, env for commands)
-    waiter: str = ""     # the host's static busybox, in which the init's user-namespace helper
-                         # waits (`cat` on a pipe) instead of as a forked copy of the init
 
 
 @dataclass
@@ -58,6 +55,7 @@ class Stage:
     stage: str = ""
     error: str = ""
     warnings: list[str] = field(default_factory=list)
+    sysctls: list[tuple[str, str]] = field(default_factory=list)  # "ns": to write to the fds after the netns
     root_s: float = 0.0
     root_cpu_s: float = 0.0
     all_s: float = 0.0

@@ -16,9 +16,10 @@ supervisor's namespaces, even with a file descriptor of one.
 
 Its life, talking to the supervisor over one socket (messages.py):
   1. close every inherited fd it does not need; join the machine's cgroup; have a helper
-     child make Um with the machine's net/uts/ipc/cgroup namespaces; join those; set the
-     hostname and the default sysctls (no interface exists yet)          -> Stage("ns")
-     (the supervisor now plugs the veths into this netns)
+     (nk-userns) make Um with the machine's net/uts/ipc/cgroup namespaces; join those; set
+     the hostname and the default sysctls (no interface exists yet)      -> Stage("ns")
+     + its netns, and open fds of the sysctls that take RTNL (TAKE_RTNL)
+     (the supervisor writes those, then plugs the veths into this netns)
   2. build the root (linux/mounts.py): the host's programs copy-on-write, or a container
      image's files; pivot_root into it, write Um's id map, move into Um and a locked copy
      of the mount namespace                                              -> Stage("rooted")
@@ -56,6 +57,12 @@ OWN = ("root", "home", "srv")          # the machine's own folders, kept by lhal
 FRESH = ("tmp", "run")                  # empty at every boot, on the lab's capped scratch space
 EMPTY = ("mnt", "media", "hostlab", "shared")
 DEV_SIZE = "1m"
+# Default sysctls whose write takes the kernel's RTNL lock by trylock, restarting the system call
+# while another holds it (the supervisor does, creating veths; so does the kernel, tearing down
+# an ended lab's namespaces): the init would spin on its core all that time. It opens them in
+# its netns instead, and the supervisor, which holds no lock it waits for, writes them.
+TAKE_RTNL = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.disable_ipv6",
+             "net.ipv6.conf.all.forwarding")
 HIDDEN_PROC = ("keys", "key-users")
 VCS_DIRS = (".git", ".hg", ".svn")
 DPKG_INFO = "var/lib/dpkg/info"  # dpkg's file lists: the host's, under the machine's own changes
@@ -134,17 +141,12 @@ def build_root(lay: NodeLayout) -> None:
 
 def _run_nk(lay: NodeLayout, run: str) -> None:
     """/run (fresh) with /run/lock and nk's own files: /run/nk/bin (systemctl and service
-    shims), /run/nk/share, and on an image machine /run/nk/static/busybox (nk's static
-    busybox: the setsid and env its commands start with). All read-only, and locked."""
+    shims) and /run/nk/share, read-only and locked."""
     os.makedirs(f"{run}/lock")
     os.chmod(f"{run}/lock", 0o1777)
     for sub in ("bin", "share"):
         os.makedirs(f"{run}/nk/{sub}")
         ns.bind(f"{lay.shims}/{sub}", f"{run}/nk/{sub}", readonly=True)
-    if lay.busybox:
-        os.makedirs(f"{run}/nk/static")
-        open(f"{run}/nk/static/busybox", "w").close()
-        ns.bind(lay.busybox, f"{run}/nk/static/busybox", readonly=True)
 
 
 def _clear(path: str, kind: str) -> None:
@@ -199,8 +201,11 @@ def _mount_lab(lay: NodeLayout) -> None:
 
 
 def write_sysctl(key: str, value: str) -> None:
-    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-        f.write(str(value))
+    fd = os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
 
 
 def _devnull_stdio() -> None:
@@ -219,26 +224,30 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         ns.close_all_but({sock.fileno(), lay.labfd, lay.usernsfd})  # the zygote's and the supervisor's
         _devnull_stdio()
         tiny = _tiny_init()  # opened here: an image machine's / has none of the host's programs
-        waiter = _open_program(lay.waiter) if lay.waiter else None  # (before any of the root exists)
         for folder in filter(None, lay.cgroup.split(":")):  # before anything forks
             with open(f"{folder}/cgroup.procs", "w") as f:
                 f.write("0")
-        # a helper makes Um (as a uid of its own, with the machine's NPROC budget) and the
-        # machine's net/uts/ipc/cgroup namespaces; the init joins them
-        # (it waits in a static busybox, not as a copy of this process: the copy would make each page
-        # this init writes while building its root be copied again)
-        maker = ns.Unsharer(ns.CLONE_NEWUSER | MACHINE_NS, lay.owner_uid, lay.nproc, keep={lay.usernsfd},
-                            first=lambda: ns.setns(lay.usernsfd, ns.CLONE_NEWUSER), waiter=waiter)
+        # a helper (nk's static nk-userns, spawned before any of the root exists) makes Um in U2,
+        # as a uid of its own with the machine's NPROC budget, and the machine's
+        # net/uts/ipc/cgroup namespaces; the init joins them
+        maker = ns.Unsharer(ns.CLONE_NEWUSER | MACHINE_NS, lay.owner_uid, lay.nproc, join=lay.usernsfd)
         ns.setns(maker.pidfd, MACHINE_NS)
         ns.sethostname(lay.name)
+        handed: list[tuple[str, str]] = []
+        fds = [os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)]
         for key, value in lay.sysctls:  # before any interface exists, so "default" applies to all
             try:
-                write_sysctl(key, value)
+                if key in TAKE_RTNL:
+                    fds.append(os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC))
+                    handed.append((key, value))
+                else:
+                    write_sysctl(key, value)
             except FileNotFoundError:  # e.g. a host booted with ipv6.disable=1
                 pass
-        netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        _send(sock, Stage("ns"), fds=[netns])  # the supervisor plugs the machine's links into it
-        os.close(netns)
+        # the supervisor writes the handed sysctls, then plugs the machine's links into its netns
+        _send(sock, Stage("ns", sysctls=handed), fds=fds)
+        for fd in fds:
+            os.close(fd)
         build_root(lay)
         pts = os.open("/dev/pts", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         ns.setns(lay.usernsfd, ns.CLONE_NEWUSER)  # into U2, whose members may write Um's map
@@ -246,8 +255,6 @@ def run(lay: NodeLayout, sock: socket.socket) -> None:
         ns.setns(maker.pidfd, ns.CLONE_NEWUSER)   # into Um: from here on, machine root
         ns.unshare(ns.CLONE_NEWNS)                # a copy of our mounts, locked
         maker.release()
-        if waiter is not None:
-            os.close(waiter)
         os.close(lay.labfd)
         os.close(lay.usernsfd)
         t_root = time.perf_counter() - t0

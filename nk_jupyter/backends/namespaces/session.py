@@ -85,7 +85,6 @@ class ImageRoot:
     lower: str                   # the image's tree, attached in the lab's mount namespace
     env: dict[str, str]          # the image's environment (PATH ...)
     key: str                     # the image's id: a machine's kept files go with one image
-    busybox: str = ""            # nk's static busybox (the setsid and env of its commands)
 
 
 class NamespaceSession:
@@ -100,7 +99,6 @@ class NamespaceSession:
         self.template = context.conf["template"]
         self.restore_template()
         self.host_top = host_top_level()
-        self.waiter = paths.static_busybox()
         self.timing: dict[str, float] = {}
         self._warned: set[str] = set()
 
@@ -173,17 +171,24 @@ class NamespaceSession:
         except NodeStartError as e:
             return f"cannot create the machine: {e}"
         profile = Profile(env=dict(image.env), shells=()) if image else HOST_PROFILE
-        node = Node(plan.machine.name, pid, profile, groups, own_tools=image is None)
+        node = Node(plan.machine.name, pid, profile, groups)
         sock.settimeout(INIT_TIMEOUT)
         try:
             fds: list[int] = []
             report = self._report(sock, m.Stage, fds)
             if fds:
                 node.netns_fd = fds.pop(0)
-            for fd in fds:
-                os.close(fd)
-            if report.error or node.netns_fd is None:
-                raise OSError(report.error or "the machine's init sent no network namespace")
+            try:
+                if report.error or node.netns_fd is None or len(fds) != len(report.sysctls):
+                    raise OSError(report.error or "the machine's init sent no network namespace")
+                for (key, value), fd in zip(report.sysctls, fds):  # (nodeinit.TAKE_RTNL has the why)
+                    try:
+                        os.write(fd, value.encode())
+                    except OSError as e:
+                        raise OSError(f"sysctl {key}={value}: {e.strerror}") from None
+            finally:
+                for fd in fds:
+                    os.close(fd)
             plug(plan, node)
             wire.send(sock, wire.encode(self._orders(plan, image)))
         except Exception as e:  # pyroute2's NetlinkError is no OSError
@@ -286,7 +291,7 @@ class NamespaceSession:
             template=self.template, labdir=self.conf["directory"], shims=str(SHIMS), host_top=self.host_top,
             labfd=sb.labfd, usernsfd=sb.usernsfd, owner_uid=1 + plan.index % (sb.mapped - 1) if sb.mapped > 1 else 0,
             nproc=nproc, cgroup=":".join(groups), sysctls=tuple(plan.default_sysctls),
-            image=image.lower if image else "", busybox=image.busybox if image else "", waiter=self.waiter)
+            image=image.lower if image else "")
         return lay, groups
 
     # -- stopping -----------------------------------------------------------------------

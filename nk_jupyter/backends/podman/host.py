@@ -61,17 +61,13 @@ def prepare(request: PrepareRequest) -> Prepared:
 
     if not shutil.which("podman"):
         return without("podman is not installed", "sudo apt install podman", list(images.values()))
-    busybox = paths.static_busybox()
-    if not busybox:
-        return without("nk needs a static busybox for commands in image machines",
-                       "sudo apt install busybox-static", list(images.values()))
     try:
         with Service(request.host.state_root) as client:
             for image in images.values():
                 _find(client, image, policy, emit)
     except ServiceError as e:
         return without(str(e), "check `podman info`", list(images.values()))
-    prepared = Prepared(conf={"busybox": busybox, "images": {}})
+    prepared = Prepared(conf={"images": {}})
     ready: dict[str, list[Image]] = {}  # by image id: two names may be one image
     for image in images.values():
         if image.problem:

@@ -35,9 +35,7 @@ class PodmanSession:
         finally:
             for fd in context.fds:
                 os.close(fd)
-        busybox = context.conf["busybox"]
-        self.roots = {name: ImageRoot(lower=trees[image["slot"]], env=dict(image["env"]), key=image["id"],
-                                      busybox=busybox)
+        self.roots = {name: ImageRoot(lower=trees[image["slot"]], env=dict(image["env"]), key=image["id"])
                       for name, image in context.conf["images"].items()}
 
     def create(self, plans: list[MachinePlan], plug: Plug, ready: Ready | None = None

@@ -1,0 +1,19 @@
+"""nk's own small static programs (C, built when nk is installed: setup.py).
+
+nk-enter.c: how every command enters a machine (backends/namespaces/node.py).
+"""
+from __future__ import annotations
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def path(name: str) -> str:
+    """Where the built program `name` is; a HostSetupError naming the fix when it is not there."""
+    full = os.path.join(HERE, name)
+    if not os.access(full, os.X_OK):
+        from ..errors import HostSetupError
+        raise HostSetupError(f"nk's helper program {full} is missing: reinstall nk-jupyter with a C compiler "
+                             "and static C library present (Debian: apt install gcc libc6-dev)")
+    return full

@@ -1,0 +1,45 @@
+"""The package's metadata is in pyproject.toml; this builds nk's static helper programs.
+
+nk_jupyter/helpers/*.c are compiled (static: they run where no host library may) into
+nk_jupyter/helpers/ of the build (of the source tree for an editable install). They need a C
+compiler and the static C library (Debian: gcc libc6-dev); without them the install fails
+with that message rather than make a nk that cannot start a command.
+"""
+import os
+import shlex
+import subprocess
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HELPERS = ("nk-enter", "nk-userns")
+CFLAGS = ("-Os", "-s", "-Wall", "-Wextra", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong")
+
+
+def compile_helper(source: str, out: str) -> None:
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    errors = []
+    for link in (["-static-pie"], ["-static"]):  # (an address-randomised binary where the toolchain can)
+        try:
+            done = subprocess.run([*cc, *link, *CFLAGS, "-o", out, source], capture_output=True, text=True)
+        except OSError as e:
+            raise SystemExit(f"nk-jupyter: cannot run the C compiler {cc[0]}: {e.strerror} "
+                             "(Debian: apt install gcc libc6-dev)") from None
+        if done.returncode == 0:
+            os.chmod(out, 0o755)
+            return
+        errors.append(done.stderr.strip())
+    raise SystemExit(f"nk-jupyter: cannot build {source} (Debian: apt install gcc libc6-dev):\n" + errors[-1])
+
+
+class BuildWithHelpers(build_py):
+    def run(self) -> None:
+        super().run()
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nk_jupyter", "helpers")
+        where = here if getattr(self, "editable_mode", False) else os.path.join(self.build_lib, "nk_jupyter", "helpers")
+        os.makedirs(where, exist_ok=True)
+        for name in HELPERS:
+            compile_helper(os.path.join(here, f"{name}.c"), os.path.join(where, name))
+
+
+setup(cmdclass={"build_py": BuildWithHelpers})
