@@ -14,10 +14,11 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 # nk itself, and what its tests and benchmarks use
+# (gcc and libc6-dev build nk's static helpers, nk_jupyter/helpers/*.c, at pip install)
 NK_PACKAGES="python3 python3-venv python3-dev gcc libc6-dev uidmap iproute2 procps psmisc util-linux catatonit
   chromium mininet openvswitch-switch"
 # Machines on container images: rootless podman supplies the images (runc for the benchmark's
-# `podman run`), nk's static busybox runs their commands.
+# `podman run`); the tests build their images from busybox-static.
 NK_PACKAGES="$NK_PACKAGES podman runc fuse-overlayfs slirp4netns passt busybox-static"
 # Uplinks (slirp4netns, pasta above), capture (tcpdump in the hub), shaping and Netkit taps (nft)
 NK_PACKAGES="$NK_PACKAGES tcpdump nftables iperf3"
