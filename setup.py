@@ -12,7 +12,7 @@ import subprocess
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-HELPERS = ("nk-enter", "nk-userns")
+HELPERS = ("nk-enter", "nk-init", "nk-userns")
 CFLAGS = ("-Os", "-s", "-Wall", "-Wextra", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong")
 
 

@@ -11,7 +11,7 @@ nk never needs root for this: it uses a cgroup folder the user was given (system
                                             controller is still on v1: a v1 memory folder the user owns
 
 Without them, `mem` and `cpus` cannot be enforced (nk says so once per lab); the process limit
-per machine and per lab still holds through user-namespace NPROC budgets (nodeinit.py).
+per machine and per lab still holds through user-namespace NPROC budgets (backends/namespaces/initplan.py).
 """
 from __future__ import annotations
 

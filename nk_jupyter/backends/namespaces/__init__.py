@@ -3,12 +3,12 @@ host's programs (every part of its root copy-on-write) or on a container image's
 
     host half         prepare(): the user's template of host files (template.py)
     supervisor half   open(): the lab's sandbox and zygote (session.py); machines come from
-                      the zygote (zygote.py) and live as nodeinit.py says; the engine holds
+                      the zygote (zygote.py) and live as initplan.py says; the engine holds
                       them as node.Node handles.
 
 Run only inside the supervisor (root of the lab's user namespace, single-threaded). How a
 machine's namespaces nest, and why machine root cannot reach the supervisor's, is in
-nodeinit.py and docs/security.md.
+initplan.py and docs/security.md.
 """
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
     supervisor -> zygote:   ForkInit(layout)
     zygote -> supervisor:   Forked(pid) + [the supervisor's end of a socket to that init]
                             or Forked(error=...)
-    init -> supervisor:     Stage("ns")        + [its netns]: plug its links into it now
-    supervisor -> init:     Orders(...)        what to do once its links exist
+    init -> supervisor:     Stage("ns")        + [its netns, and the sysctls it hands over]:
+                                               write those, plug its links into it now
+    supervisor -> init:     Orders(...)        what to do once its links exist (as the NUL-
+                                               terminated words initplan.order_words makes:
+                                               nk-init is a C program)
     init -> supervisor:     Stage("rooted")    + [an O_PATH fd of its /dev/pts]
                             Stage("ready")     links up, sysctls and files done
                             (any stage may come back with error=...; then it dies)

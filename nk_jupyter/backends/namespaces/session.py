@@ -23,7 +23,8 @@ from ...linux import cgroups, netlink, ns, paths
 from .. import Context, Handle, MachinePlan, Plug, Profile, Ready
 from . import messages as m
 from .node import Node
-from .nodeinit import NodeLayout, host_top_level
+from .initplan import host_top_level, order_words
+from .messages import NodeLayout
 from .runtime_files import SHIMS
 from .userns import machines_userns
 
@@ -181,7 +182,7 @@ class NamespaceSession:
             try:
                 if report.error or node.netns_fd is None or len(fds) != len(report.sysctls):
                     raise OSError(report.error or "the machine's init sent no network namespace")
-                for (key, value), fd in zip(report.sysctls, fds):  # (nodeinit.TAKE_RTNL has the why)
+                for (key, value), fd in zip(report.sysctls, fds):  # (initplan.TAKE_RTNL has the why)
                     try:
                         os.write(fd, value.encode())
                     except OSError as e:
@@ -190,7 +191,7 @@ class NamespaceSession:
                 for fd in fds:
                     os.close(fd)
             plug(plan, node)
-            wire.send(sock, wire.encode(self._orders(plan, image)))
+            sock.sendall(order_words(self._orders(plan, image)))
         except Exception as e:  # pyroute2's NetlinkError is no OSError
             if not isinstance(e, (OSError, wire.ProtocolError, netlink.NetlinkError)):
                 raise

@@ -1,4 +1,4 @@
-"""The machines' user namespace U2, made once per lab (nodeinit.py has the whole nesting)."""
+"""The machines' user namespace U2, made once per lab (initplan.py has the whole nesting)."""
 from __future__ import annotations
 
 import os

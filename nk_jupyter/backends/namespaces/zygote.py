@@ -1,28 +1,31 @@
-"""The zygote: a small process that forks machine inits for the supervisor.
+"""The zygote: a small process that spawns machine inits for the supervisor.
 
-Forking the supervisor itself is slow (pyroute2 makes it ~30 MB); the zygote is forked
-before those imports, so each fork is cheap, and it works on the second core while the
-supervisor wires links. It is not dumpable, and neither is anything it forks until exec.
-Requests and answers travel on a socketpair (messages.ForkInit, messages.Forked).
-Per machine it unshares a mount and a pid namespace (both the lab user namespace's), forks
-the init into them and goes back home with setns: one fork per machine.
+It is forked before the supervisor's heavy imports (pyroute2) and holds few descriptors, so each
+spawn is cheap, and it works on the second core while the supervisor wires links. It is not
+dumpable. Requests and answers travel on a socketpair (messages.ForkInit, messages.Forked).
+Per machine it unshares a mount and a pid namespace (both the lab user namespace's),
+posix_spawns nk's static init (helpers/nk-init.c) into them with its plan (initplan.py) and
+goes back home with setns.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
 
-from ... import wire
+from ... import helpers, wire
 from ...linux import ns
-from . import nodeinit
-from .messages import ForkInit, Forked, Orders
-from .nodeinit import NodeLayout
+from ...linux.spawn import DEFAULT_SIGNALS
+from . import initplan
+from .initplan import LAB_FD, SOCK_FD, USERNS_FD
+from .messages import ForkInit, Forked, NodeLayout
 
 
 def start() -> tuple[int, socket.socket]:
     """Fork the zygote; returns (its pid, the supervisor's end of the socketpair)."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    program, tiny = helpers.path("nk-init"), initplan.tiny_init()  # (raises before the fork)
     pid = os.fork()
     if pid == 0:
         mine.close()
@@ -30,17 +33,17 @@ def start() -> tuple[int, socket.socket]:
             ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
             ns.not_dumpable()
             signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # machine inits are reaped by the supervisor
-            _serve(theirs)
+            _serve(theirs, program, tiny)
         finally:
             os._exit(0)
     theirs.close()
     return pid, mine
 
 
-def _serve(sock: socket.socket) -> None:
-    wire.decode(Orders, wire.encode(Orders()))  # its schema read once here, not in every init
+def _serve(sock: socket.socket, program: str, tiny: str) -> None:
     home = {k: os.open(f"/proc/self/ns/{f}", os.O_RDONLY | os.O_CLOEXEC)
             for k, f in (("mnt", "mnt"), ("pid", "pid_for_children"))}
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     while True:
         try:
             msg, _fds = wire.recv(sock)
@@ -48,7 +51,7 @@ def _serve(sock: socket.socket) -> None:
         except (EOFError, OSError, wire.ProtocolError):
             return
         try:
-            pid, theirs = fork_init(request.layout, home)
+            pid, theirs = spawn_init(request.layout, home, program, tiny, null)
         except OSError as e:
             wire.send(sock, wire.encode(Forked(error=str(e))))
             continue
@@ -56,25 +59,37 @@ def _serve(sock: socket.socket) -> None:
         theirs.close()
 
 
-def fork_init(lay: NodeLayout, home: dict[str, int]) -> tuple[int, socket.socket]:
-    """Fork a machine's init into a new mount and pid namespace; returns (pid, our socket to it)."""
+def spawn_init(lay: NodeLayout, home: dict[str, int], program: str, tiny: str, null: int
+               ) -> tuple[int, socket.socket]:
+    """Spawn a machine's init into a new mount and pid namespace; returns (pid, our socket to it)."""
+    argv = ["nk-init", *initplan.plan(lay, tiny)]
     theirs, mine = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    # its descriptors 3, 4, 5 (dup2s in order: a source below 6 is moved out of the way first)
+    originals = (mine.fileno(), lay.labfd, lay.usernsfd, null)
+    sources = [_above(fd, 5) for fd in originals]
+    actions = [(os.POSIX_SPAWN_DUP2, sources[3], i) for i in (0, 1, 2)]
+    actions += [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(sources, (SOCK_FD, LAB_FD, USERNS_FD))]
     try:
         ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWPID)
-        init = os.fork()
-        if init == 0:
-            try:
-                theirs.close()
-                os.setsid()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                nodeinit.run(lay, mine)
-            finally:
-                os._exit(1)
+        try:
+            pid = os.posix_spawn(program, argv, {}, file_actions=actions, setsid=True, setsigdef=DEFAULT_SIGNALS,
+                                 setsigmask=())
+        finally:
+            ns.setns(home["mnt"], ns.CLONE_NEWNS)
+            ns.setns(home["pid"], ns.CLONE_NEWPID)
+    except BaseException:
+        theirs.close()
+        raise
     finally:
-        ns.setns(home["mnt"], ns.CLONE_NEWNS)
-        ns.setns(home["pid"], ns.CLONE_NEWPID)
+        for fd, moved in zip(originals, sources):
+            if moved != fd:
+                os.close(moved)
         mine.close()
-    return init, theirs
+    return pid, theirs
+
+
+def _above(fd: int, low: int) -> int:
+    return fd if fd > low else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low + 1)
 
 
 class Zygote:

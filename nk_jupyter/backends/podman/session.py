@@ -5,7 +5,7 @@ Each image's tree arrives as a descriptor of a detached, read-only mount (host.p
 attached once under the lab's scratch space (STATE/mnt/.images/SLOT), in the supervisor's
 mount namespace, where every machine init forked after sees it. A machine's root is then an
 overlay: that tree below, the machine's own copy-on-write layer above, and nk's usual
-/proc, /sys, /dev, /run, /tmp, /hostlab and /shared (backends/namespaces/nodeinit.py).
+/proc, /sys, /dev, /run, /tmp, /hostlab and /shared (backends/namespaces/initplan.py).
 So an image machine has the same namespaces, limits and locks as any other; no container
 runtime or podman process runs while the lab does.
 """
