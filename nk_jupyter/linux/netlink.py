@@ -178,6 +178,7 @@ RTM_NEWLINK, NLMSG_ERROR = 16, 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFF_UP = 0x1
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 20, 28
+IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 31, 32
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFLA_BR_AGEING_TIME, IFLA_BR_STP_STATE, IFLA_BR_GROUP_FWD_MASK, IFLA_BR_MCAST_SNOOPING = 4, 5, 9, 23
 _IFINFO = struct.Struct("=BxHiII")  # struct ifinfomsg: family, type, index, flags, change
@@ -207,12 +208,19 @@ def _bridge_request(name: str, domain: str) -> bytes:
 
 
 def _veth_request(name: str, master: int, peer: str, mac: str, netns: int, mtu: int | None = None) -> bytes:
-    """ipr.link("add", ifname=name, kind="veth", master=master, state="up", peer={"ifname": peer,
-    "address": mac, "net_ns_fd": netns, "mtu": mtu}), as bytes (less its netlink header)."""
+    """ipr.link("add", ifname=name, kind="veth", master=master, state="up", num_tx_queues=1,
+    num_rx_queues=1, peer={"ifname": peer, "address": mac, "net_ns_fd": netns, "mtu": mtu,
+    "num_tx_queues": 1, "num_rx_queues": 1}), as bytes (less its netlink header).
+
+    One queue each way, as the kernel would set it anyway: said at creation, the kernel need not
+    change the number afterwards, which waits for an RCU grace period (synchronize_net) per end
+    while holding RTNL; slow whenever others wait for grace periods too (an ended lab's teardown)."""
+    one = _attr(IFLA_NUM_TX_QUEUES, struct.pack("=I", 1)) + _attr(IFLA_NUM_RX_QUEUES, struct.pack("=I", 1))
     far = (_attr(IFLA_IFNAME, peer.encode() + b"\0") + _attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
-           + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns)) + (_attr(IFLA_MTU, struct.pack("=I", mtu)) if mtu else b""))
+           + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns)) + (_attr(IFLA_MTU, struct.pack("=I", mtu)) if mtu else b"")
+           + one)
     return (_ifinfo(IFF_UP) + _attr(IFLA_IFNAME, name.encode() + b"\0") + _attr(IFLA_MASTER, struct.pack("=I", master))
-            + _linkinfo("veth", _attr(VETH_INFO_PEER, _ifinfo() + far)))
+            + one + _linkinfo("veth", _attr(VETH_INFO_PEER, _ifinfo() + far)))
 
 
 class _Requests:

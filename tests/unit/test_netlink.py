@@ -16,9 +16,10 @@ def _pyroute2(attrs: list) -> bytes:
 
 def test_veth_request_is_pyroute2_s():
     peer = [("IFLA_IFNAME", "eth3"), ("IFLA_ADDRESS", "02:42:0a:00:00:05"), ("IFLA_NET_NS_FD", 17)]
+    one = [("IFLA_NUM_TX_QUEUES", 1), ("IFLA_NUM_RX_QUEUES", 1)]
     for mtu in (None, 9000):
-        far = peer + ([("IFLA_MTU", mtu)] if mtu else [])
-        want = _pyroute2([("IFLA_IFNAME", "nkv12.3"), ("IFLA_MASTER", 42), ("IFLA_LINKINFO", {"attrs": [
+        far = peer + ([("IFLA_MTU", mtu)] if mtu else []) + one
+        want = _pyroute2([("IFLA_IFNAME", "nkv12.3"), ("IFLA_MASTER", 42), *one, ("IFLA_LINKINFO", {"attrs": [
             ("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"attrs": far})]})]})])
         assert netlink._veth_request("nkv12.3", 42, "eth3", "02:42:0a:00:00:05", 17, mtu) == want
 
