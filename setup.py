@@ -3,7 +3,8 @@
 nk_jupyter/helpers/*.c are compiled (static: they run where no host library may) into
 nk_jupyter/helpers/ of the build (of the source tree for an editable install). They need a C
 compiler and the static C library (Debian: gcc libc6-dev); without them the install fails
-with that message rather than make a nk that cannot start a command.
+with that message rather than make a nk that cannot start a machine. The wheel is tagged
+for the platform it was built on.
 """
 import os
 import shlex
@@ -11,6 +12,7 @@ import subprocess
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.dist import Distribution
 
 HELPERS = ("nk-enter", "nk-init", "nk-userns")
 CFLAGS = ("-Os", "-s", "-Wall", "-Wextra", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong")
@@ -42,4 +44,11 @@ class BuildWithHelpers(build_py):
             compile_helper(os.path.join(here, f"{name}.c"), os.path.join(where, name))
 
 
-setup(cmdclass={"build_py": BuildWithHelpers})
+class WithPrograms(Distribution):
+    """The wheel holds programs built for this machine's architecture: it is tagged for it."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
+setup(cmdclass={"build_py": BuildWithHelpers}, distclass=WithPrograms)

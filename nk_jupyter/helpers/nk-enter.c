@@ -39,15 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Close every descriptor from `first` on (whatever its parent let it inherit). */
-static void close_from(int first)
-{
-	if (close_range((unsigned)first, ~0U, 0) == 0)
-		return;
-	long most = sysconf(_SC_OPEN_MAX);
-	for (long fd = first; fd < (most > 0 ? most : 1024); fd++)
-		close((int)fd);
-}
+#include "common.h"
 
 #define INIT_PIDFD 3
 #define MACHINE_NS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -52,6 +53,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common.h"
 
 #define SOCK 3
 #define LABFD 4
@@ -309,9 +312,25 @@ static int subdir(int dirfd, const char *rel)
 	return fd;
 }
 
-/* "lab LABDIR ROOT": /hostlab and /shared bound by descriptor (see nodeinit.py's history in
- * initplan.py): the lab folder opened again here must be the very folder the supervisor opened;
- * a repository's folders are read-only; shared must be a real folder beneath it. */
+static void path_of(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		die("a path of %s", fmt);
+	}
+}
+
+/* "lab LABDIR ROOT": /hostlab and /shared bound by descriptor: the lab folder opened again here
+ * (a bind needs a descriptor of this mount namespace) must be the very folder the supervisor
+ * opened; shared must be a real folder beneath it at this instant. A repository's folder is
+ * made read-only (its hooks and config would run as the user later): a detached read-only copy
+ * of the very folder found beneath the lab folder, attached by descriptor on that same folder
+ * seen through /hostlab, so a running machine swapping it for a symlink meanwhile cannot send
+ * the mount anywhere else (this machine then fails to boot). */
 static void mount_lab(const char *labdir, const char *root)
 {
 	int here = open(labdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -325,46 +344,58 @@ static void mount_lab(const char *labdir, const char *root)
 		die("the lab folder %s was replaced while the lab runs", labdir);
 	}
 	char src[64], dst[4096];
-	snprintf(src, sizeof src, "/proc/self/fd/%d", here);
-	snprintf(dst, sizeof dst, "%s/hostlab", root);
+	path_of(src, sizeof src, "/proc/self/fd/%d", here);
+	path_of(dst, sizeof dst, "%s/hostlab", root);
 	do_mount(src, dst, NULL, MS_BIND, NULL);
+	int hostlab = open(dst, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (hostlab < 0)
+		die("open %s", dst);
 	static const char *vcs[] = {".git", ".hg", ".svn"};
 	for (size_t i = 0; i < sizeof vcs / sizeof *vcs; i++) {
 		int repo = subdir(here, vcs[i]);
 		if (repo < 0)
 			continue;
-		snprintf(src, sizeof src, "/proc/self/fd/%d", repo);
-		snprintf(dst, sizeof dst, "%s/hostlab/%s", root, vcs[i]);
-		bind_ro(src, dst);
+		int tree = (int)syscall(SYS_open_tree, repo, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (tree < 0)
+			die("open_tree %s", vcs[i]);
+		struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+		if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)
+			die("mount_setattr %s", vcs[i]);
+		int at = subdir(hostlab, vcs[i]);
+		struct stat r, t;
+		if (at < 0 || fstat(repo, &r) < 0 || fstat(at, &t) < 0 || r.st_dev != t.st_dev || r.st_ino != t.st_ino) {
+			errno = ESTALE;
+			die("the lab folder's %s changed while the machine booted", vcs[i]);
+		}
+		if (syscall(SYS_move_mount, tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			die("move_mount %s", vcs[i]);
+		close(at);
+		close(tree);
 		close(repo);
 	}
+	close(hostlab);
 	int shared = subdir(here, "shared");
 	if (shared >= 0) {
-		snprintf(src, sizeof src, "/proc/self/fd/%d", shared);
-		snprintf(dst, sizeof dst, "%s/shared", root);
+		path_of(src, sizeof src, "/proc/self/fd/%d", shared);
+		path_of(dst, sizeof dst, "%s/shared", root);
 		do_mount(src, dst, NULL, MS_BIND, NULL);
 		close(shared);
 	}
 	close(here);
 }
 
+/* Make root the new / and drop every view of the host (the old root is stacked on the new one
+ * by pivot_root(".", ".") and detached from there: no folder of the machine's is needed). */
 static void pivot(const char *root)
 {
-	char old[4096];
-	snprintf(old, sizeof old, "%s/.nk-oldroot", root);
-	struct stat st;
-	if (lstat(old, &st) == 0 && (S_ISDIR(st.st_mode) ? rmdir(old) : unlink(old)) < 0)
-		die("cannot clear %s", old);  /* (left by a machine killed while it booted) */
-	if (mkdir(old, 0700) < 0)
-		die("mkdir %s", old);
-	if (syscall(SYS_pivot_root, root, old) < 0)
+	if (chdir(root) < 0)
+		die("chdir %s", root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		die("pivot_root %s", root);
+	if (umount2(".", MNT_DETACH) < 0)
+		die("umount the old root");
 	if (chdir("/") < 0)
 		die("chdir /");
-	if (umount2("/.nk-oldroot", MNT_DETACH) < 0)
-		die("umount /.nk-oldroot");
-	if (rmdir("/.nk-oldroot") < 0)
-		die("rmdir /.nk-oldroot");
 }
 
 /* -- the machine's user namespace ------------------------------------------------------------ */
@@ -453,11 +484,17 @@ static void mirror_idmaps(void)
 		close(fd);
 		in[n] = 0;
 		size_t used = 0;
+		out[0] = 0;
 		for (char *line = strtok(in, "\n"); line; line = strtok(NULL, "\n")) {
 			unsigned long inner, outer, count;
 			if (sscanf(line, "%lu %lu %lu", &inner, &outer, &count) != 3)
 				continue;
-			used += (size_t)snprintf(out + used, sizeof out - used, "%lu %lu %lu\n", inner, inner, count);
+			int n = snprintf(out + used, sizeof out - used, "%lu %lu %lu\n", inner, inner, count);
+			if (n < 0 || (size_t)n >= sizeof out - used) {
+				errno = E2BIG;
+				die("the ID map of %s", path);
+			}
+			used += (size_t)n;
 		}
 		snprintf(path, sizeof path, "/proc/%d/%s", (int)helper, maps[i]);
 		write_text(path, out);
@@ -922,9 +959,11 @@ static void reap_forever(void)
 	close(SOCK);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);  /* the kernel reaps the orphans that come to pid 1 */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 	for (;;)
-		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
-			pause();
+		pause();
 }
 
 /* -- the plan -------------------------------------------------------------------------------- */
@@ -945,9 +984,7 @@ int main(int argc, char **argv)
 	for (int fd = SOCK; fd <= USERNSFD; fd++)  /* (the socket closes with the exec of catatonit) */
 		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 			die("descriptor %d", fd);
-	if (close_range(USERNSFD + 1, ~0U, 0) < 0)
-		for (int fd = USERNSFD + 1; fd < 1024; fd++)
-			close(fd);
+	close_from(USERNSFD + 1);
 	double root_s = 0, root_cpu = 0;
 	int pts = -1;
 	for (int i = 1; i < argc; i++) {
@@ -958,7 +995,10 @@ int main(int argc, char **argv)
 			name = argv[++i];
 		} else if (!strcmp(op, "cgroup") && need(argc, i, 1, op)) {  /* before anything forks */
 			char path[4096];
-			snprintf(path, sizeof path, "%s/cgroup.procs", argv[++i]);
+			if (snprintf(path, sizeof path, "%s/cgroup.procs", argv[++i]) >= (int)sizeof path) {
+				errno = ENAMETOOLONG;
+				die("cgroup %s", argv[i]);
+			}
 			write_text(path, "0");
 		} else if (!strcmp(op, "userns") && need(argc, i, 2, op)) {
 			uid_t uid = (uid_t)number(argv[i + 1], 10);
@@ -983,7 +1023,11 @@ int main(int argc, char **argv)
 			int fd = sysctl_path(argv[i + 1], path, sizeof path) < 0 ? -1 : open(path, O_WRONLY | O_CLOEXEC);
 			if (fd < 0 && errno != ENOENT)
 				die("sysctl %s", argv[i + 1]);
-			if (fd >= 0 && nhanded < MAX_HANDED) {
+			if (fd >= 0 && nhanded == MAX_HANDED) {
+				errno = E2BIG;
+				die("more than %d sysctls to hand over", MAX_HANDED);
+			}
+			if (fd >= 0) {
 				handed[nhanded] = fd;
 				handed_kv[nhanded][0] = argv[i + 1];
 				handed_kv[nhanded++][1] = argv[i + 2];
@@ -1103,8 +1147,13 @@ int main(int argc, char **argv)
 	char *orders = recv_frame(&size);
 	char *words[4096];
 	int n = 0;
-	for (char *p = orders; p < orders + size && n < 4096; p += strlen(p) + 1)
+	for (char *p = orders; p < orders + size; p += strlen(p) + 1) {
+		if (n == 4096) {
+			errno = E2BIG;
+			die("the orders hold more than 4096 words");
+		}
 		words[n++] = p;
+	}
 	puts_(&warnings, "");
 	follow(words, n);
 	b.len = 0;

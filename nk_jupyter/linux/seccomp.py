@@ -11,9 +11,10 @@ grants by uid alone must be taken away from machines:
     mknod(at)) fails with EPERM; openat2, whose mode the filter cannot see, fails with ENOSYS
     (callers fall back to openat).
 Other ABIs (i386, x32 on x86_64) are refused with ENOSYS, so they cannot go around it.
-Installed by the supervisor on itself once its zygote exists (machine inits, forked by the
-zygote, run only nk's code until they exec catatonit); every nsenter, command and daemon in a
-machine inherits it. Root of the lab's user namespace may install it without no_new_privs.
+Installed by the supervisor on itself once its zygote exists, and by the zygote on itself: every
+machine's init and the catatonit it becomes (machine root may ptrace its pid 1), every nk-enter,
+command and daemon in a machine inherits it. Root of the lab's user namespace may install it
+without no_new_privs.
 """
 from __future__ import annotations
 

@@ -89,6 +89,8 @@ def parse_sysctl(value: str) -> tuple[str, str]:
         raise OptionValueError(f"expected net.KEY=VALUE, not {value!r}")
     if not m.group(1).startswith("net."):
         raise OptionValueError(f"only net.* sysctls can be set per machine, not {m.group(1)!r}")
+    if "\0" in value:
+        raise OptionValueError("a sysctl value cannot hold a NUL character")
     return m.group(1), m.group(2).strip()
 
 

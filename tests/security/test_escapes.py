@@ -273,6 +273,29 @@ def test_no_keys_and_no_setuid_files_for_machines(make_lab, started):
     assert lab.run("pc1", "chmod 755 /hostlab/prog && chmod g+w /hostlab/prog").status == 0  # plain modes work
 
 
+def test_a_machine_s_pid_1_cannot_make_a_setuid_file_for_its_root(make_lab, started):
+    """Machine root ptraces its pid 1 (catatonit: exec'd as machine root, so it may) and injects
+    chmod 4755 on a shell it copied into /hostlab: pid 1 is under the same filter as the rest of
+    the lab, so the lab folder never gets a file that runs as the user. A plain chmod injected the
+    same way works (the attack itself runs)."""
+    import platform
+    import pytest
+    if platform.machine() != "x86_64":
+        pytest.skip("the injector speaks x86_64")
+    folder = make_lab({"lab.conf": "pc1[0]=A\n"})
+    shutil.copy(Path(__file__).with_name("inject.py"), folder / "inject.py")
+    lab, _ = started(folder)
+    assert lab.run("pc1", "cp /bin/sh /hostlab/sh; chmod 700 /hostlab/sh").ok
+    control = lab.run("pc1", "python3 /hostlab/inject.py /hostlab/sh 755")
+    assert control.stdout.strip() == "0", control
+    assert (folder / "sh").stat().st_mode & 0o7777 == 0o755  # pid 1 really did chmod
+    attack = lab.run("pc1", "python3 /hostlab/inject.py /hostlab/sh 4755")
+    assert attack.stdout.strip() == str(-1), attack  # -EPERM from the filter
+    assert not (folder / "sh").stat().st_mode & 0o6000
+    assert lab.run("pc1", "grep -E '^Seccomp:' /proc/1/status").stdout.split() == ["Seccomp:", "2"]
+    assert lab.run("pc1", "true").ok  # pid 1 goes on as before
+
+
 def test_a_machine_cannot_use_up_the_users_inotify_instances(make_lab, started):
     host = int(Path("/proc/sys/user/max_inotify_instances").read_text())
     probe = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nn = 0\n"

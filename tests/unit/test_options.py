@@ -137,3 +137,11 @@ def test_ports_and_shapes() -> None:
                 ("shape", "eth0 rate=100gbit"), ("shape", "eth0 delay=99999999s"), ("shape", "eth0 rate=١mbit")):
         with pytest.raises(OptionValueError):
             opts_with(bad)
+
+
+def test_a_sysctl_value_with_a_nul_is_refused():
+    """A machine's init reads its orders as NUL-terminated words: a NUL in a value would make two."""
+    from nk_jupyter.model.options import parse_sysctl
+    with pytest.raises(OptionValueError, match="NUL"):
+        parse_sysctl("net.ipv4.ip_forward=1\0copy\0/hostlab")
+    assert parse_sysctl("net.ipv4.ip_forward=1") == ("net.ipv4.ip_forward", "1")

@@ -185,5 +185,7 @@ def order_words(orders: Orders) -> bytes:
     if orders.nameserver:  # an uplink's DNS (a machine folder's own resolv.conf is copied after)
         words += ["nameserver", orders.nameserver]
     words += [w for folder in orders.copy for w in ("copy", folder)]  # shared/, then MACHINE/, over /
+    if any("\0" in w for w in words):  # (one word must stay one word)
+        raise ValueError("an order holds a NUL character")
     body = b"".join(w.encode() + b"\0" for w in words)
     return struct.pack("<I", len(body)) + body

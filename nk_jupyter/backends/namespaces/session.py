@@ -193,7 +193,7 @@ class NamespaceSession:
             plug(plan, node)
             sock.sendall(order_words(self._orders(plan, image)))
         except Exception as e:  # pyroute2's NetlinkError is no OSError
-            if not isinstance(e, (OSError, wire.ProtocolError, netlink.NetlinkError)):
+            if not isinstance(e, (OSError, ValueError, wire.ProtocolError, netlink.NetlinkError)):
                 raise
             why = self._report(sock, m.Stage).error if not node.alive() else None
             sock.close()

@@ -32,6 +32,8 @@ def start() -> tuple[int, socket.socket]:
         try:
             ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
             ns.not_dumpable()
+            from ...linux import seccomp
+            seccomp.install()  # machines' inits and their pid 1 (catatonit) are filtered as all the lab is
             signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # machine inits are reaped by the supervisor
             _serve(theirs, program, tiny)
         finally:
