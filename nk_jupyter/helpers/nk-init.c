@@ -41,8 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>  /* (before linux/mount.h: older C libraries clash the other way round) */
 #include <linux/mount.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -738,7 +738,7 @@ static void open_to_all(const char *path, int is_file, void *arg)
 	struct stat st;
 	if (!strcmp(path, "/var/www") || lstat(path, &st) < 0)
 		return;
-	mode_t m = st.st_mode & 07777;
+	mode_t m = st.st_mode & 01777;  /* (no set-ID bits: the filter refuses them) */
 	mode_t execute = (!is_file || (m & 0111)) ? 0111 : 0;
 	chmod(path, m | 0666 | execute);
 }

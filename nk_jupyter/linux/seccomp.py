@@ -7,9 +7,10 @@ grants by uid alone must be taken away from machines:
     keyring, so nothing it starts possesses the user's session keys;
   - setuid and setgid files: a machine writes /hostlab as the user, and a setuid file there
     would run as the user for anyone who can reach it. Setting S_ISUID/S_ISGID by chmod,
-    fchmod(at|at2), or creating a file or folder with them (open, openat, creat, mkdir(at),
-    mknod(at)) fails with EPERM; openat2, whose mode the filter cannot see, fails with ENOSYS
-    (callers fall back to openat).
+    fchmod(at|at2), or creating a file or folder with them (open, openat with O_CREAT or
+    O_TMPFILE, creat, mkdir(at), mknod(at)) fails with EPERM; openat2 and io_uring (whose
+    openat and mkdirat the filter cannot see) fail with ENOSYS (callers fall back to openat
+    and plain system calls).
 Other ABIs (i386, x32 on x86_64) are refused with ENOSYS, so they cannot go around it.
 Installed by the supervisor on itself once its zygote exists, and by the zygote on itself: every
 machine's init and the catatonit it becomes (machine root may ptrace its pid 1), every nk-enter,
@@ -33,15 +34,18 @@ SECCOMP_RET_ERRNO = 0x00050000
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SUID_BITS = 0o6000
 O_CREAT = 0o100
+O_TMPFILE_BIT = 0o20000000  # __O_TMPFILE (x86_64, aarch64): it creates a file with the mode too
 
 # (audit arch, {syscall: number}) per machine; -1: not on this architecture
 ARCHES = {
     "x86_64": (0xC000003E, {"keyctl": 250, "add_key": 248, "request_key": 249, "chmod": 90, "fchmod": 91,
                             "fchmodat": 268, "fchmodat2": 452, "open": 2, "openat": 257, "creat": 85,
-                            "mkdir": 83, "mkdirat": 258, "mknod": 133, "mknodat": 259, "openat2": 437}),
+                            "mkdir": 83, "mkdirat": 258, "mknod": 133, "mknodat": 259, "openat2": 437,
+                            "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}),
     "aarch64": (0xC00000B7, {"keyctl": 219, "add_key": 217, "request_key": 218, "chmod": -1, "fchmod": 52,
                              "fchmodat": 53, "fchmodat2": 452, "open": -1, "openat": 56, "creat": -1,
-                             "mkdir": -1, "mkdirat": 34, "mknod": -1, "mknodat": 33, "openat2": 437}),
+                             "mkdir": -1, "mkdirat": 34, "mknod": -1, "mknodat": 33, "openat2": 437,
+                             "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}),
 }
 # which argument holds the mode, and (for open-like calls) which holds the flags
 MODE_ARG = {"chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2, "mkdir": 1, "mkdirat": 2, "mknod": 1,
@@ -65,8 +69,9 @@ def _program(arch: int, nrs: dict[str, int]) -> list[bytes]:
     for name in ("keyctl", "add_key", "request_key"):
         if nrs[name] >= 0:
             out += [_jump(_JEQ_K, nrs[name], 0, 1), _stmt(_RET_K, deny)]
-    if nrs["openat2"] >= 0:
-        out += [_jump(_JEQ_K, nrs["openat2"], 0, 1), _stmt(_RET_K, nosys)]
+    for name in ("openat2", "io_uring_setup", "io_uring_enter", "io_uring_register"):
+        if nrs[name] >= 0:  # their modes are out of the filter's sight (io_uring's openat, mkdirat)
+            out += [_jump(_JEQ_K, nrs[name], 0, 1), _stmt(_RET_K, nosys)]
     for name, arg in MODE_ARG.items():
         if nrs[name] >= 0:  # nr == N and (mode & 06000) -> deny; reload nr after
             out += [_jump(_JEQ_K, nrs[name], 0, 4), _stmt(_LD_W_ABS, 16 + 8 * arg),
@@ -77,9 +82,9 @@ def _program(arch: int, nrs: dict[str, int]) -> list[bytes]:
         if flags is None:  # creat: always creates
             out += [_jump(_JEQ_K, nrs[name], 0, 4), _stmt(_LD_W_ABS, 16 + 8 * mode),
                     _jump(_JSET_K, SUID_BITS, 0, 1), _stmt(_RET_K, deny), _stmt(_LD_W_ABS, 0)]
-        else:  # nr == N and (flags & O_CREAT) and (mode & 06000) -> deny
+        else:  # nr == N and (flags & (O_CREAT | O_TMPFILE)) and (mode & 06000) -> deny
             out += [_jump(_JEQ_K, nrs[name], 0, 6), _stmt(_LD_W_ABS, 16 + 8 * flags),
-                    _jump(_JSET_K, O_CREAT, 0, 3), _stmt(_LD_W_ABS, 16 + 8 * mode),
+                    _jump(_JSET_K, O_CREAT | O_TMPFILE_BIT, 0, 3), _stmt(_LD_W_ABS, 16 + 8 * mode),
                     _jump(_JSET_K, SUID_BITS, 0, 1), _stmt(_RET_K, deny), _stmt(_LD_W_ABS, 0)]
     out.append(_stmt(_RET_K, SECCOMP_RET_ALLOW))
     return out

@@ -263,13 +263,25 @@ def test_no_keys_and_no_setuid_files_for_machines(make_lab, started):
              "    try: os.chmod('/hostlab/prog', mode); print('CHMOD', oct(mode))\n"
              "    except PermissionError: print('refused', oct(mode))\n"
              "try: os.close(os.open('/hostlab/prog2', os.O_CREAT | os.O_WRONLY, 0o4755)); print('mode', oct(os.stat('/hostlab/prog2').st_mode))\n"
-             "except PermissionError: print('refused create')\n")
+             "except PermissionError: print('refused create')\n"
+             # an unnamed file made with the mode (O_TMPFILE), then given a name
+             "try:\n"
+             "    fd = os.open('/hostlab', os.O_TMPFILE | os.O_WRONLY, 0o4755); print('TMPFILE', oct(os.fstat(fd).st_mode))\n"
+             "    try: os.link(f'/proc/self/fd/{fd}', '/hostlab/prog3', follow_symlinks=True)\n"
+             "    except OSError as e: print('no link', e)\n"
+             "except PermissionError: print('refused tmpfile')\n"
+             # io_uring's own openat/mkdirat never pass the filter: the ring cannot be made at all
+             "params = ctypes.create_string_buffer(120)\n"
+             "r = libc.syscall(425, 8, params)\n"
+             "print('io_uring_setup', r, ctypes.get_errno())\n")
     folder = make_lab({"lab.conf": "pc1[0]=A\n", "probe.py": probe})
     lab, _ = started(folder)
     out = lab.run("pc1", "python3 /hostlab/probe.py").stdout
     assert "keyctl -1 1" in out and "keys ''" in out, out
-    assert "CHMOD" not in out and out.count("refused") == 3, out
+    assert "CHMOD" not in out and "TMPFILE" not in out and out.count("refused") == 4, out
+    assert "io_uring_setup -1 38" in out, out  # ENOSYS
     assert not (folder / "prog").stat().st_mode & 0o6000
+    assert not (folder / "prog3").exists()
     assert lab.run("pc1", "chmod 755 /hostlab/prog && chmod g+w /hostlab/prog").status == 0  # plain modes work
 
 

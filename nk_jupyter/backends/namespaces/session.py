@@ -9,6 +9,7 @@ At most WINDOW requests are in flight to the zygote (more would fill its socket 
 """
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import socket
@@ -191,9 +192,13 @@ class NamespaceSession:
                 for fd in fds:
                     os.close(fd)
             plug(plan, node)
-            sock.sendall(order_words(self._orders(plan, image)))
+            try:
+                frame = order_words(self._orders(plan, image))
+            except ValueError as e:
+                raise OSError(errno.EINVAL, str(e)) from None
+            sock.sendall(frame)
         except Exception as e:  # pyroute2's NetlinkError is no OSError
-            if not isinstance(e, (OSError, ValueError, wire.ProtocolError, netlink.NetlinkError)):
+            if not isinstance(e, (OSError, wire.ProtocolError, netlink.NetlinkError)):
                 raise
             why = self._report(sock, m.Stage).error if not node.alive() else None
             sock.close()
