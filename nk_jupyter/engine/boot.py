@@ -144,7 +144,7 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
     timed_out_after = []
 
     def timed_out() -> None:
-        handle.signal(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nsenter
+        handle.signal(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nk-enter
         timed_out_after.append(timeout)
 
     timer = loop.call_later(timeout, timed_out)

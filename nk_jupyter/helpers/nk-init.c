@@ -196,14 +196,30 @@ static void write_text(const char *path, const char *text)
 	close(fd);
 }
 
-static int sysctl_path(const char *key, char *out, size_t size)
+/* A sysctl of this netns, opened for writing ("net.ipv4.ip_forward": /proc/sys/net/ipv4/ip_forward). */
+static int open_sysctl(const char *key)
 {
-	if (snprintf(out, size, "/proc/sys/%s", key) >= (int)size)
+	char path[512];
+	if (snprintf(path, sizeof path, "/proc/sys/%s", key) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
 		return -1;
-	for (char *p = out + 10; *p; p++)
+	}
+	for (char *p = path + 10; *p; p++)
 		if (*p == '.')
 			*p = '/';
-	return 0;
+	return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+static int write_sysctl(const char *key, const char *value)
+{
+	int fd = open_sysctl(key);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, value, strlen(value));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n < 0 ? -1 : 0;
 }
 
 static unsigned long number(const char *text, int base)
@@ -415,40 +431,7 @@ static void make_userns(uid_t uid, rlim_t nproc)
 		close(LABFD);
 		close(status[0]);
 		close(release[1]);
-		const char *step = "setns";
-		if (setns(USERNSFD, CLONE_NEWUSER) < 0)
-			goto failed;
-		if (uid) {  /* (a single-ID lab has only uid 0, and setgroups denied) */
-			step = "setgroups";
-			if (setgroups(0, NULL) < 0)
-				goto failed;
-			step = "setresuid";
-			if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
-				goto failed;
-		}
-		struct rlimit limit = {nproc, nproc};
-		close(USERNSFD);
-		step = "setrlimit";
-		if (setrlimit(RLIMIT_NPROC, &limit) < 0)
-			goto failed;
-		step = "prctl";
-		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)  /* (its parent writes its map) */
-			goto failed;
-		step = "unshare";
-		if (unshare(CLONE_NEWUSER | MACHINE_NS) < 0)
-			goto failed;
-		if (write(status[1], "u", 1) != 1)
-			_exit(1);
-		close(status[1]);
-		char byte;
-		for (;;) {
-			ssize_t n = read(release[0], &byte, 1);
-			if (n == 0 || (n < 0 && errno != EINTR))
-				_exit(0);
-		}
-failed:
-		dprintf(status[1], "e%s: %s", step, strerror(errno));
-		_exit(1);
+		own_new_namespaces(USERNSFD, uid, nproc, CLONE_NEWUSER | MACHINE_NS, status[1], release[0]);
 	}
 	close(status[1]);
 	close(release[0]);
@@ -879,13 +862,9 @@ static void follow(char **words, int n)
 		if (!strcmp(op, "up") && i + 1 < n) {
 			set_up(words[++i]);
 		} else if (!strcmp(op, "sysctl") && i + 2 < n) {
-			char path[512];
 			const char *key = words[++i], *value = words[++i];
-			int fd = sysctl_path(key, path, sizeof path) < 0 ? -1 : open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, value, strlen(value)) < 0)
+			if (write_sysctl(key, value) < 0)
 				warn("sysctl %s=%s: %s", key, value, strerror(errno));
-			if (fd >= 0)
-				close(fd);
 		} else if (!strcmp(op, "sh") && i + 1 < n) {  /* Netkit labs' #!/bin/sh may be bash's */
 			const char *sh = words[++i];
 			char now[256], there[256];
@@ -1007,20 +986,11 @@ int main(int argc, char **argv)
 			if (sethostname(name, strlen(name)) < 0)
 				die("sethostname");
 		} else if (!strcmp(op, "sysctl") && need(argc, i, 2, op)) {  /* before any interface exists */
-			char path[512];
-			if (sysctl_path(argv[i + 1], path, sizeof path) == 0) {
-				int fd = open(path, O_WRONLY | O_CLOEXEC);
-				if (fd < 0 && errno != ENOENT)  /* (e.g. a host booted with ipv6.disable=1) */
-					die("sysctl %s", argv[i + 1]);
-				if (fd >= 0 && write(fd, argv[i + 2], strlen(argv[i + 2])) < 0)
-					die("sysctl %s=%s", argv[i + 1], argv[i + 2]);
-				if (fd >= 0)
-					close(fd);
-			}
+			if (write_sysctl(argv[i + 1], argv[i + 2]) < 0 && errno != ENOENT)  /* (e.g. ipv6.disable=1) */
+				die("sysctl %s=%s", argv[i + 1], argv[i + 2]);
 			i += 2;
 		} else if (!strcmp(op, "handsysctl") && need(argc, i, 2, op)) {  /* (initplan.TAKE_RTNL) */
-			char path[512];
-			int fd = sysctl_path(argv[i + 1], path, sizeof path) < 0 ? -1 : open(path, O_WRONLY | O_CLOEXEC);
+			int fd = open_sysctl(argv[i + 1]);
 			if (fd < 0 && errno != ENOENT)
 				die("sysctl %s", argv[i + 1]);
 			if (fd >= 0 && nhanded == MAX_HANDED) {

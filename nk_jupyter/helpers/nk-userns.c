@@ -68,33 +68,5 @@ int main(int argc, char **argv)
 	}
 	close_from(join ? JOIN + 1 : JOIN);
 	close(2);  /* (its errors go on the status pipe) */
-	if (join) {
-		if (setns(JOIN, CLONE_NEWUSER) < 0)
-			fail("setns");
-		close(JOIN);
-	}
-	if (uid) {
-		if (setgroups(0, NULL) < 0)
-			fail("setgroups");
-		if (setresgid(uid, uid, uid) < 0)
-			fail("setresgid");
-		if (setresuid(uid, uid, uid) < 0)
-			fail("setresuid");
-	}
-	struct rlimit limit = {nproc, nproc};
-	if (setrlimit(RLIMIT_NPROC, &limit) < 0)
-		fail("setrlimit NPROC");
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		fail("prctl");
-	if (unshare(flags) < 0)
-		fail("unshare");
-	if (write(STATUS, "u", 1) != 1)
-		_exit(1);
-	close(STATUS);
-	for (;;) {
-		char byte;
-		ssize_t n = read(RELEASE, &byte, 1);
-		if (n == 0 || (n < 0 && errno != EINTR))
-			return 0;
-	}
+	own_new_namespaces(join ? JOIN : -1, uid, nproc, flags, STATUS, RELEASE);
 }

@@ -68,7 +68,7 @@ def probe(pid: int, first: bool = True) -> bool:
     if first:
         stats["pids"] += 1
     try:
-        early = open(f"/proc/{pid}/comm").read().strip() in ("nk-enter", "nsenter", "setsid", "env")
+        early = open(f"/proc/{pid}/comm").read().strip() == "nk-enter"
     except OSError:
         pass
     if first and early:
