@@ -1,12 +1,15 @@
 """nk's own small static programs (C, built when nk is installed: setup.py).
 
 nk-enter.c: how every command enters a machine (backends/namespaces/node.py).
+nk-init.c: each machine's first process, carrying out initplan.py's plan (backends/namespaces/zygote.py).
+nk-userns.c: a user namespace made as a uid of the lab's (linux/ns.py, Unsharer).
 """
 from __future__ import annotations
 
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAMS = ("nk-enter", "nk-init", "nk-userns")  # (setup.py builds each from its .c)
 
 
 def path(name: str) -> str:

@@ -185,15 +185,22 @@ static double since(clockid_t clock, const struct timespec *from)
 }
 
 /* -- small file operations ------------------------------------------------------------------ */
+/* Write text to fd (opened or -1) and close it: 0, or -1 with errno. */
+static int write_closing(int fd, const char *text)
+{
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
 static void write_text(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("open %s", path);
-	ssize_t n = write(fd, text, strlen(text));
-	if (n != (ssize_t)strlen(text))
+	if (write_closing(open(path, O_WRONLY | O_CLOEXEC), text) < 0)
 		die("write %s", path);
-	close(fd);
 }
 
 /* A sysctl of this netns, opened for writing ("net.ipv4.ip_forward": /proc/sys/net/ipv4/ip_forward). */
@@ -212,14 +219,7 @@ static int open_sysctl(const char *key)
 
 static int write_sysctl(const char *key, const char *value)
 {
-	int fd = open_sysctl(key);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, value, strlen(value));
-	int err = errno;
-	close(fd);
-	errno = err;
-	return n < 0 ? -1 : 0;
+	return write_closing(open_sysctl(key), value);
 }
 
 static unsigned long number(const char *text, int base)
@@ -514,14 +514,7 @@ static void set_up(const char *ifname)
 
 static int write_file(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	int err = errno;
-	close(fd);
-	errno = err;
-	return n == (ssize_t)strlen(text) ? 0 : -1;
+	return write_closing(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666), text);
 }
 
 /* Copying a lab folder over / (Netkit's first boot). */

@@ -62,7 +62,8 @@ def check() -> list[str]:
     warnings = []
     _pod_check()
     from .. import helpers
-    helpers.path("nk-enter")  # (raises, naming the fix)
+    for program in helpers.PROGRAMS:
+        helpers.path(program)  # (raises, naming the fix)
     if _read("/proc/sys/user/max_user_namespaces") == "0":
         raise HostSetupError("user namespaces are disabled (user.max_user_namespaces=0); enable them with: "
                              "sudo sysctl -w user.max_user_namespaces=28633")
