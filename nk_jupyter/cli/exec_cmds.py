@@ -73,6 +73,7 @@ def _interactive(lab, machine: str | None, argv: list[str] | None) -> int:
         while True:
             ready, _, _ = select.select(fds, [], [])
             if running.fileno() in ready:
+                _drain(master, screen)
                 break
             if 0 in ready:
                 data = os.read(0, 4096)
@@ -94,6 +95,22 @@ def _interactive(lab, machine: str | None, argv: list[str] | None) -> int:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
         os.close(master)
     return running.wait()
+
+
+def _drain(master: int, screen) -> None:
+    """Copy what the program wrote just before it exited: a pty hands written data to its reader
+    asynchronously, and a busy reader may find both waiting. Stops at EOF (every writer gone), or
+    after a quiet 0.2 s or 2 s in all (a background program of the machine may hold the terminal)."""
+    import time
+    end = time.monotonic() + 2
+    while time.monotonic() < end and select.select([master], [], [], 0.2)[0]:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        write_all(1, screen.feed(data))
 
 
 COMMANDS = {

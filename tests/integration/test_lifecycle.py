@@ -172,6 +172,35 @@ def test_vconnect_and_shell_are_interactive(make_lab, started):
     assert b"nkd0" in out and b"\r\n0\r\n" in out
 
 
+def test_vconnect_keeps_what_the_shell_wrote_just_before_it_exited(make_lab, started):
+    """When vconnect wakes to find both the shell's last output and its exit waiting (a busy
+    machine, a descheduled reader), the output still reaches the user; the sidebar terminals
+    run vconnect too. vconnect is stopped while the shell writes and exits."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\n"}))
+    p = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "vconnect", "-d", str(lab.directory), "pc1"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"sleep 1; echo last-words-$((6*7)); exit\n")
+        p.stdin.close()
+        seen, deadline = b"", time.monotonic() + 30
+        while seen.count(b"sleep 1") < 2 and time.monotonic() < deadline:  # the shell has read the line
+            seen += os.read(p.stdout.fileno(), 4096) or b""
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(2)
+        p.send_signal(signal.SIGCONT)
+        out = seen + p.stdout.read()
+        assert p.wait(timeout=30) == 0, p.stderr.read()
+    finally:
+        p.kill()
+        p.wait()
+    assert b"last-words-42" in out, out
+
+
 def test_a_machine_whose_init_dies_is_reported_crashed(make_lab, started):
     import time
     lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
