@@ -159,7 +159,11 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
         raise LabAlreadyRunningError(f"the lab in {directory} is already running (nk lhalt -d {directory} stops it)")
     lock = _take_lock(state, directory)
     fds: list[int] = []
+    proc = sock = None
     try:
+        # its Python starts and imports (most of a small lab's start) while we prepare; it reads
+        # lab.json only after ParentMapped, sent once lab.json is written
+        proc, sock = _spawn(str(state.path), [str(lock)], state.log, keep=(lock,))
         parts, machine_backends, fds, more = prepare_backends(lab, images, progress)
         warnings += more
         state.write_json({"api": msg.API_VERSION, "directory": str(directory), "overrides": list(overrides),
@@ -169,10 +173,13 @@ def start_supervisor(state: StateDir, lab, overrides: list[str], owner: dict | N
                           "pids": int(os.environ.get("NK_LAB_PIDS") or 0) or lab_pid_budget(),
                           "storage": int(os.environ.get("NK_STORAGE") or 0) or default_storage(),
                           "user_limits": _user_limits()})
-        proc, sock = _spawn(str(state.path), [str(lock)], state.log, keep=(lock,))
     except BaseException:
         for fd in fds:
             os.close(fd)
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            sock.close()
         raise
     finally:
         os.close(lock)

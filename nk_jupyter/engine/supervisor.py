@@ -21,7 +21,6 @@ import os
 import signal
 import socket
 import sys
-import traceback
 from pathlib import Path
 
 from .. import wire
@@ -120,6 +119,7 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
             except Exception as e:  # errors go back to the client, typed
                 from ..errors import NkError
                 if not isinstance(e, NkError):
+                    import traceback
                     traceback.print_exc()
                 conn.error(e)
         loop.add_reader(client, readable)
@@ -191,6 +191,7 @@ def main(argv: list[str]) -> None:
                 _serve(state_dir, sock, host_pid, fds, helper)
             os._exit(0)
         except BaseException as e:
+            import traceback
             traceback.print_exc()
             _failed(sock, e)
             os._exit(1)

@@ -13,7 +13,6 @@ are recreated empty with the right owner, and shims/defaults/ fills in what daem
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -52,37 +51,43 @@ INIT_ALIASES = {"bind": "named", "bind9": "named", "apache": "apache2", "mysql":
 
 
 def fingerprint(host_root: Path = Path("/")) -> str:
-    """A hash of what build() would copy (names, sizes, mtimes); names the cached template."""
-    h = hashlib.sha1(f"format {FORMAT}".encode())
+    """A hash of what build() would copy (names, sizes, mtimes); names the cached template.
+    Every lab start computes it (~2300 entries here): plain strings and one stat per entry."""
+    from ...model.macs import sha1
+    h = sha1(f"format {FORMAT}".encode())
+    lines: list[str] = []
 
-    def walk(path: Path, rel: str) -> None:
+    def walk(path: str, rel: str) -> None:
         if rel in SKIP:
             return
         try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
+        volatile = rel.startswith("var")  # /var changes all the time: only its shape counts
         for e in entries:
             try:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
-            volatile = rel.startswith("var")  # /var changes all the time: only its shape counts
-            h.update(f"{rel}/{e.name}:{st.st_mode}:{st.st_uid}".encode())
-            if not volatile:
-                h.update(f":{st.st_size}:{st.st_mtime_ns}".encode())
+            if volatile:
+                lines.append(f"{rel}/{e.name}:{st.st_mode}:{st.st_uid}")
+            else:
+                lines.append(f"{rel}/{e.name}:{st.st_mode}:{st.st_uid}:{st.st_size}:{st.st_mtime_ns}")
             if stat.S_ISDIR(st.st_mode):
-                walk(Path(e.path), f"{rel}/{e.name}")
+                walk(e.path, f"{rel}/{e.name}")
 
     for top in COPIED_DIRS:
-        walk(host_root / top, top)
+        walk(os.path.join(host_root, top), top)
     for probe in ("var/lib/dpkg/status", "usr", "usr/local", "usr/lib", "usr/share"):  # packages come and go
         try:
-            h.update(f"{probe}:{os.stat(host_root / probe).st_mtime_ns}".encode())
+            lines.append(f"{probe}:{os.stat(host_root / probe).st_mtime_ns}")
         except OSError:
             pass
     for f in sorted(DEFAULTS.rglob("*")):
-        h.update(f"{f}:{f.lstat().st_mtime_ns}".encode())
+        lines.append(f"{f}:{f.lstat().st_mtime_ns}")
+    h.update("\n".join(lines).encode())
     return h.hexdigest()[:12]
 
 
