@@ -14,7 +14,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
-HELPERS = ("nk-enter", "nk-init", "nk-userns")  # (nk_jupyter.helpers.PROGRAMS)
+HELPERS = ("nk-enter", "nk-init", "nk-spawn", "nk-userns")  # (nk_jupyter.helpers.PROGRAMS)
 CFLAGS = ("-Os", "-s", "-Wall", "-Wextra", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong")
 
 

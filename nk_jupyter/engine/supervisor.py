@@ -82,6 +82,9 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
     lab = load_lab(conf["directory"], conf.get("overrides") or (), force=True)
     from ..linux import seccomp
     seccomp.install()  # from here on: no keyrings, no setuid files, for all we start in machines
+    from .. import helpers
+    from ..linux import spawn
+    spawn.use_spawner(spawn.Spawner(helpers.path("nk-spawn")))  # (after the filter: it is under it)
     loop = Loop()
     rt = LabRuntime(lab, state, sessions, conf.get("machine_backends") or {}, loop.watch_exit)
     emitter[0] = rt.emit

@@ -2,6 +2,7 @@
 
 nk-enter.c: how every command enters a machine (backends/namespaces/node.py).
 nk-init.c: each machine's first process, carrying out initplan.py's plan (backends/namespaces/zygote.py).
+nk-spawn.c: the supervisor's spawner of commands (linux/spawn.py, Spawner).
 nk-userns.c: a user namespace made as a uid of the lab's (linux/ns.py, Unsharer).
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROGRAMS = ("nk-enter", "nk-init", "nk-userns")  # (setup.py builds each from its .c)
+PROGRAMS = ("nk-enter", "nk-init", "nk-spawn", "nk-userns")  # (setup.py builds each from its .c)
 
 
 def path(name: str) -> str:

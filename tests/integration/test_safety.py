@@ -138,6 +138,49 @@ def test_the_user_namespace_helper_reports_what_it_could_not_do():
         ns.Unsharer(ns.CLONE_NEWUSER, 4000000000, 64)  # (no such uid is mapped here)
 
 
+def test_nk_spawn_starts_programs_as_our_children_with_only_the_given_descriptors(tmp_path):
+    """The supervisor's spawner (helpers/nk-spawn.c), driven as the supervisor drives it: what
+    it starts is the caller's own child (waited for, its status ours), has exactly the given
+    descriptors as 0..3 (none of the caller's many others), default signals and a new session;
+    an exec that fails is that errno, its child reaped; a bad request is refused."""
+    import pytest
+    from nk_jupyter import helpers
+    from nk_jupyter.linux import spawn
+    spawner = spawn.Spawner(helpers.path("nk-spawn"))
+    many = [os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) for _ in range(200)]  # a big lab's
+    r, w = os.pipe2(os.O_CLOEXEC)
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        probe = ("ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; grep -E '^(SigIgn|SigBlk)' /proc/self/status;"
+                 " echo sid=$(cut -d\" \" -f6 /proc/$$/stat) pid=$$ ppid=$PPID; exit 7")
+        pid = spawner.spawn("/bin/sh", ["sh", "-c", probe], {"PATH": "/usr/bin:/bin"}, (null, w, w, null))
+        os.close(w)
+        w = -1
+        out = b""
+        while chunk := os.read(r, 4096):
+            out += chunk
+        _, status = os.waitpid(pid, 0)  # ours, although nk-spawn cloned it
+        assert os.waitstatus_to_exitcode(status) == 7
+        lines = out.decode().splitlines()
+        assert lines[0].split() == ["0", "1", "2", "3", "4"], out  # (4: the listing's own)
+        assert sorted(lines[1:3]) == ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"], out
+        ids = dict(kv.split("=") for kv in lines[3].split())
+        assert ids["sid"] == ids["pid"] == str(pid) and ids["ppid"] == str(os.getpid()), out
+        with pytest.raises(FileNotFoundError):
+            spawner.spawn(str(tmp_path / "no-such-program"), ["x"], {}, (null, null, null))
+        assert spawn.children(os.getpid()) == [spawner.pid]  # the failed child was reaped too
+        import socket
+        spawner.sock.sendmsg([b"s\0/bin/true\0" + b"9\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                              __import__("array").array("i", [null] * 3))])
+        assert spawner.sock.recv(8)[4:] == (7).to_bytes(4, "little")  # E2BIG: argc past the words
+    finally:
+        for fd in many + [r, null] + ([w] if w >= 0 else []):
+            os.close(fd)
+        spawner.sock.close()
+    time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{spawner.pid}/exe") or os.waitpid(spawner.pid, os.WNOHANG)[0] == spawner.pid
+
+
 def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):
     """The attack on the helper above: a machine whose disk holds a /usr/bin/busybox of its own
     (copied from its folder at first boot, kept by lhalt) boots again and again while the host's

@@ -61,15 +61,19 @@ def test_a_daemon_that_freezes_new_processes_does_not_freeze_the_lab(make_lab, s
     folder = _attack_lab(make_lab, 15, "stop", home_canary)
     lab, _ = started(folder)
     assert wait_for(lambda: (folder / "attack.json").exists())
-    stuck = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "vcmd", "-d", str(folder), "pc1", "true"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: _stats(folder)["stopped"] > 0)
+    stuck = []
+    for _ in range(20):  # `true` lives for a millisecond: the daemon may miss one, never all
+        stuck.append(subprocess.Popen([sys.executable, "-m", "nk_jupyter", "vcmd", "-d", str(folder), "pc1", "true"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        if wait_for(lambda: _stats(folder)["stopped"] > 0, timeout=1):
+            break
+    assert _stats(folder)["stopped"] > 0
     t0 = time.monotonic()
     assert lab.run("pc2", "echo alive").stdout == "alive\n"
     assert lab.info()[0].name in ("pc1", "pc2")
     assert time.monotonic() - t0 < 5
     lab.crash()
-    assert stuck.wait(timeout=10) != 0
+    assert any(code != 0 for code in [p.wait(timeout=10) for p in stuck])  # the one it caught hung till the crash
     assert _stats(folder)["escaped"] == 0
 
 

@@ -80,7 +80,7 @@ class Node:
         # the command's environment, as nk:NAME (none of it acts on nk-enter's C library)
         theirs = {f"nk:{k}": v for k, v in env.items() if k and "=" not in k}
         try:
-            return spawn.spawn_here(enter, words, theirs, fds, extra=self.pidfd), master
+            return spawn.spawn_command(enter, words, theirs, fds, extra=self.pidfd), master
         except BaseException:
             if master is not None:
                 os.close(master)

@@ -85,8 +85,8 @@ def fingerprint(host_root: Path = Path("/")) -> str:
             lines.append(f"{probe}:{os.stat(host_root / probe).st_mtime_ns}")
         except OSError:
             pass
-    for f in sorted(DEFAULTS.rglob("*")):
-        lines.append(f"{f}:{f.lstat().st_mtime_ns}")
+    for f in sorted(DEFAULTS.rglob("*")):  # by content: two installs of one nk share a template
+        lines.append(f"{f.relative_to(DEFAULTS)}:{sha1(f.read_bytes()).hexdigest() if f.is_file() else 'dir'}")
     h.update("\n".join(lines).encode())
     return h.hexdigest()[:12]
 

@@ -1,0 +1,173 @@
+/* nk-spawn: start programs for the supervisor from a process with almost no descriptors.
+ *
+ *     nk-spawn            (descriptor 3: a SOCK_SEQPACKET socket to the supervisor)
+ *
+ * The supervisor holds a few descriptors per machine (its pidfd, its /dev/pts, its network
+ * namespace): thousands in a big lab. A posix_spawn from it copies that table and the exec
+ * closes every entry again, about 0.3 ms of CPU per command at 1000 machines. nk-spawn is
+ * spawned once, after the supervisor's seccomp filter is in place (so it and all it starts are
+ * filtered), and does the spawning: each request is one packet
+ *
+ *     FLAGS \0 PROGRAM \0 ARGC \0 ARGV[0] \0 ... ARGV[ARGC-1] \0 ENV[0] \0 ... ENV[N-1] \0
+ *
+ * (FLAGS "s": the program leads a new session; "-": it does not) with the program's stdin,
+ * stdout, stderr (and optionally a fourth descriptor) as SCM_RIGHTS; they become its
+ * descriptors 0..3 and nothing else is open in it. The program is cloned with CLONE_PARENT:
+ * it is the supervisor's own child, which waits for it and gets its exit status as before. Its
+ * signal dispositions are the defaults and no signal is blocked. The answer is one packet of
+ * two little-endian int32s: the new pid and 0, or the pid (a child that must be reaped, or 0)
+ * and the errno of what failed (the exec's, reported through a close-on-exec pipe).
+ * nk-spawn exits when the supervisor's end closes. It is linked statically.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define SOCK 3
+#define MAX_REQUEST (128 * 1024)
+#define MAX_WORDS 8192
+#define MAX_FDS 4
+
+static char request[MAX_REQUEST + 1];
+static char *words[MAX_WORDS + 1];
+static char *args[MAX_WORDS + 1];
+
+static void answer(int32_t pid, int32_t err)
+{
+	int32_t reply[2] = {pid, err};
+	if (send(SOCK, reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply)
+		_exit(1);
+}
+
+static void close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* The child: descriptors, signals, session, exec. Reports errno on `report` if it cannot. */
+_Noreturn static void child(const int *fds, int nfds, int session, char *prog, char **argv, char **envp, int report)
+{
+	int err;
+	for (int i = 0; i < nfds; i++) {  /* (received descriptors are all above 3: 0-3 are taken) */
+		if (dup2(fds[i], i) < 0)
+			goto failed;
+	}
+	/* everything else closes at the exec: the report pipe stays open until it succeeds */
+	if (syscall(SYS_close_range, (unsigned)nfds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+		for (int fd = nfds; fd < 1024; fd++)
+			if (fd != report)
+				close(fd);
+	}
+	/* every disposition back to the default, glibc's own 32 and 33 too (signal() refuses them) */
+	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = {SIG_DFL, 0, NULL, 0};
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (session && setsid() < 0)
+		goto failed;
+	execve(prog, argv, envp);
+failed:
+	err = errno;
+	if (write(report, &err, sizeof err) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static void serve(void)
+{
+	struct iovec iov = {request, MAX_REQUEST};
+	union {
+		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+	ssize_t n = recvmsg(SOCK, &msg, MSG_CMSG_CLOEXEC);
+	if (n == 0)
+		_exit(0);  /* the supervisor is gone */
+	if (n < 0) {
+		if (errno == EINTR)
+			return;
+		_exit(1);
+	}
+	int fds[MAX_FDS], nfds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < count; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (nfds < MAX_FDS)
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds < 3 || n < 2 || request[n - 1] != '\0') {
+		close_all(fds, nfds);
+		answer(0, EINVAL);
+		return;
+	}
+	request[n] = '\0';
+	int count = 0;
+	for (char *p = request; p < request + n && count < MAX_WORDS; p += strlen(p) + 1)
+		words[count++] = p;
+	long argc = count >= 3 ? strtol(words[2], NULL, 10) : -1;
+	if (count >= MAX_WORDS || argc < 1 || argc > count - 3) {
+		close_all(fds, nfds);
+		answer(0, E2BIG);
+		return;
+	}
+	int session = words[0][0] == 's';
+	char *prog = words[1];
+	memcpy(args, &words[3], argc * sizeof *args);
+	args[argc] = NULL;
+	char **envp = &words[3 + argc];
+	words[count] = NULL;  /* ends envp */
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		int err = errno;
+		close_all(fds, nfds);
+		answer(0, err);
+		return;
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		child(fds, nfds, session, prog, args, envp, report[1]);
+	int err = pid < 0 ? errno : 0;
+	close(report[1]);
+	close_all(fds, nfds);
+	if (pid > 0) {
+		int got;
+		ssize_t r;
+		do
+			r = read(report[0], &got, sizeof got);
+		while (r < 0 && errno == EINTR);
+		if (r == (ssize_t)sizeof got)
+			err = got ? got : EIO;
+	}
+	close(report[0]);
+	answer(pid > 0 ? pid : 0, err);
+}
+
+int main(void)
+{
+	close_from(SOCK + 1);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	for (;;)
+		serve();
+}
