@@ -203,6 +203,23 @@ static void write_text(const char *path, const char *text)
 		die("write %s", path);
 }
 
+/* /proc/sys/net/ipv4 and the like, each opened once. Every network namespace has its own
+ * dentry of that name under /proc/sys/net, all in one hash chain that proc_sys_compare walks
+ * under locks: a lookup from /proc costs O(machines). Below it the names are this netns's. */
+#define SYSCTL_DIRS 4
+static struct {
+	char prefix[64];
+	int fd;
+} sysctl_dirs[SYSCTL_DIRS];
+static int n_sysctl_dirs;
+
+static void forget_sysctl_dirs(void)  /* (at the pivot: they are of the lab's /proc) */
+{
+	for (int k = 0; k < n_sysctl_dirs; k++)
+		close(sysctl_dirs[k].fd);
+	n_sysctl_dirs = 0;
+}
+
 /* A sysctl of this netns, opened for writing ("net.ipv4.ip_forward": /proc/sys/net/ipv4/ip_forward). */
 static int open_sysctl(const char *key)
 {
@@ -214,7 +231,26 @@ static int open_sysctl(const char *key)
 	for (char *p = path + 10; *p; p++)
 		if (*p == '.')
 			*p = '/';
-	return open(path, O_WRONLY | O_CLOEXEC);
+	char *rest = strchr(path + 10, '/');  /* after "/proc/sys/net/ipv4" */
+	rest = rest ? strchr(rest + 1, '/') : NULL;
+	size_t len = rest ? (size_t)(rest - path) : 0;
+	if (!rest || len >= sizeof sysctl_dirs[0].prefix || strstr(rest, "/.."))
+		return open(path, O_WRONLY | O_CLOEXEC);
+	for (int k = 0; k < n_sysctl_dirs; k++)
+		if (strlen(sysctl_dirs[k].prefix) == len && !memcmp(sysctl_dirs[k].prefix, path, len))
+			return openat(sysctl_dirs[k].fd, rest + 1, O_WRONLY | O_CLOEXEC);
+	if (n_sysctl_dirs == SYSCTL_DIRS)
+		return open(path, O_WRONLY | O_CLOEXEC);
+	*rest = '\0';
+	int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		*rest = '/';
+		return open(path, O_WRONLY | O_CLOEXEC);  /* (its own error) */
+	}
+	memcpy(sysctl_dirs[n_sysctl_dirs].prefix, path, len + 1);
+	sysctl_dirs[n_sysctl_dirs++].fd = dir;
+	*rest = '/';
+	return openat(dir, rest + 1, O_WRONLY | O_CLOEXEC);
 }
 
 static int write_sysctl(const char *key, const char *value)
@@ -1065,6 +1101,7 @@ int main(int argc, char **argv)
 			mount_lab(argv[i + 1], argv[i + 2]);
 			i += 2;
 		} else if (!strcmp(op, "pivot") && need(argc, i, 1, op)) {
+			forget_sysctl_dirs();
 			pivot(argv[++i]);
 		} else if (!strcmp(op, "rooted")) {
 			pts = open("/dev/pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
