@@ -1156,6 +1156,7 @@ int main(int argc, char **argv)
 	}
 	puts_(&warnings, "");
 	follow(words, n);
+	forget_sysctl_dirs();
 	b.len = 0;
 	puts_(&b, "{\"stage\":\"ready\",\"warnings\":[");
 	put(&b, warnings.data, warnings.len);

@@ -35,7 +35,8 @@ class Spawner:
     for and signalled as what spawn_here starts. Made once the supervisor's seccomp filter is in
     place, so nk-spawn and everything it starts are under it."""
 
-    LIMIT = 120 * 1024  # a request larger than nk-spawn's buffer is spawned here
+    LIMIT = 120 * 1024  # a request larger than nk-spawn's buffer (or with more words) is spawned here
+    WORDS = 8000
 
     def __init__(self, program: str) -> None:
         import socket
@@ -49,7 +50,7 @@ class Spawner:
         finally:
             os.close(null)
             theirs.close()
-        self.sock = ours
+        self.sock: "socket.socket | None" = ours
         self.owner = os.getpid()
 
     def spawn(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...],
@@ -57,13 +58,19 @@ class Spawner:
         import array
         import socket
         words = ["s" if new_session else "-", prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
-        request = b"\0".join(w.encode() for w in words) + b"\0"
-        if len(request) > self.LIMIT or any("\0" in w for w in words):
+        request = b"\0".join(os.fsencode(w) for w in words) + b"\0"  # (as posix_spawn encodes them)
+        if (self.sock is None or len(request) > self.LIMIT or len(words) >= self.WORDS
+                or any("\0" in w for w in words)):
             return spawn_here(prog, argv, env, tuple(fds[:3]), new_session, fds[3] if len(fds) > 3 else None)
-        self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-        reply = self.sock.recv(8)
-        if len(reply) != 8:
-            raise OSError(errno.EPIPE, "nk's spawner (nk-spawn) is gone")
+        try:
+            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            reply = self.sock.recv(8)
+        except (BrokenPipeError, ConnectionResetError):
+            reply = b""
+        if len(reply) != 8:  # nk-spawn is gone (nothing of a lab can reach it): spawn here from now on
+            self.sock.close()
+            self.sock = None
+            return self.spawn(prog, argv, env, fds, new_session)
         pid, err = struct.unpack("<ii", reply)
         if err:
             if pid > 0:

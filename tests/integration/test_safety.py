@@ -173,12 +173,27 @@ def test_nk_spawn_starts_programs_as_our_children_with_only_the_given_descriptor
         spawner.sock.sendmsg([b"s\0/bin/true\0" + b"9\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                                               __import__("array").array("i", [null] * 3))])
         assert spawner.sock.recv(8)[4:] == (7).to_bytes(4, "little")  # E2BIG: argc past the words
+        # what nk-spawn cannot take (more words than it holds) and, once it is gone, everything,
+        # is spawned here: the same child, the same status
+        many_vars = {f"V{i}": "x" for i in range(9000)}
+        for env in (many_vars, None):
+            if env is None:
+                os.kill(spawner.pid, signal.SIGKILL)
+                os.waitpid(spawner.pid, 0)
+            pid = spawner.spawn("/bin/sh", ["sh", "-c", "exit 5"], env or {}, (null, null, null))
+            assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 5
+        assert spawner.sock is None
     finally:
         for fd in many + [r, null] + ([w] if w >= 0 else []):
             os.close(fd)
-        spawner.sock.close()
-    time.sleep(0.2)
-    assert not os.path.exists(f"/proc/{spawner.pid}/exe") or os.waitpid(spawner.pid, os.WNOHANG)[0] == spawner.pid
+        if spawner.sock is not None:
+            spawner.sock.close()
+    other = spawn.Spawner(helpers.path("nk-spawn"))  # it ends when the supervisor's end closes
+    other.sock.close()
+    deadline = time.monotonic() + 10
+    while os.waitpid(other.pid, os.WNOHANG)[0] != other.pid:
+        assert time.monotonic() < deadline, "nk-spawn outlived its socket"
+        time.sleep(0.01)
 
 
 def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):
