@@ -92,6 +92,19 @@ def cy_nodes(page, timeout: float = 30) -> list[dict]:
     raise AssertionError("no cytoscape graph in the page")
 
 
+def settled_node(page, node_id: str, timeout: float = 10) -> dict:
+    """A node where it is on the page once two looks 0.2 s apart agree."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        now = {n["id"]: n for n in cy_nodes(page)}[node_id]
+        if last and abs(now["x"] - last["x"]) < 1 and abs(now["y"] - last["y"]) < 1:
+            return now
+        last = now
+        time.sleep(0.2)
+    return last
+
+
 @needs_labs
 @pytest.mark.skipif(REASON is not None, reason=REASON or "")
 def test_notebook_in_a_real_browser(lab_server):
@@ -115,15 +128,26 @@ def test_notebook_in_a_real_browser(lab_server):
             page.screenshot(path=str(shots / "browser-1-topology.png"))
 
             # a click on r1 shows its interfaces and routes beside the graph
-            page.mouse.click(nodes["m:r1"]["x"], nodes["m:r1"]["y"])
+            r1 = settled_node(page, "m:r1")
+            page.mouse.click(r1["x"], r1["y"])
             details = page.locator(".nk-details")
             details.wait_for(timeout=20_000)
             assert "10.0.1.254/24" in details.inner_text() and "Routes" in details.inner_text()
             page.screenshot(path=str(shots / "browser-2-clicked-r1.png"))
 
-            # a click on domain A offers its capture; the frames of the ping below appear
-            page.mouse.click(nodes["d:A"]["x"], nodes["d:A"]["y"])
-            page.get_by_role("button", name=re.compile("Capture 10 frames on A")).click()
+            # a click on domain A offers its capture; the frames of the ping below appear. A is a
+            # small diamond: where it is now, once the graph has stopped moving (its layout may
+            # still run, and the details above may have moved the page), clicked until it answers
+            capture = page.get_by_role("button", name=re.compile("Capture 10 frames on A"))
+            for _ in range(10):
+                a = settled_node(page, "d:A")
+                page.mouse.click(a["x"], a["y"])
+                try:
+                    capture.wait_for(timeout=3_000)
+                    break
+                except Exception:
+                    continue
+            capture.click()
             page.get_by_text(re.compile("capturing on A")).wait_for(timeout=20_000)
             time.sleep(1.0)  # tcpdump is listening
 
