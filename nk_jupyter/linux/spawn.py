@@ -53,24 +53,26 @@ class Spawner:
         self.sock: "socket.socket | None" = ours
         self.owner = os.getpid()
 
-    def spawn(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...],
-              new_session: bool = True) -> int:
+    def spawn(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
+              new_session: bool = True, extra: int | None = None) -> int:
+        """spawn_here's arguments and result."""
         import array
         import socket
         words = ["s" if new_session else "-", prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
         request = b"\0".join(os.fsencode(w) for w in words) + b"\0"  # (as posix_spawn encodes them)
         if (self.sock is None or len(request) > self.LIMIT or len(words) >= self.WORDS
                 or any("\0" in w for w in words)):
-            return spawn_here(prog, argv, env, tuple(fds[:3]), new_session, fds[3] if len(fds) > 3 else None)
+            return spawn_here(prog, argv, env, fds, new_session, extra)
+        given = fds + ((extra,) if extra is not None else ())
         try:
-            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", given))])
             reply = self.sock.recv(8)
         except (BrokenPipeError, ConnectionResetError):
             reply = b""
         if len(reply) != 8:  # nk-spawn is gone (nothing of a lab can reach it): spawn here from now on
             self.sock.close()
             self.sock = None
-            return self.spawn(prog, argv, env, fds, new_session)
+            return spawn_here(prog, argv, env, fds, new_session, extra)
         pid, err = struct.unpack("<ii", reply)
         if err:
             if pid > 0:
@@ -91,7 +93,7 @@ def spawn_command(prog: str, argv: list[str], env: dict[str, str], fds: tuple[in
                   extra: int | None = None) -> int:
     """spawn_here (a new session), through this process's Spawner when it has one."""
     if _SPAWNER and _SPAWNER[0].owner == os.getpid():
-        return _SPAWNER[0].spawn(prog, argv, env, fds + ((extra,) if extra is not None else ()))
+        return _SPAWNER[0].spawn(prog, argv, env, fds, extra=extra)
     return spawn_here(prog, argv, env, fds, extra=extra)
 
 

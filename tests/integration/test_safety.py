@@ -153,7 +153,7 @@ def test_nk_spawn_starts_programs_as_our_children_with_only_the_given_descriptor
     try:
         probe = ("ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; grep -E '^(SigIgn|SigBlk)' /proc/self/status;"
                  " echo sid=$(cut -d\" \" -f6 /proc/$$/stat) pid=$$ ppid=$PPID; exit 7")
-        pid = spawner.spawn("/bin/sh", ["sh", "-c", probe], {"PATH": "/usr/bin:/bin"}, (null, w, w, null))
+        pid = spawner.spawn("/bin/sh", ["sh", "-c", probe], {"PATH": "/usr/bin:/bin"}, (null, w, w), extra=null)
         os.close(w)
         w = -1
         out = b""
