@@ -20,7 +20,7 @@ Progress callbacks and Lab.events() get the events of nk_jupyter.model.events.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from .records import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 

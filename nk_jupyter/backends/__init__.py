@@ -21,7 +21,7 @@ image policy (IMAGE_POLICIES); the supervisor is told in lab.json.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 

@@ -37,7 +37,7 @@ def _env() -> dict[str, str]:
 
 def _spawn(head: str, rest: list[str], log_path: Path | None, keep: tuple[int, ...] = ()
            ) -> tuple[subprocess.Popen, socket.socket]:
-    """Start `python -m nk_jupyter.engine.supervisor HEAD SOCK REST...`; returns (proc, our end)."""
+    """Start the supervisor (engine/supervisor.py) with HEAD SOCK REST...; returns (proc, our end)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:

@@ -18,7 +18,7 @@ clients check it before they speak (EngineClient).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from typing import ClassVar
 
 from ..model.states import MachineState

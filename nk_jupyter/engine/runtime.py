@@ -11,7 +11,7 @@ Machine states: model/states.py.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from typing import Callable
 
 from ..backends import Handle, MachinePlan, Session

@@ -26,7 +26,7 @@ import fcntl
 import json
 import os
 import stat
-from dataclasses import dataclass
+from ..records import dataclass
 from pathlib import Path
 
 from ..errors import HostSetupError

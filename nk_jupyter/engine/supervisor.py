@@ -1,4 +1,4 @@
-"""The lab supervisor: `python -m nk_jupyter.engine.supervisor STATE_DIR SOCK LOCK`.
+"""The lab supervisor: `nk_jupyter.engine.supervisor STATE_DIR SOCK LOCK` (selfrun.argv runs main()).
 
 RootlessKit's child half, in Python. Started fresh by engine/launch.py (never the
 caller's own process: a Jupyter kernel is multi-threaded and cannot unshare a user
@@ -21,18 +21,32 @@ import os
 import signal
 import socket
 import sys
-from pathlib import Path
 
 from .. import wire
 from ..linux import ns
-from . import messages as msg
 
 
-def _handshake(sock: socket.socket) -> tuple[bool, list[int]]:
-    """Returns (full map, the backends' descriptors)."""
+def hello_frame(pid: int) -> dict:
+    """messages.handshake_frame(ChildHello(pid)), written out: it is sent before the typed
+    messages are imported (tests/unit/test_messages.py holds the two equal)."""
+    return {"msg": "ChildHello", "pid": pid}
+
+
+def _handshake(sock: socket.socket, preload: bool = True) -> tuple[bool, list[int]]:
+    """Make our user namespace and have the launcher map it; returns (full map, the backends'
+    descriptors). The launcher's newuidmap/newgidmap take ~10 ms: we import meanwhile."""
     ns.unshare(ns.CLONE_NEWUSER)
-    wire.send(sock, msg.handshake_frame(msg.ChildHello(os.getpid())))
+    wire.send(sock, hello_frame(os.getpid()))
+    try:
+        if preload:
+            _preload()
+        failed = None
+    except Exception as e:  # told once the launcher has mapped us (it is waiting for that answer)
+        failed = e
+    from . import messages as msg
     frame, fds = wire.recv(sock)
+    if failed is not None:
+        raise failed
     mapped = msg.handshake_parse(frame)
     if not isinstance(mapped, msg.ParentMapped):
         raise wire.ProtocolError(f"handshake: expected ParentMapped, not {type(mapped).__name__}")
@@ -43,7 +57,19 @@ def _handshake(sock: socket.socket) -> tuple[bool, list[int]]:
     return mapped.full, fds
 
 
+def _preload() -> None:
+    """What serving a lab imports (its pid 1, the uplink helper and the zygote inherit them)."""
+    import pathlib  # noqa: F401
+    import resource  # noqa: F401
+    from .. import backends, helpers, labconf, uplinks, wire_schema  # noqa: F401
+    from ..backends import namespaces  # noqa: F401
+    from ..linux import cgroups, seccomp, spawn  # noqa: F401
+    from ..uplinks import helper  # noqa: F401
+    from . import handlers, loop, messages, monitor, runtime, statedir  # noqa: F401
+
+
 def _failed(sock: socket.socket, e: BaseException) -> None:
+    from . import messages as msg
     from ..errors import NkError, to_wire
     info = to_wire(e) if isinstance(e, NkError) else {"kind": "EngineError", "message": str(e), "fields": {}}
     try:
@@ -128,9 +154,12 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
         loop.add_reader(client, readable)
     loop.add_reader(server, accept)
     (state.path / "supervisor.pid").write_text(str(host_pid))
+    from . import messages as msg
     loop.stop_on_signals((signal.SIGTERM, signal.SIGHUP, signal.SIGINT))
     wire.send(sock, msg.handshake_frame(msg.ChildReady()))
     sock.close()
+    from .. import records
+    loop.call_later(1.0, records.make_all)  # the record classes no request has used yet, after the boot
     loop.run()
     rt.close()
     state.sock.unlink(missing_ok=True)
@@ -153,12 +182,14 @@ def main(argv: list[str]) -> None:
     if argv[0] == "--rm":
         sock = socket.socket(fileno=int(argv[1]))
         os.chdir("/")
-        _handshake(sock)
+        _handshake(sock, preload=False)
         from ..linux import paths
         for path in argv[2:]:
             paths.remove_tree(path)
+        from . import messages as msg
         wire.send(sock, msg.handshake_frame(msg.ChildReady()))
         return
+    from pathlib import Path
     state_dir, sock = Path(argv[0]), socket.socket(fileno=int(argv[1]))
     sock.set_inheritable(False)  # no machine command may inherit the handshake socket
     host_pid = os.getpid()

@@ -5,7 +5,7 @@ the command's process group past the time limit, and kills it past the output li
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import dataclass
 
 from ..api import ExecResult, Lab
 from ..errors import NkError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 from typing import Callable
 

@@ -9,7 +9,7 @@ import csv
 import html
 import io
 import json
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from typing import Iterable
 
 from .checker.base import CheckResult

@@ -14,7 +14,7 @@ import difflib
 import json
 import re
 import stat
-from dataclasses import dataclass
+from ..records import dataclass
 
 from ..errors import LabConfError, UserError
 from ..labconf.files import Folder

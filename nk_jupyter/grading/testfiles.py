@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 
 from ..errors import LabConfError

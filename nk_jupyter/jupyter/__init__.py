@@ -33,8 +33,11 @@ def load_ipython_extension(ip) -> None:
     try:  # %ltest and %check, when the grading part is installed
         from ..grading.magics import register as register_grading
     except ImportError:
-        return
-    register_grading(ip)
+        pass
+    else:
+        register_grading(ip)
+    from .. import api, records  # noqa: F401  (the classes a first %%lab uses are made now, not in it)
+    records.make_all()
 
 
 def unload_ipython_extension(ip) -> None:

@@ -30,7 +30,7 @@ LabConfError messages ("lab.conf:2: ...") can be shown as cell lines.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import PurePosixPath
 
 from ..errors import LabConfError, UserError

@@ -7,7 +7,7 @@ to run unless the lab does (no PIDs or memory unless asked for).
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 
 from ..api import MachineInfo, Owner, RunningLab, Topology
 

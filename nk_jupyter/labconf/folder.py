@@ -10,7 +10,7 @@ Symlinked machine folders (and a symlinked shared/) are refused: a lab may be un
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 
 from nk_jupyter.errors import LabConfError

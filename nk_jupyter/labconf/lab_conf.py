@@ -11,7 +11,7 @@ Anything else is an error, never silently skipped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 
 from nk_jupyter.errors import LabConfError

@@ -5,7 +5,7 @@ env add to it. A bad one is a UserError naming the `-o` argument.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import dataclass
 from typing import Iterable
 
 from nk_jupyter.errors import UserError

@@ -16,7 +16,7 @@ per machine and per lab still holds through user-namespace NPROC budgets (backen
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 
 V2_CONTROLLERS = ("memory", "pids", "cpu")

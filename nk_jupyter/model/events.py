@@ -8,7 +8,7 @@ One dataclass per kind of event; on the supervisor socket each travels as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from typing import ClassVar, Union
 
 from .states import MachineState

@@ -1,7 +1,7 @@
 """A whole lab: machines in boot-list order, collision domains, metadata, boot dependencies."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 
 from nk_jupyter.errors import UnknownMachineError

@@ -1,7 +1,7 @@
 """A collision domain: the set of machine interfaces that share one hub segment."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A lab machine (a Netkit "virtual host", a Kathara "device") and its options."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 from pathlib import Path
 
 

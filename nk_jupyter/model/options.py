@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from ..records import dataclass
 from typing import Callable
 
 from nk_jupyter.model.machine import MachineOptions
@@ -141,14 +141,14 @@ def _other(opts: MachineOptions, name: str, value: str) -> None:
     opts.other[name] = value
 
 
-@dataclass(frozen=True)
 class OptionSpec:
-    """How one option is stored. `canonical` groups aliases (M is mem) for repeat checks."""
+    """How one option is stored. `canonical` groups aliases (M is mem) for repeat checks.
+    (A plain class: the table below is built at import, when no record class need be made.)"""
+    __slots__ = ("apply", "repeatable", "canonical", "unsupported")
 
-    apply: Apply
-    repeatable: bool = False
-    canonical: str | None = None
-    unsupported: bool = False
+    def __init__(self, apply: Apply, repeatable: bool = False, canonical: str | None = None,
+                 unsupported: bool = False) -> None:
+        self.apply, self.repeatable, self.canonical, self.unsupported = apply, repeatable, canonical, unsupported
 
 
 # Netkit vstart options a lab may carry; kept verbatim in MachineOptions.other, no warning.

@@ -11,7 +11,7 @@ time `nk vshape`, `Lab.shape()`, `%vshape` also take a whole collision domain.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ..records import dataclass
 
 _RATE = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)(bit|kbit|mbit|gbit)?", re.I | re.A)
 _UNITS = {"bit": 1, "kbit": 1000, "mbit": 1000 ** 2, "gbit": 1000 ** 3}

@@ -5,7 +5,7 @@ from lab.conf when the lab is stopped) and the topology widget.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 
 from .lab import Lab
 from .macs import netkit_mac

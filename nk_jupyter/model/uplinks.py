@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from ..records import dataclass
 
 KATHARA_HOST_PORT = 3000
 PROTOCOLS = ("tcp", "udp", "sctp")

@@ -19,7 +19,7 @@ import errno
 import ipaddress
 import os
 import socket
-from dataclasses import dataclass, field
+from ..records import dataclass, field
 
 from .. import wire
 from ..errors import HostSetupError, UserError

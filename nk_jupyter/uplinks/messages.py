@@ -3,7 +3,7 @@ the rest of nk (nk_jupyter.wire). Each carries the machine's netns descriptor wh
 the answer is {"ok": true, ...} or {"error": "..."}."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import dataclass
 from typing import ClassVar
 
 

@@ -15,7 +15,7 @@ import resource
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from ...records import dataclass
 from pathlib import Path
 
 from ... import wire

@@ -18,7 +18,7 @@ import os
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass, field
+from ...records import dataclass, field
 
 from ... import selfrun, wire
 from ...errors import HostSetupError, UserError

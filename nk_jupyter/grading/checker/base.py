@@ -8,7 +8,7 @@ reason says what was seen.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from ...records import dataclass
 
 from ...api import ExecResult, Lab
 from ..execs import run_limited

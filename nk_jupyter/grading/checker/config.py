@@ -11,7 +11,7 @@ import json
 import json.decoder
 import json.scanner
 import re
-from dataclasses import dataclass, field
+from ...records import dataclass, field
 from pathlib import Path
 from typing import Any
 

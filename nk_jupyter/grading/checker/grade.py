@@ -6,7 +6,7 @@ a lab — started here (wait convergence_time, check, crash) or already running 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from ...records import dataclass, field
 from pathlib import Path
 from typing import Callable
 
