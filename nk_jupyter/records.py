@@ -77,6 +77,13 @@ def _init_stub(self, *args, **kwargs):
 _MARKED: list[type] = []
 
 
+def make(*classes: type) -> None:
+    """Make these classes now (a process about to fork one that uses them makes them once, for both)."""
+    for cls in classes:
+        for c in reversed(cls.__mro__):
+            _make(c)
+
+
 def make_all() -> None:
     """Make every class marked so far (a long-lived process that would rather pay now: a
     Jupyter kernel loading nk, before its first cell)."""
@@ -99,4 +106,4 @@ def dataclass(cls=None, /, **options):
     return mark if cls is None else mark(cls)
 
 
-__all__ = ["dataclass", "field", "make_all"]
+__all__ = ["dataclass", "field", "make", "make_all"]

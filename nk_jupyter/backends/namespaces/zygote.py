@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 
-from ... import helpers, wire
+from ... import helpers, records, wire
 from ...linux import ns
 from ...linux.spawn import DEFAULT_SIGNALS
 from . import initplan
@@ -26,6 +26,7 @@ def start() -> tuple[int, socket.socket]:
     """Fork the zygote; returns (its pid, the supervisor's end of the socketpair)."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     program, tiny = helpers.path("nk-init"), initplan.tiny_init()  # (raises before the fork)
+    records.make(ForkInit, Forked, NodeLayout)  # once, for the zygote and us
     pid = os.fork()
     if pid == 0:
         mine.close()
