@@ -11,7 +11,6 @@ import ctypes
 import errno
 import os
 import stat
-import subprocess
 
 from . import ns
 
@@ -93,5 +92,6 @@ def remove_tree(path: str | os.PathLike, dirfd: int | None = None) -> None:
         target, keep = f"/proc/self/fd/{dirfd}/{path}", (dirfd,)
     else:
         target, keep = os.fspath(path), ()
+    import subprocess
     subprocess.run(["rm", "-rf", "--one-file-system", "--", target], pass_fds=keep,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

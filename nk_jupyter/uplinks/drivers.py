@@ -9,8 +9,12 @@ the CIDR, is the host's 127.0.0.1).
 from __future__ import annotations
 
 import ipaddress
-import shutil
 from typing import Protocol
+
+
+def _which(name: str) -> str | None:
+    import shutil  # (here: shutil imports the archive modules, and a supervisor imports this)
+    return shutil.which(name)
 
 
 class Driver(Protocol):
@@ -28,7 +32,7 @@ class Slirp4netns:
     signals = True
 
     def argv(self, netns_path, ifname, mtu, cidr, host_loopback, configure, exit_fd, ready_fd):
-        argv = [shutil.which(self.name) or self.name, f"--mtu={mtu}", f"--cidr={cidr}", f"--exit-fd={exit_fd}",
+        argv = [_which(self.name) or self.name, f"--mtu={mtu}", f"--cidr={cidr}", f"--exit-fd={exit_fd}",
                 f"--ready-fd={ready_fd}", "--enable-sandbox", "--enable-seccomp", "--netns-type=path"]
         if configure:
             argv.append("--configure")
@@ -46,7 +50,7 @@ class Pasta:
 
     def argv(self, netns_path, ifname, mtu, cidr, host_loopback, configure, exit_fd, ready_fd):
         net = ipaddress.IPv4Network(cidr)
-        argv = ["setpriv", "--pdeathsig", "KILL", "--", shutil.which(self.name) or self.name,
+        argv = ["setpriv", "--pdeathsig", "KILL", "--", _which(self.name) or self.name,
                 "--netns", netns_path, "--netns-only", "--runas", "0:0",
                 "-4", "-I", ifname, "-m", str(mtu), "-T", "none", "-U", "none", "-t", "none", "-u", "none",
                 "-q", "-f"]
@@ -66,12 +70,12 @@ def choose(name: str) -> Driver:
     """The driver for --net-driver NAME ("auto": the first of PREFERENCE installed); UplinkError otherwise."""
     if name == "auto":
         for candidate in PREFERENCE:
-            if shutil.which(candidate):
+            if _which(candidate):
                 return DRIVERS[candidate]
         raise UplinkError("no uplink driver is installed: sudo apt install slirp4netns (or passt)")
     if name not in DRIVERS:
         raise UplinkError(f"uplink driver {name!r} is not supported; supported: auto, {', '.join(DRIVERS)}")
-    if not shutil.which(name):
+    if not _which(name):
         raise UplinkError(f"uplink driver {name} is not installed: sudo apt install {DRIVERS[name].package}")
     return DRIVERS[name]
 

@@ -20,8 +20,6 @@ import os
 import select
 import signal
 import socket
-import subprocess
-import threading
 import time
 
 from .. import wire
@@ -46,6 +44,7 @@ class _Uplink:
 
 
 def start_uplink(req: m.UplinkUp, netns: int) -> _Uplink:
+    import subprocess  # (here, not at the top: most labs have no uplink, and a supervisor imports this)
     driver = drivers.choose(req.driver)
     exit_r, exit_w = os.pipe()
     ready_r, ready_w = os.pipe()
@@ -90,6 +89,7 @@ def _await_ready(driver, proc: subprocess.Popen, ready_r: int, ifname: str, netn
 
 
 def _await_link(netns: int, ifname: str, proc: subprocess.Popen, deadline: float) -> bool:
+    import threading
     """Wait in one thread (moved into netns once) until ifname exists there; False if proc
     exits or the deadline passes first."""
     found = []
@@ -117,6 +117,7 @@ def _if_exists(ifname: str) -> bool:
 
 class _Port:
     def __init__(self, req: m.PortUp, netns: int) -> None:
+        import threading
         self.req = req
         family = socket.AF_INET6 if ":" in req.host_ip else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
@@ -184,6 +185,7 @@ def port_error(ip: str, port: int, proto: str, e: OSError) -> drivers.UplinkErro
 
 
 def _relay(a: socket.socket, b: socket.socket, done) -> None:
+    import threading
     left = [2]
     lock = threading.Lock()
 

@@ -89,3 +89,12 @@ def test_the_supervisor_and_the_api_import_without_making_a_record_class():
             "'pyroute2' in sys.modules)")
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] False"
+
+
+def test_a_supervisor_does_not_import_what_only_uplinks_use():
+    """subprocess (with locale and threading) and shutil (with the archive modules) cost ~4 ms of
+    every lab start; only uplinks, ports and tree removal use them."""
+    code = ("import sys, nk_jupyter.engine.supervisor as s; s._preload(); "
+            "print([m for m in ('subprocess', 'threading', 'shutil', 'pyroute2') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
