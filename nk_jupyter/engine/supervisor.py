@@ -63,6 +63,7 @@ def _preload() -> None:
     import resource  # noqa: F401
     from .. import backends, helpers, labconf, uplinks, wire_schema  # noqa: F401
     from ..backends import namespaces  # noqa: F401
+    from ..backends.namespaces import session, zygote  # noqa: F401  (opened by every lab)
     from ..linux import cgroups, seccomp, spawn  # noqa: F401
     from ..uplinks import helper  # noqa: F401
     from . import handlers, loop, messages, monitor, runtime, statedir  # noqa: F401

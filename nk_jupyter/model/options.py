@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from ..records import dataclass
 from typing import Callable
 
 from nk_jupyter.model.machine import MachineOptions

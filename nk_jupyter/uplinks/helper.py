@@ -22,9 +22,14 @@ import signal
 import socket
 import time
 
+from typing import TYPE_CHECKING
+
 from .. import wire
 from ..linux import ns, spawn
 from . import drivers, messages as m
+
+if TYPE_CHECKING:
+    import subprocess
 
 READY_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0

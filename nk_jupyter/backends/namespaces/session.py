@@ -13,7 +13,6 @@ import errno
 import os
 import resource
 import socket
-import subprocess
 import time
 from ...records import dataclass
 from pathlib import Path
@@ -340,6 +339,7 @@ def _copy_tree(src: Path, dst: Path) -> None:
     """cp -a: a machine's disk as it is (sub-ID owners, overlay xattrs and whiteouts, symlinks
     as symlinks); sizes are bounded by the scratch space it came from or goes to. OSError
     (with cp's first complaint) if it fails."""
+    import subprocess  # (here: only disks that move use it, and every lab start imports this)
     r = subprocess.run(["cp", "-a", "--no-target-directory", str(src), str(dst)],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if r.returncode:

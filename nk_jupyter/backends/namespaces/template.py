@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -147,12 +146,14 @@ def _frr_as_kathara(target: Path) -> None:
 def _ssh_host_keys(target: Path) -> None:
     """The host's ssh keys are unreadable to us: give the template keys of its own."""
     ssh = target / "etc" / "ssh"
+    import shutil  # (in the functions that build: every lab start imports this module)
     if ssh.is_dir() and shutil.which("ssh-keygen") and not list(ssh.glob("ssh_host_*_key")):
         import subprocess
         subprocess.run(["ssh-keygen", "-A", "-f", str(target)], capture_output=True)
 
 
 def _copy_tree(src: Path, dst: Path, rel: str, owners: list[list]) -> None:
+    import shutil
     try:
         st = src.lstat()
     except OSError:
@@ -230,6 +231,7 @@ def _record(owners: list[list], rel: str, st: os.stat_result) -> None:
 
 def _apply_defaults(src: Path, target: Path, owners: list[list]) -> None:
     """Fill in files the host hides from us (e.g. /etc/frr/*) from shims/defaults/."""
+    import shutil
     for dirpath, _dirs, files in os.walk(src):
         rel_dir = Path(dirpath).relative_to(src)
         for name in files:
