@@ -101,3 +101,21 @@ def test_a_supervisor_does_not_import_what_only_uplinks_use():
             "print([m for m in ('subprocess', 'threading', 'shutil', 'pyroute2') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_record_class_of_nk_can_be_made():
+    """A mistake in a record class (a field without default after one with) shows only when the
+    class is made: make every one of them here."""
+    import importlib
+    import pkgutil
+
+    import nk_jupyter
+    from nk_jupyter import records
+    for info in pkgutil.walk_packages(nk_jupyter.__path__, "nk_jupyter."):
+        if not info.name.endswith(("__main__", "mounter", "reaper")):
+            importlib.import_module(info.name)
+    ours = {c for m in list(sys.modules.values()) if m.__name__.startswith("nk_jupyter.")
+            for c in vars(m).values() if isinstance(c, type) and "__dataclass_fields__" in c.__dict__}
+    assert len(ours) > 80
+    records.make_all()
+    assert all(isinstance(c.__dict__["__dataclass_fields__"], dict) and _made(c) for c in ours)
