@@ -20,9 +20,18 @@ class ProtocolError(Exception):
     pass
 
 
-def send(sock: socket.socket, msg: dict, fds: list[int] | tuple[int, ...] = ()) -> None:
+def frame(msg: dict) -> bytes:
+    """msg as it goes on the wire (a length, then its JSON)."""
     body = json.dumps(msg, separators=(",", ":")).encode()
-    data = struct.pack("<I", len(body)) + body
+    return struct.pack("<I", len(body)) + body
+
+
+def send(sock: socket.socket, msg: dict, fds: list[int] | tuple[int, ...] = ()) -> None:
+    send_frames(sock, frame(msg), fds)
+
+
+def send_frames(sock: socket.socket, data: bytes, fds: list[int] | tuple[int, ...] = ()) -> None:
+    """Frames made by frame(), one after another (fds go with the first byte)."""
     if fds:
         sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 from typing import Callable
 
 from .. import wire
@@ -29,6 +30,13 @@ HUB_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
            "PS1": "nk-hub# "}
 
 
+# Events go out together: those of one loop turn, or of EVENTS_DELAY while a long request
+# (a boot) runs, in one write (a boot of N machines sends 3N events: one write and one wakeup
+# of the client each, before). A reply or an error sends what is waiting first, then itself.
+EVENTS_DELAY = 0.02
+EVENTS_BYTES = 1 << 16
+
+
 class Conn:
     """One client connection (its socket leaves the loop when it closes, whoever closes it)."""
 
@@ -37,12 +45,20 @@ class Conn:
         self.closed = False
         self.on_close: list = []
         self.on_message: Callable[[dict, list[int]], None] | None = None
+        self._events = bytearray()
+        self._since = 0.0
 
     def _send(self, frame: dict, fds: list[int] | None = None) -> None:
-        if self.closed:
+        self.flush(wire.frame(frame), fds)
+
+    def flush(self, more: bytes = b"", fds: list[int] | None = None) -> None:
+        """Send the waiting events, then more (with fds)."""
+        data = bytes(self._events) + more if self._events else more
+        self._events.clear()
+        if self.closed or not data:
             return
         try:
-            wire.send(self.sock, frame, fds or ())
+            wire.send_frames(self.sock, data, fds or ())
         except OSError:
             self.close()
 
@@ -50,12 +66,22 @@ class Conn:
         self._send({"ok": True, **wire.encode(reply)}, fds)
 
     def event(self, event: Event) -> None:
-        self._send({"event": event.KIND, **wire.encode(event)})
+        if self.closed:
+            return
+        now = time.monotonic()
+        if not self._events:
+            self._since = now
+            self.loop.at_turn_end(self.flush)
+        self._events += wire.frame({"event": event.KIND, **wire.encode(event)})
+        if len(self._events) >= EVENTS_BYTES or now - self._since >= EVENTS_DELAY:
+            self.flush()
 
     def error(self, err: Exception) -> None:
         self._send(to_wire(err))
 
     def close(self) -> None:
+        if self._events:
+            self.flush()  # (which closes us if the client has gone)
         if not self.closed:
             self.closed = True
             self.loop.remove_reader(self.sock)

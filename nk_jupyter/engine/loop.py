@@ -21,6 +21,7 @@ class Loop:
         self._seq = itertools.count()
         self._cancelled: set[int] = set()
         self.stopping = False
+        self._turn_end: list[Callable[[], None]] = []
 
     def add_reader(self, fd, callback: Callable[[], None]) -> None:
         self.sel.register(fd, selectors.EVENT_READ, callback)
@@ -81,6 +82,10 @@ class Loop:
     def cancel(self, handle: int) -> None:
         self._cancelled.add(handle)
 
+    def at_turn_end(self, callback: Callable[[], None]) -> None:
+        """Call callback once, when the callbacks that are running now have all returned."""
+        self._turn_end.append(callback)
+
     def run(self) -> None:
         while not self.stopping:
             timeout = None
@@ -96,6 +101,10 @@ class Loop:
                 if handle in self._cancelled:
                     self._cancelled.discard(handle)
                 else:
+                    self._call(cb)
+            while self._turn_end:
+                todo, self._turn_end = self._turn_end, []
+                for cb in todo:
                     self._call(cb)
 
     @staticmethod

@@ -24,6 +24,29 @@ def test_lab_dep_orders_startups(make_lab, started):
     assert times == sorted(times)
 
 
+def test_a_boots_events_reach_the_client_while_it_boots(make_lab, started):
+    """The supervisor sends events in batches (engine/handlers.py Conn.event): those made while
+    a boot is still creating machines must still go out as it goes, not all at its end."""
+    import time
+    from nk_jupyter.model.events import MachineEvent
+    n = 80
+    folder = make_lab({"lab.conf": "".join(f"pc{i}[0]=A\n" for i in range(n))})
+    first_seen: dict[str, float] = {}
+
+    def progress(event):
+        if isinstance(event, MachineEvent):
+            first_seen.setdefault(event.machine, time.monotonic())
+    t0 = time.monotonic()
+    lab, result = started(folder, progress=progress)
+    end = time.monotonic()
+    assert result.failed == [] and len(first_seen) == n
+    first, last = first_seen["pc0"], first_seen[f"pc{n - 1}"]
+    # making 80 machines takes >= 0.15 s on any host: pc0's event came well before pc79's
+    assert last - first > 0.05, (first - t0, last - t0, end - t0)
+    order = sorted(first_seen, key=first_seen.get)
+    assert order[0] == "pc0" and sorted(order, key=lambda m: int(m[2:])) == [f"pc{i}" for i in range(n)]
+
+
 def test_shutdown_scripts_run_on_halt_not_on_crash(make_lab):
     folder = make_lab({
         "lab.conf": "pc1[0]=A\n",
