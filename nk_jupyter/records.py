@@ -64,7 +64,13 @@ def _run_decorator(cls: type, options: dict) -> type:
     for name, value in list(cls.__dict__.items()):
         if isinstance(value, _Field):
             setattr(cls, name, dataclasses.field(**value.kwargs))
-    return dataclasses.dataclass(cls, **options)
+    undocumented = cls.__doc__ is None
+    if undocumented:  # (the standard decorator would build it with inspect.signature: 60 us)
+        cls.__doc__ = ""
+    dataclasses.dataclass(cls, **options)
+    if undocumented:
+        cls.__doc__ = f"{cls.__name__}({', '.join(f.name for f in dataclasses.fields(cls) if f.init)})"
+    return cls
 
 
 def _init_stub(self, *args, **kwargs):
