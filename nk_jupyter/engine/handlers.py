@@ -52,7 +52,10 @@ class Conn:
         self.flush(wire.frame(frame), fds)
 
     def flush(self, more: bytes = b"", fds: list[int] | None = None) -> None:
-        """Send the waiting events, then more (with fds)."""
+        """Send the waiting events, then more (with fds: in a write of its own, so that the
+        descriptors arrive with the frame they belong to, as the client reads them)."""
+        if fds and self._events:
+            self.flush()
         data = bytes(self._events) + more if self._events else more
         self._events.clear()
         if self.closed or not data:

@@ -68,3 +68,42 @@ def test_errors_cross_the_socket_with_their_class_and_fields():
     err = from_wire(wire["kind"], wire["message"], wire["fields"])
     assert isinstance(err, LabConfError) and (err.path, err.line) == ("lab.conf", 3)
     assert isinstance(from_wire("UnknownMachineError", "text"), UserError)
+
+
+def test_a_connections_events_go_out_together_and_descriptors_stay_with_their_reply():
+    """Conn (engine/handlers.py) keeps a loop turn's events and sends them in one write; a reply
+    sends them first. A reply's descriptors must arrive with the reply's own frame (the client
+    takes a frame's descriptors from the reads of that frame), not with the events before it."""
+    from nk_jupyter.engine.handlers import Conn
+    from nk_jupyter.engine.loop import Loop
+    from nk_jupyter.engine.messages import ExecStarted
+    from nk_jupyter.model.events import MachineEvent
+    from nk_jupyter.model.states import MachineState
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    loop = Loop()
+    conn = Conn(ours, loop)
+    for i in range(3):
+        conn.event(MachineEvent(f"pc{i}", MachineState.RUNNING))
+    theirs.setblocking(False)
+    try:
+        theirs.recv(1, socket.MSG_PEEK)
+        raise AssertionError("events were sent before the loop turn ended")
+    except BlockingIOError:
+        pass
+    theirs.setblocking(True)
+    r, w = os.pipe()
+    conn.reply(ExecStarted(), fds=[r])  # (a reply sends the waiting events first)
+    got = [wire.recv(theirs) for _ in range(4)]
+    assert [f.get("machine") for f, _ in got[:3]] == ["pc0", "pc1", "pc2"] and all(not fds for _, fds in got[:3])
+    frame, fds = got[3]
+    assert frame["ok"] is True and len(fds) == 1
+    os.write(w, b"x")
+    assert os.read(fds[0], 1) == b"x"
+    loop.call_later(0, lambda: conn.event(MachineEvent("pc9", MachineState.HALTED)))
+    loop.call_later(0, lambda: setattr(loop, "stopping", True))
+    loop.run()  # one turn: its end sends the event
+    assert wire.recv(theirs)[0]["machine"] == "pc9"
+    for fd in (r, w, *fds):
+        os.close(fd)
+    conn.close()
+    theirs.close()
