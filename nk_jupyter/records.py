@@ -9,8 +9,9 @@ decorator here only marks the class; the standard decorator runs, with the same 
 first time the class is instantiated or its fields are asked for (`dataclasses.fields`,
 `is_dataclass`, and so `asdict` and `replace`): from then on it is an ordinary dataclass.
 
-Nothing may make an instance without calling `__init__` (pickle, `copy` or `object.__new__`
-of a class never instantiated in this process): no code of this package does.
+Until it is made, a class's `__new__` makes it (under a lock: threads may meet there) and its
+`__dataclass_fields__` is a descriptor that does; the standard decorator replaces the
+descriptor, and the mark goes last, so no thread ever sees a half-made class.
 """
 from __future__ import annotations
 
@@ -47,37 +48,54 @@ def _make(cls: type) -> type:
         return cls
     with _LOCK:  # (a Jupyter kernel has threads)
         options = cls.__dict__.get("_record_options")
-        if options is None:
+        if options is None or cls in _MAKING:  # (made meanwhile; or being made, by this thread)
             return cls
-        return _run_decorator(cls, options)
+        _MAKING.add(cls)
+        try:
+            return _run_decorator(cls, options)
+        finally:
+            _MAKING.discard(cls)
 
 
 _LOCK = RLock()  # re-entered: making a class makes its bases first
+_MAKING: set = set()
 
 
 def _run_decorator(cls: type, options: dict) -> type:
+    """(Under _LOCK.) The standard decorator replaces the fields descriptor; the mark goes once
+    it has finished (if it raises, the class stays marked and raises again)."""
     import dataclasses
-    del cls._record_options
-    if cls.__dict__.get("__init__") is _init_stub:
-        del cls.__init__
-    delattr(cls, _FIELDS)
     for name, value in list(cls.__dict__.items()):
         if isinstance(value, _Field):
             setattr(cls, name, dataclasses.field(**value.kwargs))
     undocumented = cls.__doc__ is None
     if undocumented:  # (the standard decorator would build it with inspect.signature: 60 us)
-        cls.__doc__ = ""
+        cls.__doc__ = " "
     dataclasses.dataclass(cls, **options)
     if undocumented:
         cls.__doc__ = f"{cls.__name__}({', '.join(f.name for f in dataclasses.fields(cls) if f.init)})"
+    if cls.__dict__.get("__new__") is _NEW:
+        cls.__new__ = _PLAIN_NEW  # (one store: a thread calls either, both are right now)
+    del cls._record_options
     return cls
 
 
-def _init_stub(self, *args, **kwargs):
-    """`__init__` of a class not made yet: make it (and each marked class above it), then init."""
-    for cls in reversed(type(self).__mro__):
-        _make(cls)
-    type(self).__init__(self, *args, **kwargs)
+def _new_stub(cls, *args, **kwargs):
+    """A record's `__new__`: the first one makes the class (and each marked class above it), so
+    that `__init__`, looked up after this returns, is the standard one. It stays (a type whose
+    `__new__` was set keeps a slot that passes the arguments on, which object.__new__ would
+    refuse): once the class is made, it is _plain_new."""
+    if "_record_options" in cls.__dict__ or any("_record_options" in c.__dict__ for c in cls.__mro__[1:-1]):
+        for c in reversed(cls.__mro__):
+            _make(c)
+    return object.__new__(cls)
+
+
+def _plain_new(cls, *args, **kwargs):
+    return object.__new__(cls)
+
+
+_NEW, _PLAIN_NEW = staticmethod(_new_stub), staticmethod(_plain_new)
 
 
 _MARKED: list[type] = []
@@ -104,9 +122,9 @@ def dataclass(cls=None, /, **options):
         cls._record_options = options
         _MARKED.append(cls)
         setattr(cls, _FIELDS, _FieldsOnFirstUse(cls))
-        if "__init__" not in cls.__dict__:
-            cls.__init__ = _init_stub
-        else:  # a class with its own __init__ is made at once
+        if "__init__" not in cls.__dict__ and "__new__" not in cls.__dict__:
+            cls.__new__ = _NEW
+        else:  # a class with its own __init__ or __new__ is made at once
             _make(cls)
         return cls
     return mark if cls is None else mark(cls)

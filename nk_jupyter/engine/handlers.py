@@ -30,9 +30,11 @@ HUB_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
            "PS1": "nk-hub# "}
 
 
-# Events go out together: those of one loop turn, or of EVENTS_DELAY while a long request
-# (a boot) runs, in one write (a boot of N machines sends 3N events: one write and one wakeup
-# of the client each, before). A reply or an error sends what is waiting first, then itself.
+# Events go out together: the first after a quiet spell at once, then those of one loop turn,
+# or of EVENTS_DELAY while a long request (a boot) runs, in one write (a boot of N machines
+# sends 3N events: one write and one wakeup of the client each, before). A reply or an error
+# sends what is waiting first, then itself; the runtime sends what waits before it may block
+# for long (LabRuntime.send_events_now: an image group, an uplink).
 EVENTS_DELAY = 0.02
 EVENTS_BYTES = 1 << 16
 
@@ -46,7 +48,7 @@ class Conn:
         self.on_close: list = []
         self.on_message: Callable[[dict, list[int]], None] | None = None
         self._events = bytearray()
-        self._since = 0.0
+        self._since = self._last_write = 0.0
 
     def _send(self, frame: dict, fds: list[int] | None = None) -> None:
         self.flush(wire.frame(frame), fds)
@@ -62,6 +64,7 @@ class Conn:
             return
         try:
             wire.send_frames(self.sock, data, fds or ())
+            self._last_write = time.monotonic()
         except OSError:
             self.close()
 
@@ -72,10 +75,13 @@ class Conn:
         if self.closed:
             return
         now = time.monotonic()
+        data = wire.frame({"event": event.KIND, **wire.encode(event)})
+        if not self._events and now - self._last_write >= EVENTS_DELAY:
+            return self.flush(data)  # the first after a quiet spell goes at once
         if not self._events:
             self._since = now
             self.loop.at_turn_end(self.flush)
-        self._events += wire.frame({"event": event.KIND, **wire.encode(event)})
+        self._events += data
         if len(self._events) >= EVENTS_BYTES or now - self._since >= EVENTS_DELAY:
             self.flush()
 

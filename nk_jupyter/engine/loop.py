@@ -86,6 +86,14 @@ class Loop:
         """Call callback once, when the callbacks that are running now have all returned."""
         self._turn_end.append(callback)
 
+    def end_turn_now(self) -> None:
+        """Run what waits for this turn's end now (a callback about to block for long: what
+        it has sent so far must not wait for it)."""
+        while self._turn_end:
+            todo, self._turn_end = self._turn_end, []
+            for cb in todo:
+                self._call(cb)
+
     def run(self) -> None:
         while not self.stopping:
             timeout = None
@@ -102,10 +110,7 @@ class Loop:
                     self._cancelled.discard(handle)
                 else:
                     self._call(cb)
-            while self._turn_end:
-                todo, self._turn_end = self._turn_end, []
-                for cb in todo:
-                    self._call(cb)
+            self.end_turn_now()
 
     @staticmethod
     def _call(callback: Callable[[], None]) -> None:

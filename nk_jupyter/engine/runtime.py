@@ -74,6 +74,7 @@ class LabRuntime:
         self.uplinks = None   # uplinks.Uplinks: the host-side helper, once the supervisor has made it
         self._next_index = 0
         self.timing: dict[str, float] = {}
+        self.send_events_now: Callable[[], None] = lambda: None  # before what may block for long (the loop's)
 
     # -- events -------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -135,6 +136,7 @@ class LabRuntime:
             if on_ready is not None:
                 on_ready(rec.machine.name)
         for backend, plans in groups.items():
+            self.send_events_now()  # (an image group's creation can take seconds)
             session = self.sessions[backend]
             for plan, result in session.create(plans, self._plug, ready):
                 rec = self.machines[plan.machine.name]
@@ -155,6 +157,7 @@ class LabRuntime:
             if num in m.interfaces:
                 self.emit_warnings(m.name, self.shaper.apply(plan.index, num, shape))
         if self.uplinks and (m.options.bridged or m.options.taps or m.options.ports):
+            self.send_events_now()  # (an uplink may take seconds to come up)
             try:
                 self.emit_warnings(m.name, self.uplinks.machine_up(m, netns))
             except (OSError, EOFError) as e:  # the helper is gone: the machine runs without them

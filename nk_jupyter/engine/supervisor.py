@@ -115,6 +115,7 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
     loop = Loop()
     rt = LabRuntime(lab, state, sessions, conf.get("machine_backends") or {}, loop.watch_exit)
     emitter[0] = rt.emit
+    rt.send_events_now = loop.end_turn_now
     from ..model.uplinks import UplinkOptions
     from ..uplinks import Uplinks
     rt.uplinks = Uplinks(helper, wire.decode(UplinkOptions, conf.get("uplinks") or {}, "lab.json uplinks"), rt.hub)
@@ -160,7 +161,13 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
     wire.send(sock, msg.handshake_frame(msg.ChildReady()))
     sock.close()
     from .. import records
-    loop.call_later(1.0, records.make_all)  # the record classes no request has used yet, after the boot
+
+    def make_the_rest() -> None:  # the record classes no request has used yet, once no machine boots
+        if any(rec.state.starting for rec in rt.machines.values()):
+            loop.call_later(1.0, make_the_rest)
+        else:
+            records.make_all()
+    loop.call_later(1.0, make_the_rest)
     loop.run()
     rt.close()
     state.sock.unlink(missing_ok=True)

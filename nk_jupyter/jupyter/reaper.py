@@ -1,4 +1,4 @@
-"""`python -m nk_jupyter.jupyter.reaper KERNEL_PID`: halt a kernel's labs once it is gone.
+"""`nk_jupyter.jupyter.reaper KERNEL_PID` (selfrun.argv runs main()): halt a kernel's labs once it is gone.
 
 Started (in its own session, so kernel interrupts and ipykernel's shutdown of its
 process group do not reach it) the first time a kernel starts a lab. It waits for the

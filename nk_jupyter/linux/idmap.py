@@ -62,10 +62,17 @@ class IdMap:
     def apply(self, pid: int) -> None:
         """Write the maps of process pid (which has just unshared its user namespace)."""
         if self.full:  # both at once (each is a setuid program's start: a few ms)
-            runs = [(tool, subprocess.Popen([tool, str(pid), *map_args(own, ranges)], stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-                    for tool, own, ranges in (("newuidmap", os.getuid(), self.uid_ranges),
-                                              ("newgidmap", os.getgid(), self.gid_ranges))]
+            runs = []
+            try:
+                for tool, own, ranges in (("newuidmap", os.getuid(), self.uid_ranges),
+                                          ("newgidmap", os.getgid(), self.gid_ranges)):
+                    runs.append((tool, subprocess.Popen([tool, str(pid), *map_args(own, ranges)],
+                                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                        stderr=subprocess.PIPE, text=True)))
+            except OSError as e:
+                for _, started in runs:
+                    started.communicate()
+                raise HostSetupError(f"cannot run newuidmap/newgidmap: {e}") from None
             for tool, proc in runs:
                 _, err = proc.communicate()
                 if proc.returncode != 0:

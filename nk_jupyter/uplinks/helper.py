@@ -94,9 +94,9 @@ def _await_ready(driver, proc: subprocess.Popen, ready_r: int, ifname: str, netn
 
 
 def _await_link(netns: int, ifname: str, proc: subprocess.Popen, deadline: float) -> bool:
-    import threading
     """Wait in one thread (moved into netns once) until ifname exists there; False if proc
     exits or the deadline passes first."""
+    import threading
     found = []
 
     def look() -> None:

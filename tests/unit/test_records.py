@@ -62,22 +62,47 @@ def test_a_subclass_gets_its_bases_fields_whichever_is_used_first():
     assert [f.name for f in dataclasses.fields(Plain)] == ["a", "b"]
 
 
-def test_threads_making_one_class_at_once_make_it_once():
-    @dataclass
-    class Shared:
-        v: int
-    made = []
+def test_threads_making_one_class_at_once_all_get_a_made_class():
+    """Threads that use a class for the first time at once (nk ltest's workers, a kernel's
+    threads): each gets a whole instance, with the switch interval short enough that a thread
+    is often interrupted while the class is being made."""
+    classes = []
+    for i in range(40):
+        @dataclass(frozen=bool(i % 2))
+        class Shared:
+            v: int
+            w: list = field(default_factory=list)
+        classes.append(Shared)
+    errors, made = [], []
     barrier = threading.Barrier(8)
 
     def use():
         barrier.wait()
-        made.append(Shared(len(made)).v >= 0)
-    threads = [threading.Thread(target=use) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert made == [True] * 8 and dataclasses.is_dataclass(Shared)
+        for cls in classes:
+            try:
+                obj = cls(3)
+                made.append(obj.v == 3 and obj.w == [] and dataclasses.is_dataclass(obj))
+            except Exception as e:  # noqa: BLE001  (what a half-made class would raise)
+                errors.append(repr(e))
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=use) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == [] and made == [True] * (8 * len(classes))
+
+
+def test_a_copy_or_an_unpickled_instance_makes_its_class():
+    import copy
+    import pickle
+    from nk_jupyter.engine.messages import ChildFailed
+    assert pickle.loads(pickle.dumps(ChildFailed("k", "m"))) == ChildFailed("k", "m")
+    assert copy.deepcopy(ChildFailed("k", "m", {"a": [1]})).fields == {"a": [1]}
 
 
 def test_the_supervisor_and_the_api_import_without_making_a_record_class():

@@ -5,7 +5,7 @@ Runs in the launcher, as the user, before the supervisor exists:
      seconds (service.py) and stopped when done;
   2. each image through podman-py: here already (inspect: its id and environment), or pulled
      with progress (PullEvent);
-  3. `podman unshare python -m ...mounter`: each image mounted, copied as a detached read-only
+  3. `podman unshare` running mounter.py (selfrun.py): each image mounted, copied as a detached read-only
      tree, unmounted; the copies come back as descriptors for the supervisor;
   4. each tree is checked for a shell (`/bin/sh`), since a machine's startup and commands run in one.
 

@@ -1,4 +1,4 @@
-"""Run by the podman backend's host half as `podman unshare python -m ... SOCKFD ID...`:
+"""Run by the podman backend's host half as `podman unshare python -P -c ... mounter SOCKFD ID...` (selfrun.py):
 inside podman's user and mount namespaces, where an image's files can be mounted.
 
 For each image ID: `podman image mount`, a read-only detached copy of that tree
