@@ -85,9 +85,7 @@ def _new_stub(cls, *args, **kwargs):
     that `__init__`, looked up after this returns, is the standard one. It stays (a type whose
     `__new__` was set keeps a slot that passes the arguments on, which object.__new__ would
     refuse): once the class is made, it is _plain_new."""
-    if "_record_options" in cls.__dict__ or any("_record_options" in c.__dict__ for c in cls.__mro__[1:-1]):
-        for c in reversed(cls.__mro__):
-            _make(c)
+    make(cls)
     return object.__new__(cls)
 
 
@@ -102,7 +100,8 @@ _MARKED: list[type] = []
 
 
 def make(*classes: type) -> None:
-    """Make these classes now (a process about to fork one that uses them makes them once, for both)."""
+    """Make these classes now, each with the marked classes above it (also: a process about to
+    fork one that uses them makes them once, for both)."""
     for cls in classes:
         for c in reversed(cls.__mro__):
             _make(c)
