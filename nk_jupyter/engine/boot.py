@@ -8,7 +8,6 @@ killed and its machine marked failed, named in the answer.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from typing import Callable
@@ -20,6 +19,7 @@ from .logs import LogRelay
 from .loop import Loop
 from .messages import StartResult, StartupReport
 from .runtime import LabRuntime, MachineRecord
+from ..text import LazyPattern
 
 
 class Boot:
@@ -101,8 +101,8 @@ class Boot:
         os.close(self.devnull)
 
 
-MISSING = re.compile(r"nk: (\S+): not installed on this host \(Debian package: (\S+)\)")
-NOT_FOUND = re.compile(r"(?:^|: )(?:line \d+: |\d+: )?([\w.+-]+): (?:command )?not found$")
+MISSING = LazyPattern(r"nk: (\S+): not installed on this host \(Debian package: (\S+)\)")
+NOT_FOUND = LazyPattern(r"(?:^|: )(?:line \d+: |\d+: )?([\w.+-]+): (?:command )?not found$")
 
 
 def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord, timeout: float, devnull: int,

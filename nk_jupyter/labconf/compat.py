@@ -10,12 +10,13 @@ whatever their first line says, as in Netkit and Kathara.)
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 
+from ..text import LazyPattern
+
 MAX_SCRIPT = 256 << 10
-BASHISMS = [(re.compile(p), what) for p, what in (
+BASHISMS = [(LazyPattern(p), what) for p, what in (
     (r"\[\[", "[[ ]]"),
     (r"(^|[;&|(\s])function\s+[\w-]+", "function NAME"),
     (r"(^|[;&|(\s])source\s", "source"),

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from ..records import dataclass
+from ..text import LazyPattern
 
-_RATE = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)(bit|kbit|mbit|gbit)?", re.I | re.A)
+_RATE = LazyPattern(r"([0-9]{1,12}(?:\.[0-9]{1,6})?)(bit|kbit|mbit|gbit)?", re.I | re.A)
 _UNITS = {"bit": 1, "kbit": 1000, "mbit": 1000 ** 2, "gbit": 1000 ** 3}
-_TIME = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)(us|ms|s)?", re.A)
+_TIME = LazyPattern(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)(us|ms|s)?", re.A)
 
 
 class ShapeError(ValueError):

@@ -11,15 +11,15 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from ..records import dataclass
+from ..text import LazyPattern
 
 KATHARA_HOST_PORT = 3000
 PROTOCOLS = ("tcp", "udp", "sctp")
 SUPPORTED_PROTOCOLS = ("tcp",)
 UPLINK_CIDR = "10.0.2.0/24"       # slirp4netns' and Kathara-on-Docker's view: guest .100, gateway .2, DNS .3
 DEFAULT_MTU = 65520
-_PORT = re.compile(r"(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9]+\.[0-9.]+):)?(?:(?P<host>[0-9]{1,5}):)?(?P<guest>[0-9]{1,5})"
+_PORT = LazyPattern(r"(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9]+\.[0-9.]+):)?(?:(?P<host>[0-9]{1,5}):)?(?P<guest>[0-9]{1,5})"
                    r"(?:/(?P<proto>[a-z]+))?")
 
 
