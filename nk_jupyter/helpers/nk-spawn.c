@@ -17,6 +17,13 @@
  * signal dispositions are the defaults and no signal is blocked. The answer is one packet of
  * two little-endian int32s: the new pid and 0, or the pid (a child that must be reaped, or 0)
  * and the errno of what failed (the exec's, reported through a close-on-exec pipe).
+ *
+ * FLAGS "e": PROGRAM is nk-enter and ARGV its command line (the fourth descriptor the machine
+ * init's pidfd). The child does nk-enter's work itself (enter.h), without the exec of nk-enter:
+ * it joins the machine's cgroups, enters its namespaces and then its user namespace, forks the
+ * command into the machine's pid namespace and relays its status, from the lab's pid
+ * namespace (where no machine sees it), named nk-enter, leading a session of its own as an
+ * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127).
  * nk-spawn exits when the supervisor's end closes. It is linked statically.
  */
 #define _GNU_SOURCE
@@ -31,6 +38,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "enter.h"
 
 #define SOCK 3
 #define MAX_REQUEST (128 * 1024)
@@ -55,7 +63,8 @@ static void close_all(const int *fds, int n)
 }
 
 /* The child: descriptors, signals, session, exec. Reports errno on `report` if it cannot. */
-_Noreturn static void child(const int *fds, int nfds, int session, char *prog, char **argv, char **envp, int report)
+_Noreturn static void child(const int *fds, int nfds, int session, int enter_it, char *prog, int argc, char **argv,
+			    char **envp, int report)
 {
 	int err;
 	for (int i = 0; i < nfds; i++) {  /* (received descriptors are all above 3: 0-3 are taken) */
@@ -78,6 +87,11 @@ _Noreturn static void child(const int *fds, int nfds, int session, char *prog, c
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (session && setsid() < 0)
 		goto failed;
+	if (enter_it) {
+		close_from(INIT_PIDFD + 1);  /* the report pipe too: the request succeeded; from here on */
+		prctl(PR_SET_NAME, "nk-enter", 0, 0, 0);  /* failures are exit statuses, as nk-enter's */
+		enter(argc, argv, envp);
+	}
 	execve(prog, argv, envp);
 failed:
 	err = errno;
@@ -131,7 +145,12 @@ static void serve(void)
 		answer(0, E2BIG);
 		return;
 	}
-	int session = words[0][0] == 's';
+	int enter_it = words[0][0] == 'e', session = words[0][0] == 's' || enter_it;  /* (nk-enter leads its own, as when exec'd) */
+	if (enter_it && nfds != 4) {
+		close_all(fds, nfds);
+		answer(0, EINVAL);
+		return;
+	}
 	char *prog = words[1];
 	memcpy(args, &words[3], argc * sizeof *args);
 	args[argc] = NULL;
@@ -146,7 +165,7 @@ static void serve(void)
 	}
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0)
-		child(fds, nfds, session, prog, args, envp, report[1]);
+		child(fds, nfds, session, enter_it, prog, (int)argc, args, envp, report[1]);
 	int err = pid < 0 ? errno : 0;
 	close(report[1]);
 	close_all(fds, nfds);

@@ -54,11 +54,13 @@ class Spawner:
         self.owner = os.getpid()
 
     def spawn(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
-              new_session: bool = True, extra: int | None = None) -> int:
-        """spawn_here's arguments and result."""
+              new_session: bool = True, extra: int | None = None, entry: bool = False) -> int:
+        """spawn_here's arguments and result. entry: prog is nk-enter (extra the machine init's
+        pidfd), whose work nk-spawn does in the child itself, without its exec (flag "e")."""
         import array
         import socket
-        words = ["s" if new_session else "-", prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
+        flag = "e" if entry else "s" if new_session else "-"
+        words = [flag, prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
         request = b"\0".join(os.fsencode(w) for w in words) + b"\0"  # (as posix_spawn encodes them)
         if (self.sock is None or len(request) > self.LIMIT or len(words) >= self.WORDS
                 or any("\0" in w for w in words)):
@@ -90,10 +92,11 @@ def use_spawner(spawner: Spawner) -> None:
 
 
 def spawn_command(prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
-                  extra: int | None = None) -> int:
-    """spawn_here (a new session), through this process's Spawner when it has one."""
+                  extra: int | None = None, entry: bool = False) -> int:
+    """spawn_here (a new session), through this process's Spawner when it has one (entry: see
+    Spawner.spawn; spawned here, the program itself runs)."""
     if _SPAWNER and _SPAWNER[0].owner == os.getpid():
-        return _SPAWNER[0].spawn(prog, argv, env, fds, extra=extra)
+        return _SPAWNER[0].spawn(prog, argv, env, fds, extra=extra, entry=entry)
     return spawn_here(prog, argv, env, fds, extra=extra)
 
 

@@ -196,6 +196,73 @@ def test_nk_spawn_starts_programs_as_our_children_with_only_the_given_descriptor
         time.sleep(0.01)
 
 
+def _proc(pid: int, name: str) -> str:
+    with open(f"/proc/{pid}/{name}", "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def _stat(pid: int) -> list[str]:
+    return _proc(pid, "stat").rsplit(")", 1)[1].split()  # (state, ppid, pgrp, session, ...)
+
+
+def test_nk_spawn_does_nk_enter_s_work_itself_and_the_command_gets_what_it_got(make_lab, started):
+    """A command in a machine goes through nk-spawn's "e" request: its child does nk-enter's work
+    without exec'ing nk-enter. Looked at from the host: between the supervisor and the command
+    is one process, still nk-spawn's program (its argv), named nk-enter, leading its own session
+    in the lab's pid namespace (not the machine's); the command leads its own in the machine's.
+    What the command sees and returns is as before: its environment, /root, its status, and
+    nk-enter's 127 for a program the machine lacks."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\n"})
+    lab, _ = started(folder)
+    stream = lab.exec("pc1", "exec sleep 987.5")
+    try:
+        pid = 0
+        for _ in range(200):
+            found = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                     and _safe(lambda p=p: _proc(int(p), "cmdline")) == "sleep\0" + "987.5\0"]
+            if found:
+                pid = found[0]
+                break
+            time.sleep(0.02)
+        assert pid, "the command never showed up"
+        waiter = int(_stat(pid)[1])
+        assert _proc(waiter, "cmdline") == "nk-spawn\0" and _proc(waiter, "comm").strip() == "nk-enter"
+        nspid = {p: [ln for ln in _proc(p, "status").splitlines() if ln.startswith("NSpid:")][0].split()[1:]
+                 for p in (pid, waiter)}
+        assert len(nspid[waiter]) == 2 and len(nspid[pid]) == 3, nspid  # host, lab (, machine)
+        assert _stat(waiter)[3] == str(waiter) and _stat(pid)[3] == str(pid)  # each leads a session
+    finally:
+        stream.signal("KILL")
+    assert stream.wait() != 0
+    r = lab.run("pc1", "pwd; echo $HOME $PATH; exit 4")
+    assert r.status == 4 and r.stdout.splitlines()[0] == "/root" and r.stdout.split()[1] == "/root", r
+    running, master = lab.terminal("pc1", ["/no/such/program"], (24, 80))
+    try:
+        assert running.wait() == 127
+        assert b"nk-enter: cannot run /no/such/program" in _read_all(master)
+    finally:
+        os.close(master)
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except OSError:
+        return None
+
+
+def _read_all(master: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the terminal's other side is closed
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
 def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):
     """The attack on the helper above: a machine whose disk holds a /usr/bin/busybox of its own
     (copied from its folder at first boot, kept by lhalt) boots again and again while the host's

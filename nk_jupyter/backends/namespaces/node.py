@@ -1,6 +1,7 @@
 """A running namespace machine, as the engine holds it (a backends.Handle).
 
-Commands are started by nk's own static entry program, nk-enter (helpers/nk-enter.c),
+Commands are started by nk's own static entry program, nk-enter (helpers/nk-enter.c; its work
+is done by nk-spawn's child without an exec of it when nk-spawn takes the request),
 posix_spawned by the supervisor in the lab's pid namespace (where no machine can see it) with
 a fixed environment and the machine's init as a pidfd: it joins the machine's cgroups, enters
 the machine's other namespaces, then its user namespace, and only then forks into the
@@ -80,7 +81,7 @@ class Node:
         # the command's environment, as nk:NAME (none of it acts on nk-enter's C library)
         theirs = {f"nk:{k}": v for k, v in env.items() if k and "=" not in k}
         try:
-            return spawn.spawn_command(enter, words, theirs, fds, extra=self.pidfd), master
+            return spawn.spawn_command(enter, words, theirs, fds, extra=self.pidfd, entry=True), master
         except BaseException:
             if master is not None:
                 os.close(master)
