@@ -1,6 +1,6 @@
 """The one framing every nk channel uses (RootlessKit's): a uint32 little-endian length, then a
 JSON object; a frame may carry file descriptors (SCM_RIGHTS). Used by the launcher's handshake
-with a supervisor, the supervisor's API socket (engine/messages.py), the zygote and each
+with a supervisor, the supervisor's API socket (engine/messages.py) and each
 machine's init (backends/namespaces/). Messages are dataclasses: wire.encode and wire.decode
 (wire_schema.py) are loaded on first use, so a client that only frames (nk vcmd's fast door)
 starts without dataclasses and typing.

@@ -27,7 +27,7 @@ def encode(obj):
         return _encoder(type(obj))(obj)
 
 
-# Each type's codec is made once (a boot sends every machine's layout to the zygote and each
+# Each type's codec is made once (a boot sends every machine's stages and orders and each
 # machine's events to the client): no typing or dataclasses look-ups per value.
 _ENCODERS: dict = {}
 

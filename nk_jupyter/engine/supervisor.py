@@ -58,7 +58,7 @@ def _handshake(sock: socket.socket, preload: bool = True) -> tuple[bool, list[in
 
 
 def _preload() -> None:
-    """What serving a lab imports (its pid 1, the uplink helper and the zygote inherit them)."""
+    """What serving a lab imports (its pid 1 and the uplink helper inherit them)."""
     import pathlib  # noqa: F401
     import resource  # noqa: F401
     from .. import backends, helpers, labconf, uplinks, wire_schema  # noqa: F401
@@ -96,7 +96,7 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
         print(f"nk: {event}", file=sys.stderr)
     emitter = [emit]
     start = 0
-    for name, part in conf["backends"].items():  # namespaces first: its zygote is forked before heavy imports
+    for name, part in conf["backends"].items():  # namespaces first
         count = int(part.get("fd_count") or 0)
         context = backends.Context(state, conf, part, fds[start:start + count], sessions, lambda e: emitter[0](e))
         start += count

@@ -24,6 +24,13 @@
  * command into the machine's pid namespace and relays its status, from the lab's pid
  * namespace (where no machine sees it), named nk-enter, leading a session of its own as an
  * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127).
+ *
+ * FLAGS "z": PROGRAM is a machine's init (nk-init) and ARGV its plan; the descriptors are
+ * /dev/null, the init's socket, the lab folder and the machines' user namespace, which become
+ * its 0-2, 3, 4 and 5. It is cloned into a new mount namespace (a copy of nk-spawn's, the lab's)
+ * and a new pid namespace, as its pid 1, leading a new session. It is nk-spawn's own child (the
+ * supervisor watches it by pidfd), reaped by the kernel when it ends (SIGCHLD is ignored here).
+ * A pid is answered only when the exec succeeded.
  * nk-spawn exits when the supervisor's end closes. It is linked statically.
  */
 #define _GNU_SOURCE
@@ -44,6 +51,7 @@
 #define MAX_REQUEST (128 * 1024)
 #define MAX_WORDS 8192
 #define MAX_FDS 4
+#define INIT_FDS 6  /* an init's: /dev/null on 0-2, its socket, the lab folder, the user namespace */
 
 static char request[MAX_REQUEST + 1];
 static char *words[MAX_WORDS + 1];
@@ -63,17 +71,29 @@ static void close_all(const int *fds, int n)
 }
 
 /* The child: descriptors, signals, session, exec. Reports errno on `report` if it cannot. */
-_Noreturn static void child(const int *fds, int nfds, int session, int enter_it, char *prog, int argc, char **argv,
-			    char **envp, int report)
+_Noreturn static void child(const int *fds, int nfds, int session, int enter_it, int init, char *prog, int argc,
+			    char **argv, char **envp, int report)
 {
-	int err;
-	for (int i = 0; i < nfds; i++) {  /* (received descriptors are all above 3: 0-3 are taken) */
-		if (dup2(fds[i], i) < 0)
-			goto failed;
+	int err, given = nfds;
+	if (init) {  /* null, socket, lab, userns -> 0 1 2, 3, 4, 5: first all above 5, then in place */
+		int moved[MAX_FDS];
+		for (int i = 0; i < nfds; i++)
+			if ((moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, INIT_FDS)) < 0)
+				goto failed;
+		const int from[INIT_FDS] = {moved[0], moved[0], moved[0], moved[1], moved[2], moved[3]};
+		for (int i = 0; i < INIT_FDS; i++)
+			if (dup2(from[i], i) < 0)
+				goto failed;
+		given = INIT_FDS;
+	} else {
+		for (int i = 0; i < nfds; i++) {  /* (received descriptors are all above 3: 0-3 are taken) */
+			if (dup2(fds[i], i) < 0)
+				goto failed;
+		}
 	}
 	/* everything else closes at the exec: the report pipe stays open until it succeeds */
-	if (syscall(SYS_close_range, (unsigned)nfds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
-		for (int fd = nfds; fd < 1024; fd++)
+	if (syscall(SYS_close_range, (unsigned)given, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+		for (int fd = given; fd < 1024; fd++)
 			if (fd != report)
 				close(fd);
 	}
@@ -145,8 +165,9 @@ static void serve(void)
 		answer(0, E2BIG);
 		return;
 	}
-	int enter_it = words[0][0] == 'e', session = words[0][0] == 's' || enter_it;  /* (nk-enter leads its own, as when exec'd) */
-	if (enter_it && nfds != 4) {
+	int enter_it = words[0][0] == 'e', init = words[0][0] == 'z';
+	int session = words[0][0] == 's' || enter_it || init;  /* (nk-enter leads its own, as when exec'd) */
+	if ((enter_it || init) && nfds != 4) {
 		close_all(fds, nfds);
 		answer(0, EINVAL);
 		return;
@@ -163,9 +184,10 @@ static void serve(void)
 		answer(0, err);
 		return;
 	}
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID : CLONE_PARENT;
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0)
-		child(fds, nfds, session, enter_it, prog, (int)argc, args, envp, report[1]);
+		child(fds, nfds, session, enter_it, init, prog, (int)argc, args, envp, report[1]);
 	int err = pid < 0 ? errno : 0;
 	close(report[1]);
 	close_all(fds, nfds);
@@ -179,7 +201,7 @@ static void serve(void)
 			err = got ? got : EIO;
 	}
 	close(report[0]);
-	answer(pid > 0 ? pid : 0, err);
+	answer(pid > 0 && !(init && err) ? pid : 0, err);  /* (a failed init is reaped by the kernel) */
 }
 
 int main(void)
@@ -189,6 +211,7 @@ int main(void)
 			_exit(1);
 	close_from(SOCK + 1);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);  /* inits ("z") are our children: the kernel reaps them (child() resets it) */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (;;)
 		serve();

@@ -57,30 +57,51 @@ class Spawner:
               new_session: bool = True, extra: int | None = None, entry: bool = False) -> int:
         """spawn_here's arguments and result. entry: prog is nk-enter (extra the machine init's
         pidfd), whose work nk-spawn does in the child itself, without its exec (flag "e")."""
-        import array
-        import socket
-        flag = "e" if entry else "s" if new_session else "-"
-        words = [flag, prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
-        request = b"\0".join(os.fsencode(w) for w in words) + b"\0"  # (as posix_spawn encodes them)
-        if (self.sock is None or len(request) > self.LIMIT or len(words) >= self.WORDS
-                or any("\0" in w for w in words)):
-            return spawn_here(prog, argv, env, fds, new_session, extra)
         given = fds + ((extra,) if extra is not None else ())
         try:
-            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", given))])
-            reply = self.sock.recv(8)
-        except (BrokenPipeError, ConnectionResetError):
-            reply = b""
-        if len(reply) != 8:  # nk-spawn is gone (nothing of a lab can reach it): spawn here from now on
-            self.sock.close()
-            self.sock = None
+            self.send_request("e" if entry else "s" if new_session else "-", prog, argv, env, given)
+            pid, err = self.read_reply()
+        except OSError as e:
+            if e.errno != errno.EPIPE:  # too large for nk-spawn: spawned here
+                return spawn_here(prog, argv, env, fds, new_session, extra)
+            # nk-spawn is gone (nothing of a lab can reach it): spawn here from now on
+            if self.sock is not None:
+                self.sock.close()
+                self.sock = None
             return spawn_here(prog, argv, env, fds, new_session, extra)
-        pid, err = struct.unpack("<ii", reply)
         if err:
             if pid > 0:
                 os.waitpid(pid, 0)  # the child whose exec failed is ours to reap
             raise OSError(err, os.strerror(err), prog)
         return pid
+
+
+    def send_request(self, flag: str, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
+        """One request to nk-spawn (nk-spawn.c has the flags); its answer is read_reply()'s.
+        OSError E2BIG if nk-spawn cannot hold it, EPIPE if nk-spawn is gone."""
+        import array
+        import socket
+        words = [flag, prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
+        request = b"\0".join(os.fsencode(w) for w in words) + b"\0"  # (as posix_spawn encodes them)
+        if len(request) > self.LIMIT or len(words) >= self.WORDS or any("\0" in w for w in words):
+            raise OSError(errno.E2BIG, f"{prog}: too many or too long arguments for nk-spawn")
+        if self.sock is None:
+            raise OSError(errno.EPIPE, "nk-spawn is gone")
+        try:
+            self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        except (BrokenPipeError, ConnectionResetError):
+            raise OSError(errno.EPIPE, "nk-spawn is gone") from None
+
+    def read_reply(self) -> tuple[int, int]:
+        """(pid, errno) of the oldest request not answered yet; OSError EPIPE if nk-spawn is gone."""
+        try:
+            reply = self.sock.recv(8) if self.sock is not None else b""
+        except (BrokenPipeError, ConnectionResetError):
+            reply = b""
+        if len(reply) != 8:
+            raise OSError(errno.EPIPE, "nk-spawn is gone")
+        pid, err = struct.unpack("<ii", reply)
+        return pid, err
 
 
 _SPAWNER: list[Spawner] = []

@@ -196,6 +196,65 @@ def test_nk_spawn_starts_programs_as_our_children_with_only_the_given_descriptor
         time.sleep(0.01)
 
 
+_INIT_PROBE = r"""
+import os, socket, sys, time
+sys.path.insert(0, sys.argv[1])
+from nk_jupyter import helpers
+from nk_jupyter.linux import spawn
+z = spawn.Spawner(helpers.path("nk-spawn"))
+null = os.open(os.devnull, os.O_RDWR)
+ours, theirs = socket.socketpair()
+lab = os.open(sys.argv[2], os.O_PATH)
+userns = os.open("/proc/self/ns/user", os.O_RDONLY)
+probe = ("import os\n"
+         "fds = {}\n"
+         "for fd in range(12):\n"
+         "    try:\n"
+         "        os.fstat(fd)\n"
+         "    except OSError:\n"
+         "        continue\n"
+         "    fds[fd] = os.readlink(f'/proc/self/fd/{fd}')\n"
+         "os.write(3, repr((os.getpid(), os.getsid(0), fds)).encode())\n")
+z.send_request("z", sys.executable, ["python3", "-P", "-c", probe], {}, (null, theirs.fileno(), lab, userns))
+z.send_request("z", "/no/such/init", ["x"], {}, (null, theirs.fileno(), lab, userns))
+first, second = z.read_reply(), z.read_reply()
+theirs.close()
+out = b""
+while chunk := ours.recv(4096):
+    out += chunk
+try:
+    os.waitpid(first[0], os.WNOHANG)
+    ours_child = True
+except ChildProcessError:
+    ours_child = False
+print(repr((first[0] > 0, first[1], second, ours_child, out.decode(), os.readlink(f"/proc/self/ns/user"))))
+"""
+
+
+def test_nk_spawn_starts_a_machine_init_as_pid_1_of_new_namespaces_with_its_descriptors(tmp_path):
+    """The zygote's request (flag "z"), made as the supervisor makes it (as root of a user
+    namespace of our own): the program is pid 1 of a new pid namespace, leads its session, has
+    /dev/null, its socket, the lab folder and the user namespace as 0-2, 3, 4, 5 and nothing
+    else, and is nk-spawn's child (not ours: the kernel reaps it); an init that cannot be
+    exec'd is answered with its errno and no pid. Requests are answered in order."""
+    import ast
+    import subprocess
+    import sys
+    probe = tmp_path / "probe.py"
+    probe.write_text(_INIT_PROBE)
+    root = str(Path(__file__).resolve().parents[2])
+    r = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-P", str(probe), root,
+                        str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    ok, err, second, our_child, out, userns = ast.literal_eval(r.stdout.strip())
+    assert ok and err == 0 and second == (0, 2) and not our_child, r.stdout  # (2: ENOENT)
+    pid, sid, fds = ast.literal_eval(out)
+    assert pid == 1 and sid == 1, out
+    assert sorted(fds) == [0, 1, 2, 3, 4, 5], out  # and nothing else
+    assert fds[0] == fds[1] == fds[2] == "/dev/null", out
+    assert fds[3].startswith("socket:") and fds[4] == str(tmp_path) and fds[5] == userns, out
+
+
 def _proc(pid: int, name: str) -> str:
     with open(f"/proc/{pid}/{name}", "rb") as f:
         return f.read().decode(errors="replace")

@@ -14,7 +14,7 @@ that namespace: nothing in the machine can remount them read-write or unmount th
 what they cover. Machine root holds capabilities only in Um: it cannot enter or act on the
 supervisor's namespaces, even with a file descriptor of one.
 
-The zygote spawns nk-init with plan(layout) as its argv: every decision is made here, in
+The zygote (an nk-spawn) starts nk-init with plan(layout) as its argv: every decision is made here, in
 Python; the C program carries the ops out in order (its header lists its stages on the
 socket, and the orders it reads afterwards: order_words()). It is a small static program so
 that a lab of a thousand machines does not pay a thousand forked Pythons (their copied pages,
@@ -49,7 +49,7 @@ DPKG_INFO = "var/lib/dpkg/info"  # dpkg's file lists: the host's, under the mach
 # its netns instead, and the supervisor, which holds no lock it waits for, writes them.
 TAKE_RTNL = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.disable_ipv6",
              "net.ipv6.conf.all.forwarding")
-# Where the zygote puts the init's descriptors (nk-init.c: SOCK, LABFD, USERNSFD)
+# Where the zygote puts the init's descriptors (nk-init.c: SOCK, LABFD, USERNSFD; nk-spawn.c "z")
 SOCK_FD, LAB_FD, USERNS_FD = 3, 4, 5
 _NOSUID_NODEV_NOEXEC = ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
 

@@ -1,8 +1,6 @@
-"""What the supervisor, the zygote and each machine's init say to each other (nk_jupyter.wire).
+"""What the supervisor and each machine's init say to each other (nk_jupyter.wire).
 
-    supervisor -> zygote:   ForkInit(layout)
-    zygote -> supervisor:   Forked(pid) + [the supervisor's end of a socket to that init]
-                            or Forked(error=...)
+    supervisor -> zygote:   the init's plan (initplan.plan(layout)) and descriptors (zygote.py)
     init -> supervisor:     Stage("ns")        + [its netns, and the sysctls it hands over]:
                                                write those, plug its links into it now
     supervisor -> init:     Orders(...)        what to do once its links exist (as the NUL-
@@ -21,8 +19,8 @@ from ...records import dataclass, field
 class NodeLayout:
     """Everything a machine's init needs; plain data made by the supervisor.
 
-    labfd and usernsfd are descriptor numbers valid in the zygote (and so in its children):
-    the lab folder (O_PATH, opened once by the supervisor) and the machines' user namespace.
+    labfd and usernsfd are the supervisor's descriptors of the lab folder (O_PATH, opened once)
+    and of the machines' user namespace: sent to the zygote with each init's request.
     """
     name: str
     root: str            # the folder (with the disk) that becomes the machine's /
@@ -40,17 +38,6 @@ class NodeLayout:
     sysctls: tuple[tuple[str, str], ...] = ()  # defaults, written before any interface exists
     image: str = ""      # a container image's files (their tree in the lab's mount namespace): the
                          # machine's / is made of them instead of the host's
-
-
-@dataclass
-class ForkInit:
-    layout: NodeLayout
-
-
-@dataclass
-class Forked:
-    pid: int = 0
-    error: str = ""
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The namespace backend inside one supervisor: what every machine of the lab shares (the
-sandbox), the zygote that forks machine inits, and the create pipeline.
+sandbox), the zygote that starts machine inits (an nk-spawn of their own), and the create
+pipeline.
 
 Create pipeline, per machine (the zygote works on the second core meanwhile):
-    layout -> zygote forks the init -> init: namespaces exist ("ns")
+    layout, plan -> zygote clones the init -> init: namespaces exist ("ns")
            -> the engine plugs its links (plug callback) -> orders -> init: root built,
               machine root ("rooted", with its /dev/pts), links up, files copied ("ready")
 At most WINDOW requests are in flight to the zygote (more would fill its socket both ways).
@@ -96,7 +97,7 @@ class NamespaceSession:
         self.state, self.conf = context.state, context.lab
         self.emit = context.emit
         self.sandbox = make_sandbox(self.state, self.conf)
-        self.zygote = Zygote()  # forked before the heavy imports; inherits the sandbox's descriptors
+        self.zygote = Zygote()  # (its nk-spawn starts at the first machine, under the seccomp filter)
         self.template = context.conf["template"]
         self.restore_template()
         self.host_top = host_top_level()
@@ -143,10 +144,10 @@ class NamespaceSession:
         for plan in plans:
             try:
                 lay, groups = self._layout(plan, roots.get(plan.machine.name))
-            except OSError as e:  # (its zygote request is not sent: the pipeline stays in step)
+                self.zygote.request(lay)
+            except OSError as e:  # (its init is not asked for: the pipeline stays in step)
                 out.append((plan, f"cannot prepare the machine: {e.strerror or e}"))
                 continue
-            self.zygote.request(lay)
             asked.append((plan, groups))
             if len(asked) > WINDOW:
                 take(asked[len(asked) - WINDOW - 1])
@@ -327,7 +328,7 @@ class NamespaceSession:
         return warnings
 
     def close(self) -> None:
-        pass
+        self.zygote.close()
 
 
 def _warning(machine: str, text: str):
