@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +125,10 @@ _Noreturn static void enter(int argc, char **argv, char **envp)
 		fail(125, "setgroups", NULL);
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		fail(125, "cannot become the machine's root", NULL);
+	/* not dumpable until the command's exec, whatever the host's fs.suid_dumpable says: nothing
+	 * of the machine may trace this process or the child it forks there */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(125, "prctl", NULL);
 	if (dir) {
 		if (chdir(dir) < 0)
 			fail(125, "cannot change directory to", dir);
@@ -133,8 +139,11 @@ _Noreturn static void enter(int argc, char **argv, char **envp)
 	pid_t child = fork();
 	if (child < 0)
 		fail(125, "fork", NULL);
-	if (child > 0)
+	if (child > 0) {
+		struct rlimit none = {0, 0};  /* the status it relays may be a fatal signal: no core */
+		setrlimit(RLIMIT_CORE, &none);
 		relay_status(child);
+	}
 
 	if (setsid() < 0)
 		fail(125, "setsid", NULL);

@@ -29,8 +29,9 @@
  * /dev/null, the init's socket, the lab folder and the machines' user namespace, which become
  * its 0-2, 3, 4 and 5. It is cloned into a new mount namespace (a copy of nk-spawn's, the lab's)
  * and a new pid namespace, as its pid 1, leading a new session. It is nk-spawn's own child (the
- * supervisor watches it by pidfd), reaped by the kernel when it ends (SIGCHLD is ignored here).
- * A pid is answered only when the exec succeeded.
+ * supervisor watches it by the pidfd sent with the answer, made by the clone itself, so it names
+ * this init even if it dies at once), reaped by the kernel when it ends (SIGCHLD is ignored
+ * here). A pid is answered only when the exec succeeded. Any other FLAGS is refused (EINVAL).
  * nk-spawn exits when the supervisor's end closes. It is linked statically.
  */
 #define _GNU_SOURCE
@@ -57,11 +58,32 @@ static char request[MAX_REQUEST + 1];
 static char *words[MAX_WORDS + 1];
 static char *args[MAX_WORDS + 1];
 
-static void answer(int32_t pid, int32_t err)
+/* The reply: pid and errno; with_fd (an init's pidfd, "z") travels with it as SCM_RIGHTS. */
+static void answer_fd(int32_t pid, int32_t err, int with_fd)
 {
 	int32_t reply[2] = {pid, err};
-	if (send(SOCK, reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply)
+	struct iovec iov = {reply, sizeof reply};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (with_fd >= 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof control.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &with_fd, sizeof with_fd);
+	}
+	if (sendmsg(SOCK, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof reply)
 		_exit(1);
+}
+
+static void answer(int32_t pid, int32_t err)
+{
+	answer_fd(pid, err, -1);
 }
 
 static void close_all(const int *fds, int n)
@@ -120,6 +142,10 @@ failed:
 	_exit(127);
 }
 
+static void handle(ssize_t n, int *fds, int nfds, int truncated);
+
+/* One request. Its bytes are wiped once it is answered: a child cloned for a later request
+ * carries nk-spawn's memory, and no request's argv or environment may be in it. */
 static void serve(void)
 {
 	struct iovec iov = {request, MAX_REQUEST};
@@ -150,7 +176,13 @@ static void serve(void)
 				close(fd);
 		}
 	}
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds < 3 || n < 2 || request[n - 1] != '\0') {
+	handle(n, fds, nfds, msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+	explicit_bzero(request, (size_t)n);
+}
+
+static void handle(ssize_t n, int *fds, int nfds, int truncated)
+{
+	if (truncated || nfds < 3 || n < 2 || request[n - 1] != '\0') {
 		close_all(fds, nfds);
 		answer(0, EINVAL);
 		return;
@@ -165,9 +197,10 @@ static void serve(void)
 		answer(0, E2BIG);
 		return;
 	}
-	int enter_it = words[0][0] == 'e', init = words[0][0] == 'z';
-	int session = words[0][0] == 's' || enter_it || init;  /* (nk-enter leads its own, as when exec'd) */
-	if ((enter_it || init) && nfds != 4) {
+	const char *flag = words[0];
+	int enter_it = !strcmp(flag, "e"), init = !strcmp(flag, "z");
+	int session = !strcmp(flag, "s") || enter_it || init;  /* (nk-enter leads its own, as when exec'd) */
+	if ((!session && strcmp(flag, "-")) || ((enter_it || init) && nfds != 4)) {
 		close_all(fds, nfds);
 		answer(0, EINVAL);
 		return;
@@ -184,8 +217,11 @@ static void serve(void)
 		answer(0, err);
 		return;
 	}
-	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID : CLONE_PARENT;
-	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	/* (a raw clone: glibc's cached tid stays nk-spawn's in the child, so what runs there before
+	 * its exec must not use raise(), abort() or pthread calls; enter.h uses kill(getpid())) */
+	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD : CLONE_PARENT;
+	int pidfd = -1;
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, &pidfd, NULL, NULL);
 	if (pid == 0)
 		child(fds, nfds, session, enter_it, init, prog, (int)argc, args, envp, report[1]);
 	int err = pid < 0 ? errno : 0;
@@ -201,7 +237,13 @@ static void serve(void)
 			err = got ? got : EIO;
 	}
 	close(report[0]);
-	answer(pid > 0 && !(init && err) ? pid : 0, err);  /* (a failed init is reaped by the kernel) */
+	if (init) {  /* (a failed init is reaped by the kernel) */
+		answer_fd(pid > 0 && !err ? pid : 0, err, pid > 0 && !err ? pidfd : -1);
+		if (pidfd >= 0)
+			close(pidfd);
+		return;
+	}
+	answer(pid > 0 ? pid : 0, err);
 }
 
 int main(void)

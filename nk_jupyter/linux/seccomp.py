@@ -94,9 +94,14 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+SUPPORTED = os.uname().machine in ARCHES
+INSTALLED = False  # (on this process: what starts machines checks it)
+
+
 def install() -> bool:
     """Install the filter on this process (and so on all it starts); False where the
     architecture is not known (then only the keyring is fresh)."""
+    global INSTALLED
     machine = os.uname().machine
     if machine not in ARCHES:
         return False
@@ -109,6 +114,7 @@ def install() -> bool:
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"seccomp: {os.strerror(err)}")
+    INSTALLED = True
     return True
 
 

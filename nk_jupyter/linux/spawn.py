@@ -60,7 +60,7 @@ class Spawner:
         given = fds + ((extra,) if extra is not None else ())
         try:
             self.send_request("e" if entry else "s" if new_session else "-", prog, argv, env, given)
-            pid, err = self.read_reply()
+            pid, err, stray = self.read_reply()
         except OSError as e:
             if e.errno != errno.EPIPE:  # too large for nk-spawn: spawned here
                 return spawn_here(prog, argv, env, fds, new_session, extra)
@@ -69,6 +69,8 @@ class Spawner:
                 self.sock.close()
                 self.sock = None
             return spawn_here(prog, argv, env, fds, new_session, extra)
+        if stray is not None:
+            os.close(stray)
         if err:
             if pid > 0:
                 os.waitpid(pid, 0)  # the child whose exec failed is ours to reap
@@ -92,16 +94,29 @@ class Spawner:
         except (BrokenPipeError, ConnectionResetError):
             raise OSError(errno.EPIPE, "nk-spawn is gone") from None
 
-    def read_reply(self) -> tuple[int, int]:
-        """(pid, errno) of the oldest request not answered yet; OSError EPIPE if nk-spawn is gone."""
+    def read_reply(self) -> tuple[int, int, int | None]:
+        """(pid, errno, the descriptor sent with it or None: an init's pidfd) of the oldest request
+        not answered yet; OSError EPIPE if nk-spawn is gone."""
+        import array
+        import socket
+        fds = array.array("i")
         try:
-            reply = self.sock.recv(8) if self.sock is not None else b""
+            if self.sock is None:
+                raise BrokenPipeError
+            reply, anc, _flags, _addr = self.sock.recvmsg(8, socket.CMSG_SPACE(fds.itemsize), socket.MSG_CMSG_CLOEXEC)
         except (BrokenPipeError, ConnectionResetError):
-            reply = b""
+            reply, anc = b"", []
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
         if len(reply) != 8:
+            for fd in fds:
+                os.close(fd)
             raise OSError(errno.EPIPE, "nk-spawn is gone")
         pid, err = struct.unpack("<ii", reply)
-        return pid, err
+        for fd in fds[1:]:
+            os.close(fd)
+        return pid, err, (fds[0] if fds else None)
 
 
 _SPAWNER: list[Spawner] = []

@@ -203,6 +203,21 @@ from nk_jupyter import helpers
 from nk_jupyter.linux import spawn
 z = spawn.Spawner(helpers.path("nk-spawn"))
 null = os.open(os.devnull, os.O_RDWR)
+token = "nk-secret-" + os.urandom(8).hex()  # an earlier request's environment...
+z.send_request("s", "/bin/true", ["true"], {"TOKEN": token}, (null, null, null))
+pid, _err, _ = z.read_reply()
+os.waitpid(pid, 0)
+seen = b""  # ... is not in nk-spawn's memory (which every later child copies) once answered
+with open(f"/proc/{z.pid}/maps") as maps, open(f"/proc/{z.pid}/mem", "rb") as mem:
+    for line in maps:
+        span, perms = line.split()[:2]
+        if perms.startswith("rw"):
+            lo, hi = (int(x, 16) for x in span.split("-"))
+            mem.seek(lo)
+            seen += mem.read(hi - lo)
+wiped = token.encode() not in seen and len(seen) > 100000
+z.send_request("x", "/bin/true", ["true"], {}, (null, null, null))
+unknown = z.read_reply()
 ours, theirs = socket.socketpair()
 lab = os.open(sys.argv[2], os.O_PATH)
 userns = os.open("/proc/self/ns/user", os.O_RDONLY)
@@ -219,6 +234,7 @@ z.send_request("z", sys.executable, ["python3", "-P", "-c", probe], {}, (null, t
 z.send_request("z", "/no/such/init", ["x"], {}, (null, theirs.fileno(), lab, userns))
 first, second = z.read_reply(), z.read_reply()
 theirs.close()
+pidfd_pid = [ln.split()[1] for ln in open(f"/proc/self/fdinfo/{first[2]}") if ln.startswith("Pid:")]
 out = b""
 while chunk := ours.recv(4096):
     out += chunk
@@ -227,7 +243,8 @@ try:
     ours_child = True
 except ChildProcessError:
     ours_child = False
-print(repr((first[0] > 0, first[1], second, ours_child, out.decode(), os.readlink(f"/proc/self/ns/user"))))
+print(repr((first[0] > 0, first[1], second, ours_child, out.decode(), os.readlink(f"/proc/self/ns/user"),
+            pidfd_pid == [str(first[0])], wiped, unknown)))
 """
 
 
@@ -235,8 +252,10 @@ def test_nk_spawn_starts_a_machine_init_as_pid_1_of_new_namespaces_with_its_desc
     """The zygote's request (flag "z"), made as the supervisor makes it (as root of a user
     namespace of our own): the program is pid 1 of a new pid namespace, leads its session, has
     /dev/null, its socket, the lab folder and the user namespace as 0-2, 3, 4, 5 and nothing
-    else, and is nk-spawn's child (not ours: the kernel reaps it); an init that cannot be
-    exec'd is answered with its errno and no pid. Requests are answered in order."""
+    else, and is nk-spawn's child (not ours: the kernel reaps it), its pidfd sent with the
+    answer; an init that cannot be exec'd is answered with its errno and no pid. Requests are
+    answered in order, an unknown flag is refused, and no request's bytes stay in nk-spawn's
+    memory once answered (each later child is a copy of it)."""
     import ast
     import subprocess
     import sys
@@ -246,8 +265,11 @@ def test_nk_spawn_starts_a_machine_init_as_pid_1_of_new_namespaces_with_its_desc
     r = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-P", str(probe), root,
                         str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    ok, err, second, our_child, out, userns = ast.literal_eval(r.stdout.strip())
-    assert ok and err == 0 and second == (0, 2) and not our_child, r.stdout  # (2: ENOENT)
+    ok, err, second, our_child, out, userns, its_pidfd, wiped, unknown = ast.literal_eval(r.stdout.strip())
+    assert wiped, "an earlier request's environment is still in nk-spawn's memory"
+    assert unknown == (0, 22, None)  # EINVAL: a request flag it does not know
+    assert ok and err == 0 and second == (0, 2, None) and not our_child, r.stdout  # (2: ENOENT)
+    assert its_pidfd, r.stdout  # the answer carries a pidfd of that very init
     pid, sid, fds = ast.literal_eval(out)
     assert pid == 1 and sid == 1, out
     assert sorted(fds) == [0, 1, 2, 3, 4, 5], out  # and nothing else
@@ -290,6 +312,8 @@ def test_nk_spawn_does_nk_enter_s_work_itself_and_the_command_gets_what_it_got(m
                  for p in (pid, waiter)}
         assert len(nspid[waiter]) == 2 and len(nspid[pid]) == 3, nspid  # host, lab (, machine)
         assert _stat(waiter)[3] == str(waiter) and _stat(pid)[3] == str(pid)  # each leads a session
+        core = [ln.split()[4:6] for ln in _proc(waiter, "limits").splitlines() if ln.startswith("Max core")]
+        assert core == [["0", "0"]], core  # the status it relays may be a signal: it dumps nothing
     finally:
         stream.signal("KILL")
     assert stream.wait() != 0

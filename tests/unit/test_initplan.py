@@ -65,3 +65,19 @@ def test_orders_are_a_frame_of_nul_terminated_words():
                                             b"0", b"sh", b"bash", b"first", b"nameserver", b"10.0.2.3", b"copy",
                                             b"/hostlab/shared", b"copy", b"/hostlab/pc1"]
     assert b"sh" not in initplan.order_words(Orders(sh="zsh"))[4:].split(b"\0")  # only bash or dash
+
+
+def test_no_machine_init_is_started_before_the_seccomp_filter():
+    """The zygote's nk-spawn, and so every machine's init and pid 1, must be under the
+    supervisor's seccomp filter (docs/security.md): asked for an init in a process without
+    the filter, it refuses, starting nothing."""
+    import pytest
+    from nk_jupyter.backends.namespaces.zygote import Zygote
+    from nk_jupyter.linux import seccomp
+    if not seccomp.SUPPORTED:
+        pytest.skip("no seccomp filter for this architecture")
+    assert not seccomp.INSTALLED
+    z = Zygote()
+    with pytest.raises(RuntimeError, match="seccomp"):
+        z.request(None)
+    assert z.spawner is None and not z.waiting

@@ -141,23 +141,30 @@ class NamespaceSession:
             out.append((plan, node))
             if ready is not None:
                 ready(plan, node)
-        for plan in plans:
-            try:
-                lay, groups = self._layout(plan, roots.get(plan.machine.name))
-                self.zygote.request(lay)
-            except OSError as e:  # (its init is not asked for: the pipeline stays in step)
-                out.append((plan, f"cannot prepare the machine: {e.strerror or e}"))
-                continue
-            asked.append((plan, groups))
-            if len(asked) > WINDOW:
-                take(asked[len(asked) - WINDOW - 1])
-            while len(pending) > READY_LAG:  # the oldest machines are done by now: let them boot
+        try:
+            for plan in plans:
+                try:
+                    lay, groups = self._layout(plan, roots.get(plan.machine.name))
+                    self.zygote.request(lay)
+                except OSError as e:  # (its init is not asked for: the pipeline stays in step)
+                    out.append((plan, f"cannot prepare the machine: {e.strerror or e}"))
+                    continue
+                asked.append((plan, groups))
+                if len(asked) > WINDOW:
+                    take(asked[len(asked) - WINDOW - 1])
+                while len(pending) > READY_LAG:  # the oldest machines are done by now: let them boot
+                    finish(*pending.pop(0))
+            for item in asked[max(0, len(asked) - WINDOW):]:
+                take(item)
+            t1 = time.perf_counter()
+            while pending:
                 finish(*pending.pop(0))
-        for item in asked[max(0, len(asked) - WINDOW):]:
-            take(item)
-        t1 = time.perf_counter()
-        for item in pending:
-            finish(*item)
+        except BaseException:  # (a bug, ^C): no init is left behind, nor an answer for the next create
+            self.zygote.drain()
+            for _plan, node, sock in pending:
+                node.kill()
+                sock.close()
+            raise
         self.timing = {"create_and_plug": t1 - t0 - waited[0], "nodes_ready": waited[0],
                        "sum_of_node_root_builds": stats.get("root_s", 0.0), "sum_of_node_inits": stats.get("all_s", 0.0),
                        "cpu_of_node_root_builds": stats.get("root_cpu_s", 0.0)}
@@ -169,11 +176,11 @@ class NamespaceSession:
         builds its root meanwhile). Returns why it failed, or None (it is pending)."""
         from . import NodeStartError
         try:
-            pid, sock = self.zygote.answer()
+            pid, pidfd, sock = self.zygote.answer()
         except NodeStartError as e:
             return f"cannot create the machine: {e}"
         profile = Profile(env=dict(image.env), shells=()) if image else HOST_PROFILE
-        node = Node(plan.machine.name, pid, profile, groups)
+        node = Node(plan.machine.name, pid, profile, groups, pidfd)
         sock.settimeout(INIT_TIMEOUT)
         try:
             fds: list[int] = []
