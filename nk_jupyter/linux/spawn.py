@@ -84,9 +84,10 @@ class Spawner:
         import array
         import socket
         words = [flag, prog, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
-        request = b"\0".join(os.fsencode(w) for w in words) + b"\0"  # (as posix_spawn encodes them)
-        if len(request) > self.LIMIT or len(words) >= self.WORDS or any("\0" in w for w in words):
-            raise OSError(errno.E2BIG, f"{prog}: too many or too long arguments for nk-spawn")
+        text = "\0".join(words)
+        request = os.fsencode(text) + b"\0"  # (as posix_spawn encodes each word; one call for a plan's 300)
+        if len(request) > self.LIMIT or len(words) >= self.WORDS or text.count("\0") != len(words) - 1:
+            raise OSError(errno.E2BIG, f"{prog}: too many or too long arguments for nk-spawn (or a NUL in one)")
         if self.sock is None:
             raise OSError(errno.EPIPE, "nk-spawn is gone")
         try:
