@@ -26,24 +26,18 @@ from .. import wire
 from ..linux import ns
 
 
-def hello_frame(pid: int) -> dict:
-    """messages.handshake_frame(ChildHello(pid)), written out: it is sent before the typed
-    messages are imported (tests/unit/test_messages.py holds the two equal)."""
-    return {"msg": "ChildHello", "pid": pid}
-
-
 def _handshake(sock: socket.socket, preload: bool = True) -> tuple[bool, list[int]]:
     """Make our user namespace and have the launcher map it; returns (full map, the backends'
     descriptors). The launcher's newuidmap/newgidmap take ~10 ms: we import meanwhile."""
+    from . import messages as msg  # (~4 ms: the rest of the imports still outlast the map)
     ns.unshare(ns.CLONE_NEWUSER)
-    wire.send(sock, hello_frame(os.getpid()))
+    wire.send(sock, msg.handshake_frame(msg.ChildHello(os.getpid())))
     try:
         if preload:
             _preload()
         failed = None
     except Exception as e:  # told once the launcher has mapped us (it is waiting for that answer)
         failed = e
-    from . import messages as msg
     frame, fds = wire.recv(sock)
     if failed is not None:
         raise failed

@@ -61,11 +61,8 @@ class Spawner:
         try:
             self.send_request("e" if entry else "s" if new_session else "-", prog, argv, env, given)
             pid, err, stray = self.read_reply()
-        except OSError as e:
-            if e.errno != errno.EPIPE:  # too large for nk-spawn: spawned here
-                return spawn_here(prog, argv, env, fds, new_session, extra)
-            # nk-spawn is gone (nothing of a lab can reach it): spawn here from now on
-            if self.sock is not None:
+        except OSError as e:  # too large for nk-spawn, or it is gone (then for good): spawned here
+            if e.errno == errno.EPIPE and self.sock is not None:
                 self.sock.close()
                 self.sock = None
             return spawn_here(prog, argv, env, fds, new_session, extra)

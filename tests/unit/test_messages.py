@@ -65,12 +65,6 @@ def test_handshake_messages_are_tagged():
         msg.handshake_parse({"msg": "ChildHello"})  # no pid
 
 
-def test_the_supervisors_early_hello_is_the_typed_one():
-    from nk_jupyter.engine.supervisor import hello_frame
-    assert hello_frame(4242) == msg.handshake_frame(msg.ChildHello(4242))
-    assert msg.handshake_parse(hello_frame(4242)) == msg.ChildHello(4242)
-
-
 def test_a_supervisor_of_another_api_is_named(tmp_path):
     from nk_jupyter.engine.client import ApiVersionError
     from nk_jupyter.engine.statedir import StateDir

@@ -30,8 +30,7 @@ TIOCGPTPEER = 0x5441
 class Node:
     """A namespace machine, known by its init's pid (in the lab's pid namespace)."""
 
-    def __init__(self, name: str, init_pid: int, profile: Profile, cgroups: tuple[str, ...] = (),
-                 pidfd: int | None = None) -> None:
+    def __init__(self, name: str, init_pid: int, pidfd: int, profile: Profile, cgroups: tuple[str, ...] = ()) -> None:
         self.name = name
         self.pid = init_pid
         self.profile = profile
@@ -39,11 +38,6 @@ class Node:
         self.pts_fd: int | None = None  # O_PATH fd of the machine's /dev/pts, sent by its init
         self.netns_fd: int | None = None  # its network namespace, sent by its init
         self.pidfd: int | None = pidfd  # (the zygote's, made by the init's clone: it cannot name another)
-        if pidfd is None:
-            try:
-                self.pidfd = os.pidfd_open(init_pid)
-            except ProcessLookupError:
-                pass
 
     def alive(self) -> bool:
         if self.pidfd is None:

@@ -180,7 +180,7 @@ class NamespaceSession:
         except NodeStartError as e:
             return f"cannot create the machine: {e}"
         profile = Profile(env=dict(image.env), shells=()) if image else HOST_PROFILE
-        node = Node(plan.machine.name, pid, profile, groups, pidfd)
+        node = Node(plan.machine.name, pid, pidfd, profile, groups)
         sock.settimeout(INIT_TIMEOUT)
         try:
             fds: list[int] = []
