@@ -62,7 +62,7 @@ class IdMap:
     def apply(self, pid: int) -> None:
         """Write the maps of process pid (which has just unshared its user namespace)."""
         if self.full:  # both at once (each is a setuid program's start: a few ms)
-            runs = []
+            runs, failed = [], None
             try:
                 for tool, own, ranges in (("newuidmap", os.getuid(), self.uid_ranges),
                                           ("newgidmap", os.getgid(), self.gid_ranges)):
@@ -70,14 +70,12 @@ class IdMap:
                                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                         stderr=subprocess.PIPE, text=True)))
             except OSError as e:
-                for _, started in runs:
-                    started.communicate()
-                raise HostSetupError(f"cannot run newuidmap/newgidmap: {e}") from None
-            for tool, proc in runs:
-                _, err = proc.communicate()
-                if proc.returncode != 0:
-                    for _, other in runs:
-                        other.wait()
+                failed = f"cannot run newuidmap/newgidmap: {e}"
+            done = [(tool, proc.communicate()[1], proc.returncode) for tool, proc in runs]  # (each reaped)
+            if failed:
+                raise HostSetupError(failed)
+            for tool, err, code in done:
+                if code != 0:
                     raise HostSetupError(f"{tool} failed: {err.strip()} "
                                          f"(check /etc/sub{tool[3:6]} and that {tool} is setuid root)")
             return

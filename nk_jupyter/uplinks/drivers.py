@@ -9,12 +9,15 @@ the CIDR, is the host's 127.0.0.1).
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Protocol
+
+from ..linux import spawn
 
 
 def _which(name: str) -> str | None:
-    import shutil  # (here: shutil imports the archive modules, and a supervisor imports this)
-    return shutil.which(name)
+    """name on the PATH (spawn.which: shutil imports the archive modules, and a supervisor imports this)."""
+    return spawn.which(name, os.environ.get("PATH", os.defpath))
 
 
 class Driver(Protocol):

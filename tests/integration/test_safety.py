@@ -374,3 +374,24 @@ def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):
             b.kill()
             b.wait()
         nk("lcrash", "-d", d)
+
+
+def test_an_id_map_that_cannot_be_written_is_named_and_both_tools_are_reaped():
+    """newuidmap and newgidmap run at once: the one that fails is named with the fix, and
+    neither is left behind (here: a process that never made a user namespace of its own)."""
+    import pytest
+    import subprocess
+    from nk_jupyter.errors import HostSetupError
+    from nk_jupyter.linux import spawn
+    from nk_jupyter.linux.idmap import current_idmap
+    idmap = current_idmap()
+    if not idmap.full:
+        pytest.skip("this user has no sub-ID range (or no newuidmap/newgidmap)")
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        with pytest.raises(HostSetupError, match=r"newuidmap failed: .*check /etc/subuid and that newuidmap is setuid"):
+            idmap.apply(sleeper.pid)
+        assert spawn.children(os.getpid()) == [sleeper.pid]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
