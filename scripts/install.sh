@@ -14,8 +14,9 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 # nk itself, and what its tests and benchmarks use
-# (gcc and libc6-dev build nk's static helpers, nk_jupyter/helpers/*.c, at pip install)
-NK_PACKAGES="python3 python3-venv python3-dev gcc libc6-dev uidmap iproute2 procps psmisc util-linux catatonit
+# (gcc and libc6-dev build nk's static helpers, nk_jupyter/helpers/*.c, at pip install; musl-tools
+# builds the one every machine starts, nk-reap, with musl: setup.py says why; catatonit is podman's)
+NK_PACKAGES="python3 python3-venv python3-dev gcc libc6-dev musl-tools uidmap iproute2 procps psmisc util-linux catatonit
   chromium mininet openvswitch-switch"
 # Machines on container images: rootless podman supplies the images (runc for the benchmark's
 # `podman run`); the tests build their images from busybox-static.

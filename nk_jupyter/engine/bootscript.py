@@ -1,7 +1,7 @@
 """The shell text a machine runs at boot and at halt (Netkit's phases, Kathara's order).
 
 Boot:  shared.startup, MACHINE.startup and the `exec` lines, in /root (on first boot, the
-       machine's init has copied shared/ then MACHINE/ over / before: helpers/nk-init.c).
+       machine's init has copied shared/ then MACHINE/ over / before: helpers/init.h).
 Halt:  MACHINE.shutdown, then shared.shutdown.
 All of it runs inside the machine as its root, reading /hostlab there: lab files are never
 opened by the supervisor. Scripts need no exec bit. What a machine's userland has (its PATH,

@@ -25,13 +25,15 @@
  * namespace (where no machine sees it), named nk-enter, leading a session of its own as an
  * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127).
  *
- * FLAGS "z": PROGRAM is a machine's init (nk-init) and ARGV its plan; the descriptors are
- * /dev/null, the init's socket, the lab folder and the machines' user namespace, which become
- * its 0-2, 3, 4 and 5. It is cloned into a new mount namespace (a copy of nk-spawn's, the lab's)
- * and a new pid namespace, as its pid 1, leading a new session. It is nk-spawn's own child (the
- * supervisor watches it by the pidfd sent with the answer, made by the clone itself, so it names
- * this init even if it dies at once), reaped by the kernel when it ends (SIGCHLD is ignored
- * here). A pid is answered only when the exec succeeded. Any other FLAGS is refused (EINVAL).
+ * FLAGS "z": PROGRAM is "nk-init" (a machine's init, init.h: its code is part of this program)
+ * and ARGV its plan; the descriptors are /dev/null, the init's socket, the lab folder and the
+ * machines' user namespace, which become its 0-2, 3, 4 and 5. It is cloned into a new mount
+ * namespace (a copy of nk-spawn's, the lab's) and a new pid namespace, as its pid 1, leading a
+ * new session, named nk-init, and runs init_main() there without an exec. It is nk-spawn's own
+ * child (the supervisor watches it by the pidfd sent with the answer, made by the clone itself,
+ * so it names this init even if it dies at once), reaped by the kernel when it ends (SIGCHLD is
+ * ignored here). A pid is answered once its descriptors are in place. Any other FLAGS, or
+ * another PROGRAM with "z", is refused (EINVAL).
  * nk-spawn exits when the supervisor's end closes. It is linked statically.
  */
 #define _GNU_SOURCE
@@ -47,6 +49,7 @@
 
 #include "common.h"
 #include "enter.h"
+#include "init.h"
 
 #define SOCK 3
 #define MAX_REQUEST (128 * 1024)
@@ -134,6 +137,11 @@ _Noreturn static void child(const int *fds, int nfds, int session, int enter_it,
 		prctl(PR_SET_NAME, "nk-enter", 0, 0, 0);  /* failures are exit statuses, as nk-enter's */
 		enter(argc, argv, envp);
 	}
+	if (init) {
+		close_from(INIT_FDS);  /* the report pipe too: the init runs; it reports on its socket */
+		prctl(PR_SET_NAME, "nk-init", 0, 0, 0);
+		init_main(argc, argv);
+	}
 	execve(prog, argv, envp);
 failed:
 	err = errno;
@@ -200,7 +208,7 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 	const char *flag = words[0];
 	int enter_it = !strcmp(flag, "e"), init = !strcmp(flag, "z");
 	int session = !strcmp(flag, "s") || enter_it || init;  /* (nk-enter leads its own, as when exec'd) */
-	if ((!session && strcmp(flag, "-")) || ((enter_it || init) && nfds != 4)) {
+	if ((!session && strcmp(flag, "-")) || ((enter_it || init) && nfds != 4) || (init && strcmp(words[1], "nk-init"))) {
 		close_all(fds, nfds);
 		answer(0, EINVAL);
 		return;

@@ -1,6 +1,6 @@
 """Mount trees as descriptors: a container image's files travel from podman's namespaces to a lab's.
 
-(A machine's own / is built by nk-init, helpers/nk-init.c, as backends/namespaces/initplan.py plans it.)
+(A machine's own / is built by nk-init, helpers/init.h, as backends/namespaces/initplan.py plans it.)
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ grants by uid alone must be taken away from machines:
     and plain system calls).
 Other ABIs (i386, x32 on x86_64) are refused with ENOSYS, so they cannot go around it.
 Installed by the supervisor on itself before it starts nk-spawn (its spawner of commands, and the
-one that starts machine inits): every machine's init and the catatonit it becomes (machine root
+one that starts machine inits): every machine's init and the nk-reap it becomes (machine root
 may ptrace its pid 1), every nk-enter, command and daemon in a machine inherits it. Root of the lab's user namespace may install it
 without no_new_privs.
 """

@@ -1,5 +1,5 @@
 """Netkit's first boot: shared/ then MACHINE/ copied over the machine's / by its init
-(helpers/nk-init.c) as `tar -xp --no-same-owner --keep-directory-symlink` would, with
+(helpers/init.h) as `tar -xp --no-same-owner --keep-directory-symlink` would, with
 Kathara's conventions; nothing of it on later boots."""
 from __future__ import annotations
 

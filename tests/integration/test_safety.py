@@ -221,41 +221,50 @@ unknown = z.read_reply()
 ours, theirs = socket.socketpair()
 lab = os.open(sys.argv[2], os.O_PATH)
 userns = os.open("/proc/self/ns/user", os.O_RDONLY)
-probe = ("import os\n"
-         "fds = {}\n"
-         "for fd in range(12):\n"
-         "    try:\n"
-         "        os.fstat(fd)\n"
-         "    except OSError:\n"
-         "        continue\n"
-         "    fds[fd] = os.readlink(f'/proc/self/fd/{fd}')\n"
-         "os.write(3, repr((os.getpid(), os.getsid(0), fds)).encode())\n")
-z.send_request("z", sys.executable, ["python3", "-P", "-c", probe], {}, (null, theirs.fileno(), lab, userns))
-z.send_request("z", "/no/such/init", ["x"], {}, (null, theirs.fileno(), lab, userns))
+# The init's first op joins a "cgroup" whose cgroup.procs is a FIFO: it waits in that open
+# until we read, so we can look at it meanwhile (as root of the user namespace it was made in,
+# we may, though it is not dumpable).
+gate = os.path.join(sys.argv[2], "gate")
+os.mkdir(gate)
+os.mkfifo(os.path.join(gate, "cgroup.procs"))
+z.send_request("z", "nk-init", ["nk-init", "name", "probe", "cgroup", gate], {}, (null, theirs.fileno(), lab, userns))
+z.send_request("z", "/bin/sh", ["sh"], {}, (null, theirs.fileno(), lab, userns))  # only nk-init is run
 first, second = z.read_reply(), z.read_reply()
 theirs.close()
+pid = first[0]
 pidfd_pid = [ln.split()[1] for ln in open(f"/proc/self/fdinfo/{first[2]}") if ln.startswith("Pid:")]
+for _ in range(500):  # until it waits in the FIFO's open
+    if open(f"/proc/{pid}/wchan").read() == "wait_for_partner":
+        break
+    time.sleep(0.01)
+fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+nspid = [ln.split()[1:] for ln in open(f"/proc/{pid}/status") if ln.startswith("NSpid:")][0]
+comm = open(f"/proc/{pid}/comm").read().strip()
+with open(os.path.join(gate, "cgroup.procs")) as f:  # let it go on: its plan ends without "rooted"
+    wrote = f.read()
 out = b""
 while chunk := ours.recv(4096):
     out += chunk
 try:
-    os.waitpid(first[0], os.WNOHANG)
+    os.waitpid(pid, os.WNOHANG)
     ours_child = True
 except ChildProcessError:
     ours_child = False
-print(repr((first[0] > 0, first[1], second, ours_child, out.decode(), os.readlink(f"/proc/self/ns/user"),
-            pidfd_pid == [str(first[0])], wiped, unknown)))
+print(repr((pid > 0, first[1], second, ours_child, (nspid[-1], stat[3] == str(pid), comm, fds, wrote),
+            out[4:].decode(errors="replace"), os.readlink("/proc/self/ns/user"), pidfd_pid == [str(pid)], wiped,
+            unknown)))
 """
 
 
 def test_nk_spawn_starts_a_machine_init_as_pid_1_of_new_namespaces_with_its_descriptors(tmp_path):
     """The zygote's request (flag "z"), made as the supervisor makes it (as root of a user
-    namespace of our own): the program is pid 1 of a new pid namespace, leads its session, has
-    /dev/null, its socket, the lab folder and the user namespace as 0-2, 3, 4, 5 and nothing
-    else, and is nk-spawn's child (not ours: the kernel reaps it), its pidfd sent with the
-    answer; an init that cannot be exec'd is answered with its errno and no pid. Requests are
-    answered in order, an unknown flag is refused, and no request's bytes stay in nk-spawn's
-    memory once answered (each later child is a copy of it)."""
+    namespace of our own): nk's init runs (without an exec) as pid 1 of a new pid namespace,
+    named nk-init, leads its session, has /dev/null, its socket, the lab folder and the user
+    namespace as 0-2, 3, 4, 5 and nothing else, carries out its plan and reports on its socket,
+    and is nk-spawn's child (not ours: the kernel reaps it), its pidfd sent with the answer. Any
+    other program is refused. Requests are answered in order, an unknown flag is refused, and no
+    request's bytes stay in nk-spawn's memory once answered (each later child is a copy of it)."""
     import ast
     import subprocess
     import sys
@@ -265,16 +274,19 @@ def test_nk_spawn_starts_a_machine_init_as_pid_1_of_new_namespaces_with_its_desc
     r = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-P", str(probe), root,
                         str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    ok, err, second, our_child, out, userns, its_pidfd, wiped, unknown = ast.literal_eval(r.stdout.strip())
+    ok, err, second, our_child, seen, said, userns, its_pidfd, wiped, unknown = ast.literal_eval(r.stdout.strip())
     assert wiped, "an earlier request's environment is still in nk-spawn's memory"
     assert unknown == (0, 22, None)  # EINVAL: a request flag it does not know
-    assert ok and err == 0 and second == (0, 2, None) and not our_child, r.stdout  # (2: ENOENT)
+    assert second == (0, 22, None), r.stdout  # "z" runs nk's init and nothing else
+    assert ok and err == 0 and not our_child, r.stdout
     assert its_pidfd, r.stdout  # the answer carries a pidfd of that very init
-    pid, sid, fds = ast.literal_eval(out)
-    assert pid == 1 and sid == 1, out
-    assert sorted(fds) == [0, 1, 2, 3, 4, 5], out  # and nothing else
-    assert fds[0] == fds[1] == fds[2] == "/dev/null", out
-    assert fds[3].startswith("socket:") and fds[4] == str(tmp_path) and fds[5] == userns, out
+    pid_there, leads, comm, fds, wrote = seen
+    assert pid_there == "1" and leads and comm == "nk-init", seen
+    assert sorted(fds) == [0, 1, 2, 3, 4, 5], seen  # and nothing else
+    assert fds[0] == fds[1] == fds[2] == "/dev/null", seen
+    assert fds[3].startswith("socket:") and fds[4] == str(tmp_path) and fds[5] == userns, seen
+    assert wrote == "0", seen  # it joined the "cgroup" (its first op) ...
+    assert "the plan has no rooted op" in said, said  # ... and told us why it stopped
 
 
 def _proc(pid: int, name: str) -> str:
@@ -345,6 +357,27 @@ def _read_all(master: int) -> bytes:
             return out
         out += chunk
 
+
+def test_a_machine_s_pid_1_is_nk_reap_holding_nothing_of_its_init(make_lab, started):
+    """What the init execs at the end (helpers/nk-reap.c), as machine root sees it: nk-reap with
+    no argument, no environment, only /dev/null open and a few pages of its own (nothing of
+    the init, nor of the nk-spawn it was a clone of, is left in the process machine root may
+    ptrace); it reaps the orphans that come to it, drops INT, HUP and USR1, and TERM ends it
+    and so the machine."""
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
+    r = lab.run("pc1", "tr '\\0' '|' < /proc/1/cmdline; echo; wc -c < /proc/1/environ; ls -l /proc/1/fd | "
+                       "awk 'NR > 1 {print $9, $11}'; grep -E '^(Pss_Anon|Private_Dirty):' /proc/1/smaps_rollup")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "nk-reap|" and lines[1] == "0", r.stdout  # argv, and an empty environment
+    assert lines[2:5] == ["0 /dev/null", "1 /dev/null", "2 /dev/null"] and lines[5].startswith("Pss_Anon"), r.stdout
+    dirty = int(lines[6].split()[1])
+    assert dirty <= 64, r.stdout  # KiB: a few pages (catatonit had ~48)
+    r = lab.run("pc1", "for i in 1 2 3; do (sleep 0.05 &); done; sleep 0.5; "
+                       "kill -INT 1; kill -HUP 1; kill -USR1 1; sleep 0.1; ps -eo stat= | grep -c '^Z'; echo up")
+    assert r.stdout.split() == ["0", "up"], r.stdout  # the orphans are gone, not zombies; pid 1 lives
+    assert lab.run("pc1", "kill -TERM 1; sleep 5").status != 0
+    states = {m.name: m.state.value for m in lab.info()}
+    assert states == {"pc1": "crashed", "pc2": "running"}, states
 
 def test_a_machine_s_own_busybox_never_runs_as_nk_s_helper(make_lab):
     """The attack on the helper above: a machine whose disk holds a /usr/bin/busybox of its own

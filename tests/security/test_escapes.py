@@ -290,7 +290,7 @@ def test_no_keys_and_no_setuid_files_for_machines(make_lab, started):
 
 
 def test_a_machine_s_pid_1_cannot_make_a_setuid_file_for_its_root(make_lab, started):
-    """Machine root ptraces its pid 1 (catatonit: exec'd as machine root, so it may) and injects
+    """Machine root ptraces its pid 1 (nk-reap: exec'd as machine root, so it may) and injects
     chmod 4755 on a shell it copied into /hostlab: pid 1 is under the same filter as the rest of
     the lab, so the lab folder never gets a file that runs as the user. A plain chmod injected the
     same way works (the attack itself runs)."""

@@ -1,4 +1,4 @@
-"""The plan a machine's init (helpers/nk-init.c) carries out, as backends/namespaces/initplan.py makes it."""
+"""The plan a machine's init (helpers/init.h) carries out, as backends/namespaces/initplan.py makes it."""
 from __future__ import annotations
 
 import struct

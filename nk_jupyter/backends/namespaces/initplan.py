@@ -1,4 +1,4 @@
-"""What each namespace machine's init (nk's static helpers/nk-init.c) does, as a plan.
+"""What each namespace machine's init (nk's static helpers/init.h) does, as a plan.
 
 Where a machine's namespaces come from (docs/security.md has the why):
 
@@ -14,11 +14,12 @@ that namespace: nothing in the machine can remount them read-write or unmount th
 what they cover. Machine root holds capabilities only in Um: it cannot enter or act on the
 supervisor's namespaces, even with a file descriptor of one.
 
-The zygote (an nk-spawn) starts nk-init with plan(layout) as its argv: every decision is made here, in
-Python; the C program carries the ops out in order (its header lists its stages on the
-socket, and the orders it reads afterwards: order_words()). It is a small static program so
-that a lab of a thousand machines does not pay a thousand forked Pythons (their copied pages,
-their teardown at exec): bench/README.md has the figures.
+The zygote (an nk-spawn) runs the init's C code (helpers/init.h) in each clone with
+plan(layout) as its argv: every decision is made here, in Python; the C code carries the ops out
+in order (its header lists its stages on the socket, and the orders it reads afterwards:
+order_words()). It is part of a small static program so that a lab of a thousand machines pays
+neither a thousand forked Pythons (their copied pages, their teardown at exec) nor a thousand
+program starts: bench/README.md has the figures.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from ...linux import ns
 from . import template
 from .messages import NodeLayout, Orders
 
-TINY_INITS = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit")  # static: run on any root
 MACHINE_NS = ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC | ns.CLONE_NEWCGROUP
 
 # What a machine sees of the host's top level, by kind (anything else of the host: nothing).
@@ -49,7 +49,7 @@ DPKG_INFO = "var/lib/dpkg/info"  # dpkg's file lists: the host's, under the mach
 # its netns instead, and the supervisor, which holds no lock it waits for, writes them.
 TAKE_RTNL = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.disable_ipv6",
              "net.ipv6.conf.all.forwarding")
-# Where the zygote puts the init's descriptors (nk-init.c: SOCK, LABFD, USERNSFD; nk-spawn.c "z")
+# Where the zygote puts the init's descriptors (init.h: INIT_SOCK, LABFD, USERNSFD; nk-spawn.c "z")
 SOCK_FD, LAB_FD, USERNS_FD = 3, 4, 5
 _NOSUID_NODEV_NOEXEC = ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
 
@@ -71,8 +71,9 @@ def host_top_level() -> tuple[tuple[str, str], ...]:
 
 
 def tiny_init() -> str:
-    """The host's catatonit (a static C init that only reaps orphans), or "" (nk-init reaps)."""
-    return next((p for p in TINY_INITS if os.access(p, os.X_OK)), "")
+    """nk-reap, what a machine's init becomes (helpers/nk-reap.c: static, it runs on any root)."""
+    from ... import helpers
+    return helpers.path("nk-reap")
 
 
 def plan(lay: NodeLayout, tiny: str) -> list[str]:

@@ -258,7 +258,7 @@ class NamespaceSession:
                     stats[key] = stats.get(key, 0.0) + getattr(report, key)
                 for text in report.warnings:
                     self.emit(_warning(plan.machine.name, text))
-            self._report(sock, m.Stage)  # EOF: the init has exec'd its tiny init (its socket is close-on-exec)
+            self._report(sock, m.Stage)  # EOF: the init has exec'd nk-reap (its socket is close-on-exec)
         except (OSError, wire.ProtocolError) as e:
             return str(e)
         finally:

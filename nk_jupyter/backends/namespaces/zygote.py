@@ -3,7 +3,8 @@
 It clones each init into a new mount namespace (a copy of the lab's) and a new pid namespace,
 as its pid 1 leading a new session, with /dev/null, its socket to the supervisor, the lab
 folder and the machines' user namespace as descriptors 0-2, 3, 4 and 5 (initplan.SOCK_FD...),
-and execs nk's static init (helpers/nk-init.c) with its plan (initplan.py) as argv. The answer
+and runs nk's init there (helpers/init.h, part of nk-spawn: no exec) with its plan (initplan.py)
+as argv. The answer
 carries the init's pidfd, made by the clone itself: it names this init even if it died at once.
 nk-spawn is a static C program holding only its socket: the supervisor's Python builds the
 plan, and a thousand machines cost no Python process anything. Requests are pipelined (the
@@ -25,7 +26,7 @@ from .messages import NodeLayout
 
 class Zygote:
     def __init__(self) -> None:
-        self.program, self.tiny = helpers.path("nk-init"), initplan.tiny_init()  # (raise at open)
+        self.tiny = initplan.tiny_init()
         self.spawner = None
         self.null = -1
         self.waiting: collections.deque[socket.socket] = collections.deque()
@@ -41,7 +42,7 @@ class Zygote:
         argv = ["nk-init", *initplan.plan(lay, self.tiny)]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.spawner.send_request("z", self.program, argv, {}, (self.null, theirs.fileno(), lay.labfd, lay.usernsfd))
+            self.spawner.send_request("z", "nk-init", argv, {}, (self.null, theirs.fileno(), lay.labfd, lay.usernsfd))
         except BaseException:
             ours.close()
             raise

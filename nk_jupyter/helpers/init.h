@@ -1,12 +1,15 @@
-/* nk-init: the first process of a namespace machine, until it execs catatonit (nk's machine init).
+/* A namespace machine's init ("nk-init"), until it execs nk-reap (helpers/nk-reap.c: its pid 1 from then on).
  *
- * posix_spawned by the zygote (backends/namespaces/zygote.py) as pid 1 of the machine's new pid
- * namespace, in a new mount namespace of the lab's user namespace U, with /dev/null on 0, 1, 2,
- * its socket to the supervisor on 3, the lab folder (O_PATH, opened by the supervisor) on 4 and
- * the machines' user namespace U2 on 5. Its argv is a plan: ops, each a word and its arguments,
- * made by backends/namespaces/initplan.py from the machine's layout (all decisions are there;
- * this file only carries them out, in order). backends/namespaces/initplan.py also documents
- * the machine's namespaces and why they nest as they do.
+ * The zygote (an nk-spawn, flag "z": backends/namespaces/zygote.py) clones it as pid 1 of the
+ * machine's new pid namespace, in a new mount namespace of the lab's user namespace U, and runs
+ * init_main() in that clone, without an exec: a clone of the small static nk-spawn costs less
+ * than starting a program (bench/README.md, seventh pass). Its descriptors are /dev/null on 0,
+ * 1, 2, its socket to the supervisor on 3, the lab folder (O_PATH, opened by the supervisor) on
+ * 4 and the machines' user namespace U2 on 5; nothing else is open. Its argv is a plan: ops,
+ * each a word and its arguments, made by backends/namespaces/initplan.py from the machine's
+ * layout (all decisions are there; this file only carries them out, in order).
+ * backends/namespaces/initplan.py also documents the machine's namespaces and why they nest as
+ * they do.
  *
  * Its life, on the socket (frames: a uint32 little-endian length, then the body):
  *   1. the ops up to "sendns": join the machine's cgroups, have a helper child make the
@@ -21,12 +24,15 @@
  *      links up, the lab's sysctls, /bin/sh, /etc/hosts and /etc/hostname on a first boot,
  *      resolv.conf, then shared/ and MACHINE/ copied over / (Netkit's first boot, as
  *      tar -xp --no-same-owner --keep-directory-symlink would)              -> {"stage":"ready"}
- *   4. exec catatonit -P (opened before any of the root existed); the socket closes with it.
+ *   4. exec nk-reap (opened before any of the root existed); the socket closes with it.
+ *      The exec is what leaves nothing of nk-spawn's memory (the plan) in the machine's pid 1.
  * It is not dumpable until that exec: nothing can ptrace it or open its /proc/PID/fd. Lab files
  * are read only as machine root, inside the machine. Any failure is reported as
- * {"error": "..."} and the init exits. Linked statically: it runs on any root.
+ * {"error": "..."} and the init exits. It runs only this file's code and the static C
+ * library's, never the dynamic loader: it runs on any root.
  */
-#define _GNU_SOURCE
+#ifndef NK_HELPERS_INIT_H
+#define NK_HELPERS_INIT_H
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,10 +62,10 @@
 
 #include "common.h"
 
-#define SOCK 3
+#define INIT_SOCK 3
 #define LABFD 4
 #define USERNSFD 5
-#define MACHINE_NS (CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
+#define UM_NS (CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
 #define MAX_HANDED 8
 #define MAX_ENTRIES 100000
 #define MAX_BYTES (512L << 20)
@@ -67,7 +73,7 @@
 #define ENABLED "/var/lib/nk/enabled-units"
 
 static struct timespec t0, c0;
-static int tiny = -1;                /* catatonit, O_PATH */
+static int tiny = -1;                /* nk-reap, O_PATH */
 static pid_t helper = -1;            /* the child that made Um */
 static int helper_pidfd = -1, helper_release = -1;
 static int handed[MAX_HANDED], nhanded;
@@ -153,7 +159,7 @@ static void send_frame(struct buf *body, const int *fds, int nfds)
 	}
 	ssize_t n;
 	do
-		n = sendmsg(SOCK, &msg, MSG_NOSIGNAL);
+		n = sendmsg(INIT_SOCK, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)(4 + body->len))  /* (a unix stream socket takes a small frame whole) */
 		_exit(1);
@@ -463,11 +469,11 @@ static void make_userns(uid_t uid, rlim_t nproc)
 	if (helper < 0)
 		die("fork");
 	if (helper == 0) {
-		close(SOCK);
+		close(INIT_SOCK);
 		close(LABFD);
 		close(status[0]);
 		close(release[1]);
-		own_new_namespaces(USERNSFD, uid, nproc, CLONE_NEWUSER | MACHINE_NS, status[1], release[0]);
+		own_new_namespaces(USERNSFD, uid, nproc, CLONE_NEWUSER | UM_NS, status[1], release[0]);
 	}
 	close(status[1]);
 	close(release[0]);
@@ -485,7 +491,7 @@ static void make_userns(uid_t uid, rlim_t nproc)
 	helper_pidfd = (int)syscall(SYS_pidfd_open, helper, 0);
 	if (helper_pidfd < 0)
 		die("pidfd_open");
-	if (setns(helper_pidfd, MACHINE_NS) < 0)
+	if (setns(helper_pidfd, UM_NS) < 0)
 		die("setns into the machine's namespaces");
 }
 
@@ -932,7 +938,7 @@ static char *recv_frame(uint32_t *size)
 	uint32_t len;
 	size_t got = 0;
 	while (got < 4) {
-		ssize_t n = read(SOCK, (char *)&len + got, 4 - got);
+		ssize_t n = read(INIT_SOCK, (char *)&len + got, 4 - got);
 		if (n <= 0 && !(n < 0 && errno == EINTR))
 			_exit(1);
 		if (n > 0)
@@ -944,7 +950,7 @@ static char *recv_frame(uint32_t *size)
 	if (!body)
 		_exit(1);
 	for (got = 0; got < len;) {
-		ssize_t n = read(SOCK, body + got, len - got);
+		ssize_t n = read(INIT_SOCK, body + got, len - got);
 		if (n <= 0 && !(n < 0 && errno == EINTR))
 			_exit(1);
 		if (n > 0)
@@ -961,10 +967,10 @@ static void on_term(int sig)
 	_exit(0);
 }
 
-static void reap_forever(void)
+_Noreturn static void reap_forever(void)
 {
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	close(SOCK);
+	close(INIT_SOCK);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGCHLD, SIG_IGN);  /* the kernel reaps the orphans that come to pid 1 */
@@ -984,12 +990,12 @@ static int need(int argc, int i, int k, const char *op)
 	return 1;
 }
 
-int main(int argc, char **argv)
+_Noreturn static void init_main(int argc, char **argv)
 {
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  /* first: until its exec nothing may ptrace it */
-	for (int fd = SOCK; fd <= USERNSFD; fd++)  /* (the socket closes with the exec of catatonit) */
+	for (int fd = INIT_SOCK; fd <= USERNSFD; fd++)  /* (the socket closes with the exec of nk-reap) */
 		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 			die("descriptor %d", fd);
 	close_from(USERNSFD + 1);
@@ -1165,9 +1171,9 @@ int main(int argc, char **argv)
 	/* The socket is close-on-exec: the supervisor sees it close when this has exec'd (from then
 	 * on the process is dumpable, and nk-enter may enter it). */
 	if (tiny >= 0) {
-		char *tiny_argv[] = {"catatonit", "-P", NULL}, *no_env[] = {NULL};
+		char *tiny_argv[] = {"nk-reap", NULL}, *no_env[] = {NULL};
 		syscall(SYS_execveat, tiny, "", tiny_argv, no_env, AT_EMPTY_PATH);
 	}
 	reap_forever();
-	return 0;
 }
+#endif
