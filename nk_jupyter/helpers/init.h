@@ -212,6 +212,39 @@ static void write_text(const char *path, const char *text)
 /* /proc/sys/net/ipv4 and the like, each opened once. Every network namespace has its own
  * dentry of that name under /proc/sys/net, all in one hash chain that proc_sys_compare walks
  * under locks: a lookup from /proc costs O(machines). Below it the names are this netns's. */
+/* The machine's /proc, made at "proc" (before any sysctl) as a mount of its pid namespace's proc
+ * not attached anywhere yet ("procmount" attaches it to the root being built). Sysctls are
+ * opened through it, never through the lab's /proc: there, every machine's netns adds its own
+ * dentry for "net" (and below) under the one /proc/sys, all in one hash chain, so each lookup
+ * compared a thousand names at a thousand machines. */
+static int proc_mnt = -1, proc_sys = -1;
+
+static void make_proc(unsigned int attrs)
+{
+	int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		die("fsopen proc");
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		die("make the machine's proc");
+	proc_mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+	if (proc_mnt < 0)
+		die("fsmount the machine's proc");
+	close(fs);
+	proc_sys = openat(proc_mnt, "sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc_sys < 0)
+		die("open the machine's /proc/sys");
+}
+
+static void attach_proc(const char *dst)
+{
+	if (proc_mnt < 0) {
+		errno = EINVAL;
+		die("the plan attaches a /proc it did not make");
+	}
+	if (syscall(SYS_move_mount, proc_mnt, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		die("move_mount the machine's proc on %s", dst);
+}
+
 #define SYSCTL_DIRS 4
 static struct {
 	char prefix[64];
@@ -219,39 +252,41 @@ static struct {
 } sysctl_dirs[SYSCTL_DIRS];
 static int n_sysctl_dirs;
 
-static void forget_sysctl_dirs(void)  /* (at the pivot: they are of the lab's /proc) */
-{
-	for (int k = 0; k < n_sysctl_dirs; k++)
-		close(sysctl_dirs[k].fd);
-	n_sysctl_dirs = 0;
-}
-
-/* A sysctl of this netns, opened for writing ("net.ipv4.ip_forward": /proc/sys/net/ipv4/ip_forward). */
+/* A sysctl of this netns, opened for writing ("net.ipv4.ip_forward": sys/net/ipv4/ip_forward of
+ * the machine's proc). The folders of the last few are kept open (their lookups are the cost). */
 static int open_sysctl(const char *key)
 {
 	char path[512];
-	if (snprintf(path, sizeof path, "/proc/sys/%s", key) >= (int)sizeof path) {
+	if (proc_sys < 0) {
+		errno = EINVAL;
+		die("the plan writes a sysctl before it made the machine's proc");
+	}
+	if (snprintf(path, sizeof path, "%s", key) >= (int)sizeof path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	for (char *p = path + 10; *p; p++)
+	for (char *p = path; *p; p++)
 		if (*p == '.')
 			*p = '/';
-	char *rest = strchr(path + 10, '/');  /* after "/proc/sys/net/ipv4" */
+	if (strstr(path, "//") || path[0] == '/' || path[strlen(path) - 1] == '/') {  /* (no "..", no empty name) */
+		errno = EINVAL;
+		return -1;
+	}
+	char *rest = strchr(path, '/');  /* after "net/ipv4" */
 	rest = rest ? strchr(rest + 1, '/') : NULL;
 	size_t len = rest ? (size_t)(rest - path) : 0;
-	if (!rest || len >= sizeof sysctl_dirs[0].prefix || strstr(rest, "/.."))
-		return open(path, O_WRONLY | O_CLOEXEC);
+	if (!rest || len >= sizeof sysctl_dirs[0].prefix)
+		return openat(proc_sys, path, O_WRONLY | O_CLOEXEC);
 	for (int k = 0; k < n_sysctl_dirs; k++)
 		if (strlen(sysctl_dirs[k].prefix) == len && !memcmp(sysctl_dirs[k].prefix, path, len))
 			return openat(sysctl_dirs[k].fd, rest + 1, O_WRONLY | O_CLOEXEC);
 	if (n_sysctl_dirs == SYSCTL_DIRS)
-		return open(path, O_WRONLY | O_CLOEXEC);
+		return openat(proc_sys, path, O_WRONLY | O_CLOEXEC);
 	*rest = '\0';
-	int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int dir = openat(proc_sys, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0) {
 		*rest = '/';
-		return open(path, O_WRONLY | O_CLOEXEC);  /* (its own error) */
+		return openat(proc_sys, path, O_WRONLY | O_CLOEXEC);  /* (its own error) */
 	}
 	memcpy(sysctl_dirs[n_sysctl_dirs].prefix, path, len + 1);
 	sysctl_dirs[n_sysctl_dirs++].fd = dir;
@@ -969,8 +1004,8 @@ static void on_term(int sig)
 
 _Noreturn static void reap_forever(void)
 {
+	close_from(INIT_SOCK);  /* (everything else it opened is close-on-exec: nk-reap never sees it) */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	close(INIT_SOCK);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGCHLD, SIG_IGN);  /* the kernel reaps the orphans that come to pid 1 */
@@ -1020,6 +1055,10 @@ _Noreturn static void init_main(int argc, char **argv)
 			i += 2;
 			if (sethostname(name, strlen(name)) < 0)
 				die("sethostname");
+		} else if (!strcmp(op, "proc") && need(argc, i, 1, op)) {  /* (make_proc: before any sysctl) */
+			make_proc((unsigned int)number(argv[++i], 10));
+		} else if (!strcmp(op, "procmount") && need(argc, i, 1, op)) {
+			attach_proc(argv[++i]);
 		} else if (!strcmp(op, "sysctl") && need(argc, i, 2, op)) {  /* before any interface exists */
 			if (write_sysctl(argv[i + 1], argv[i + 2]) < 0 && errno != ENOENT)  /* (e.g. ipv6.disable=1) */
 				die("sysctl %s=%s", argv[i + 1], argv[i + 2]);
@@ -1107,7 +1146,6 @@ _Noreturn static void init_main(int argc, char **argv)
 			mount_lab(argv[i + 1], argv[i + 2]);
 			i += 2;
 		} else if (!strcmp(op, "pivot") && need(argc, i, 1, op)) {
-			forget_sysctl_dirs();
 			pivot(argv[++i]);
 		} else if (!strcmp(op, "rooted")) {
 			pts = open("/dev/pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1162,7 +1200,6 @@ _Noreturn static void init_main(int argc, char **argv)
 	}
 	puts_(&warnings, "");
 	follow(words, n);
-	forget_sysctl_dirs();
 	b.len = 0;
 	puts_(&b, "{\"stage\":\"ready\",\"warnings\":[");
 	put(&b, warnings.data, warnings.len);

@@ -19,16 +19,21 @@ def _layout(**kw) -> NodeLayout:
 
 
 def _ops(plan: list[str]) -> list[str]:
-    return [w for w in plan if w in ("name", "tiny", "cgroup", "userns", "sysctl", "handsysctl", "sendns", "mkdirs",
+    return [w for w in plan if w in ("name", "tiny", "cgroup", "userns", "proc", "procmount", "sysctl", "handsysctl", "sendns", "mkdirs",
                                      "newdir", "clear", "rootdir", "symlink", "touch", "mount", "bind", "bindro",
                                      "bindif", "lab", "pivot", "rooted")]
 
 
 def test_the_plan_makes_namespaces_hands_sysctls_then_builds_the_root():
     lay = _layout()
-    plan = initplan.plan(lay, "/usr/bin/catatonit")
+    plan = initplan.plan(lay, "/nk/helpers/nk-reap")
     ops = _ops(plan)
-    assert ops[:5] == ["name", "tiny", "cgroup", "cgroup", "userns"]  # cgroups joined before anything forks
+    assert ops[:6] == ["name", "tiny", "cgroup", "cgroup", "userns", "proc"]  # cgroups joined before anything forks
+    # the machine's own /proc is made before any sysctl (they are opened through it, not the
+    # lab's /proc) and attached where the root shows it; no other proc is mounted
+    assert ops.count("proc") == 1 and plan[plan.index("procmount") + 1] == f"{lay.root}/proc"
+    assert plan.index("proc") < min(plan.index(op) for op in ("sysctl", "handsysctl"))
+    assert not any(w == "mount" and plan[i + 1] == "proc" for i, w in enumerate(plan))
     assert plan[plan.index("userns") + 1:plan.index("userns") + 3] == ["3", "99"]
     sent = ops.index("sendns")
     for key, _value in lay.sysctls:  # those that take RTNL are handed to the supervisor, the rest written
@@ -42,6 +47,8 @@ def test_the_plan_makes_namespaces_hands_sysctls_then_builds_the_root():
             assert plan[i + 2].startswith(lay.root), plan[i:i + 6]
         elif word in ("bind", "bindro", "bindif"):
             assert plan[i + 2].startswith(lay.root), plan[i:i + 3]
+        elif word == "procmount":
+            assert plan[i + 1].startswith(lay.root), plan[i:i + 2]
 
 
 def test_an_image_machine_s_root_is_one_overlay_of_the_image():

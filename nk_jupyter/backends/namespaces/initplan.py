@@ -52,6 +52,7 @@ TAKE_RTNL = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.co
 # Where the zygote puts the init's descriptors (init.h: INIT_SOCK, LABFD, USERNSFD; nk-spawn.c "z")
 SOCK_FD, LAB_FD, USERNS_FD = 3, 4, 5
 _NOSUID_NODEV_NOEXEC = ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
+PROC_ATTRS = 0x2 | 0x4 | 0x8  # fsmount's MOUNT_ATTR_NOSUID | _NODEV | _NOEXEC (linux/mount.h)
 
 
 def host_top_level() -> tuple[tuple[str, str], ...]:
@@ -84,6 +85,7 @@ def plan(lay: NodeLayout, tiny: str) -> list[str]:
     for folder in filter(None, lay.cgroup.split(":")):  # before anything forks
         ops += ["cgroup", folder]
     ops += ["userns", str(lay.owner_uid), str(lay.nproc)]
+    ops += ["proc", str(PROC_ATTRS)]  # its /proc, not yet attached: sysctls are opened through it
     for key, value in lay.sysctls:  # before any interface exists, so "default" applies to all
         ops += ["handsysctl" if key in TAKE_RTNL else "sysctl", key, str(value)]
     ops.append("sendns")  # the supervisor writes the handed sysctls and plugs the links now
@@ -130,7 +132,7 @@ def _root(lay: NodeLayout) -> list[str]:
             if name == "run":
                 ops += _run_nk(lay, path)
         elif name == "proc":
-            ops += ["mount", "proc", path, "proc", str(_NOSUID_NODEV_NOEXEC), "-"]
+            ops += ["procmount", path]
             for hidden in HIDDEN_PROC:
                 ops += ["bindif", "/dev/null", f"{path}/{hidden}"]
         elif name == "sys":
