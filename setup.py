@@ -28,8 +28,9 @@ def compilers(name: str) -> list[tuple[list[str], list[str]]]:
     """(compiler, link flags) to try for helper `name`, best first."""
     cc = shlex.split(os.environ.get("CC", "cc"))
     tries = [(cc, ["-static-pie"]), (cc, ["-static"])]  # (an address-randomised binary where the toolchain can)
-    if name in MUSL and "CC" not in os.environ and shutil.which("musl-gcc"):
-        tries.insert(0, (["musl-gcc"], ["-static"]))  # (musl-gcc's -static-pie makes a dynamic program)
+    musl = shutil.which("musl-gcc") if name in MUSL and "CC" not in os.environ else None
+    if musl:  # (musl-gcc's -static-pie makes a dynamic program; musl has no _FORTIFY_SOURCE checks)
+        tries.insert(0, ([musl], ["-static"]))
     return tries
 
 

@@ -24,7 +24,8 @@
  *      links up, the lab's sysctls, /bin/sh, /etc/hosts and /etc/hostname on a first boot,
  *      resolv.conf, then shared/ and MACHINE/ copied over / (Netkit's first boot, as
  *      tar -xp --no-same-owner --keep-directory-symlink would)              -> {"stage":"ready"}
- *   4. exec nk-reap (opened before any of the root existed); the socket closes with it.
+ *   4. exec nk-reap (its own sealed copy, made before any of the root existed); the socket
+ *      closes with it.
  *      The exec is what leaves nothing of nk-spawn's memory (the plan) in the machine's pid 1.
  * It is not dumpable until that exec: nothing can ptrace it or open its /proc/PID/fd. Lab files
  * are read only as machine root, inside the machine. Any failure is reported as
@@ -47,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>  /* (before linux/mount.h: older C libraries clash the other way round) */
 #include <linux/mount.h>
 #include <sys/prctl.h>
@@ -62,6 +64,10 @@
 
 #include "common.h"
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U  /* (linux/memfd.h of Linux 6.3; older C libraries lack it) */
+#endif
+
 #define INIT_SOCK 3
 #define LABFD 4
 #define USERNSFD 5
@@ -73,7 +79,7 @@
 #define ENABLED "/var/lib/nk/enabled-units"
 
 static struct timespec t0, c0;
-static int tiny = -1;                /* nk-reap, O_PATH */
+static int tiny = -1;                /* this machine's own sealed copy of nk-reap (sealed_copy) */
 static pid_t helper = -1;            /* the child that made Um */
 static int helper_pidfd = -1, helper_release = -1;
 static int handed[MAX_HANDED], nhanded;
@@ -165,7 +171,7 @@ static void send_frame(struct buf *body, const int *fds, int nfds)
 		_exit(1);
 }
 
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
 	char text[8192];
 	int err = errno;
@@ -209,9 +215,6 @@ static void write_text(const char *path, const char *text)
 		die("write %s", path);
 }
 
-/* /proc/sys/net/ipv4 and the like, each opened once. Every network namespace has its own
- * dentry of that name under /proc/sys/net, all in one hash chain that proc_sys_compare walks
- * under locks: a lookup from /proc costs O(machines). Below it the names are this netns's. */
 /* The machine's /proc, made at "proc" (before any sysctl) as a mount of its pid namespace's proc
  * not attached anywhere yet ("procmount" attaches it to the root being built). Sysctls are
  * opened through it, never through the lab's /proc: there, every machine's netns adds its own
@@ -996,23 +999,32 @@ static char *recv_frame(uint32_t *size)
 	return body;
 }
 
-static void on_term(int sig)
+/* "tiny PATH": what this init execs at the end (nk-reap), as a copy in a sealed memfd of this
+ * machine's own. Machine root may ptrace its pid 1 and reaches its program through /proc/1/exe,
+ * past every mount; its uid is the user's, so it could chmod, setxattr or touch a file of the
+ * user's (nk installed in a user's own venv) and change what later labs run. A copy nobody can
+ * write, exec'd from a descriptor, leaves it nothing of the host's to reach. */
+static int sealed_copy(const char *path)
 {
-	(void)sig;
-	_exit(0);
-}
-
-_Noreturn static void reap_forever(void)
-{
-	close_from(INIT_SOCK);  /* (everything else it opened is close-on-exec: nk-reap never sees it) */
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	signal(SIGTERM, on_term);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGCHLD, SIG_IGN);  /* the kernel reaps the orphans that come to pid 1 */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	for (;;)
-		pause();
+	int src = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (src < 0 || fstat(src, &st) < 0)
+		die("open %s", path);
+	int fd = memfd_create("nk-reap", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL)  /* (Linux before 6.3 has no MFD_EXEC: a memfd may be run anyway) */
+		fd = memfd_create("nk-reap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		die("memfd_create for nk-reap (vm.memfd_noexec must not be 2)");
+	for (off_t done = 0; done < st.st_size;) {
+		ssize_t n = sendfile(fd, src, NULL, (size_t)(st.st_size - done));
+		if (n <= 0)
+			die("copy %s", path);
+		done += n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		die("seal the copy of %s", path);
+	close(src);
+	return fd;
 }
 
 /* -- the plan -------------------------------------------------------------------------------- */
@@ -1039,7 +1051,7 @@ _Noreturn static void init_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *op = argv[i];
 		if (!strcmp(op, "tiny") && need(argc, i, 1, op)) {
-			tiny = open(argv[++i], O_PATH | O_CLOEXEC);  /* (before any of the root exists) */
+			tiny = sealed_copy(argv[++i]);  /* (before any of the root exists) */
 		} else if (!strcmp(op, "name") && need(argc, i, 1, op)) {
 			name = argv[++i];
 		} else if (!strcmp(op, "cgroup") && need(argc, i, 1, op)) {  /* before anything forks */
@@ -1151,9 +1163,9 @@ _Noreturn static void init_main(int argc, char **argv)
 			pts = open("/dev/pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (pts < 0)
 				die("open /dev/pts");
-			if (helper < 0) {
+			if (helper < 0 || tiny < 0) {
 				errno = EINVAL;
-				die("the plan made no user namespace");
+				die(helper < 0 ? "the plan made no user namespace" : "the plan names no pid 1 (tiny)");
 			}
 			if (setns(USERNSFD, CLONE_NEWUSER) < 0)  /* into U2, whose members may write Um's map */
 				die("setns into the machines' user namespace");
@@ -1206,11 +1218,10 @@ _Noreturn static void init_main(int argc, char **argv)
 	puts_(&b, "]}");
 	send_frame(&b, NULL, 0);
 	/* The socket is close-on-exec: the supervisor sees it close when this has exec'd (from then
-	 * on the process is dumpable, and nk-enter may enter it). */
-	if (tiny >= 0) {
-		char *tiny_argv[] = {"nk-reap", NULL}, *no_env[] = {NULL};
-		syscall(SYS_execveat, tiny, "", tiny_argv, no_env, AT_EMPTY_PATH);
-	}
-	reap_forever();
+	 * on the process is dumpable, and nk-enter may enter it). If the exec fails, the init says
+	 * why and ends (the machine with it): it never becomes dumpable itself, holding the plan. */
+	char *tiny_argv[] = {"nk-reap", NULL}, *no_env[] = {NULL};
+	syscall(SYS_execveat, tiny, "", tiny_argv, no_env, AT_EMPTY_PATH);
+	die("exec nk-reap");
 }
 #endif

@@ -1,9 +1,9 @@
 /* nk-reap: a namespace machine's pid 1 once its init (init.h) has built the machine.
  *
- * The init execs it as machine root (its descriptor was opened before the machine's root
- * existed), with no argument, no environment and only /dev/null open: the exec leaves nothing
- * of the init (nor of the nk-spawn it is a clone of) in the machine's pid 1, which machine root
- * may ptrace. It only reaps: the kernel reaps the orphans that come to it (SIGCHLD ignored),
+ * The init execs it as machine root, from a sealed memfd copy of its own made before the
+ * machine's root existed (so /proc/1/exe names no file of the host's), with no argument, no
+ * environment and only /dev/null open: the exec leaves nothing of the init (nor of the
+ * nk-spawn it is a clone of) in the machine's pid 1, which machine root may ptrace. It only reaps: the kernel reaps the orphans that come to it (SIGCHLD ignored),
  * SIGTERM ends it (and so the machine), every other signal is taken and dropped. It reads
  * nothing and writes nothing.
  *

@@ -225,8 +225,10 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 		answer(0, err);
 		return;
 	}
-	/* (a raw clone: glibc's cached tid stays nk-spawn's in the child, so what runs there before
-	 * its exec must not use raise(), abort() or pthread calls; enter.h uses kill(getpid())) */
+	/* (a raw clone: glibc's cached tid stays nk-spawn's in the child. What runs there, enter.h and
+	 * init.h, uses no pthread calls; glibc 2.34+ takes the tid from gettid for raise() and abort(),
+	 * fork() sets its child's, and stdio and directory locks key on the thread pointer. nk-spawn
+	 * is single-threaded and holds no lock when it clones.) */
 	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD : CLONE_PARENT;
 	int pidfd = -1;
 	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, &pidfd, NULL, NULL);

@@ -53,8 +53,8 @@ def test_the_plan_makes_namespaces_hands_sysctls_then_builds_the_root():
 
 def test_an_image_machine_s_root_is_one_overlay_of_the_image():
     lay = _layout(image="/s/mnt/.images/0")
-    plan = initplan.plan(lay, "")
-    assert "tiny" not in plan
+    plan = initplan.plan(lay, "/nk/helpers/nk-reap")
+    assert plan[plan.index("tiny") + 1] == "/nk/helpers/nk-reap"  # (its copy is made before the root)
     mount = plan.index("mount")
     assert plan[mount + 1:mount + 4] == ["overlay", lay.root, "overlay"]
     assert plan[mount + 5].startswith("lowerdir=/s/mnt/.images/0,upperdir=/s/pc1/image/upper,")

@@ -72,16 +72,15 @@ def host_top_level() -> tuple[tuple[str, str], ...]:
 
 
 def tiny_init() -> str:
-    """nk-reap, what a machine's init becomes (helpers/nk-reap.c: static, it runs on any root)."""
+    """nk-reap, what a machine's init becomes (helpers/nk-reap.c: static, it runs on any root;
+    each init execs a sealed copy of its own: init.h, sealed_copy)."""
     from ... import helpers
     return helpers.path("nk-reap")
 
 
 def plan(lay: NodeLayout, tiny: str) -> list[str]:
     """The ops nk-init carries out for this machine, up to its "rooted" stage."""
-    ops = ["name", lay.name]
-    if tiny:
-        ops += ["tiny", tiny]  # opened first: an image machine's / has none of the host's programs
+    ops = ["name", lay.name, "tiny", tiny]  # copied first: an image machine's / has none of the host's programs
     for folder in filter(None, lay.cgroup.split(":")):  # before anything forks
         ops += ["cgroup", folder]
     ops += ["userns", str(lay.owner_uid), str(lay.nproc)]

@@ -226,11 +226,11 @@ class NamespaceSession:
                         first_boot=plan.first_boot, sh=sh, copy=copy, nameserver=plan.nameserver)
 
     @staticmethod
-    def _report(sock: socket.socket, kind, fds: list[int] | None = None):
+    def _report(sock: socket.socket, kind, fds: list[int] | None = None, eof_ok: bool = False):
         try:
             msg, got = wire.recv(sock)
         except EOFError:
-            return kind(error="the machine's init died before reporting")
+            return kind() if eof_ok else kind(error="the machine's init died before reporting")
         except socket.timeout:
             return kind(error=f"the machine's init did not answer within {INIT_TIMEOUT:g} s")
         if fds is None:
@@ -258,7 +258,9 @@ class NamespaceSession:
                     stats[key] = stats.get(key, 0.0) + getattr(report, key)
                 for text in report.warnings:
                     self.emit(_warning(plan.machine.name, text))
-            self._report(sock, m.Stage)  # EOF: the init has exec'd nk-reap (its socket is close-on-exec)
+            end = self._report(sock, m.Stage, eof_ok=True)  # EOF: it has exec'd nk-reap (its socket is close-on-exec)
+            if end.error:  # (or why it could not: the machine ends with it)
+                return end.error
         except (OSError, wire.ProtocolError) as e:
             return str(e)
         finally:
