@@ -506,9 +506,10 @@ static void make_userns(uid_t uid, rlim_t nproc)
 	helper = fork();
 	if (helper < 0)
 		die("fork");
-	if (helper == 0) {
+	if (helper == 0) {  /* (made dumpable in Um, it keeps of ours only USERNSFD, to join, and its pipes) */
 		close(INIT_SOCK);
 		close(LABFD);
+		close(tiny);
 		close(status[0]);
 		close(release[1]);
 		own_new_namespaces(USERNSFD, uid, nproc, CLONE_NEWUSER | UM_NS, status[1], release[0]);

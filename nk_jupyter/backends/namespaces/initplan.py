@@ -1,4 +1,4 @@
-"""What each namespace machine's init (nk's static helpers/init.h) does, as a plan.
+"""What each namespace machine's init (nk's C code, helpers/init.h, in a clone of nk-spawn) does, as a plan.
 
 Where a machine's namespaces come from (docs/security.md has the why):
 

@@ -4,8 +4,8 @@ It clones each init into a new mount namespace (a copy of the lab's) and a new p
 as its pid 1 leading a new session, with /dev/null, its socket to the supervisor, the lab
 folder and the machines' user namespace as descriptors 0-2, 3, 4 and 5 (initplan.SOCK_FD...),
 and runs nk's init there (helpers/init.h, part of nk-spawn: no exec) with its plan (initplan.py)
-as argv. The answer
-carries the init's pidfd, made by the clone itself: it names this init even if it died at once.
+as argv. The answer carries the init's pidfd, made by the clone itself: it names this init even
+if it died at once.
 nk-spawn is a static C program holding only its socket: the supervisor's Python builds the
 plan, and a thousand machines cost no Python process anything. Requests are pipelined (the
 supervisor sends a few ahead and reads the answers in order) while nk-spawn works on the other
