@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 
-
 class LazyPattern:
     """re.compile(pattern, flags), compiled on first use: a module's patterns cost 0.1-1.5 ms
     each to compile, and most processes (a supervisor, `nk vcmd`) use few of them."""

@@ -14,8 +14,8 @@ grants by uid alone must be taken away from machines:
 Other ABIs (i386, x32 on x86_64) are refused with ENOSYS, so they cannot go around it.
 Installed by the supervisor on itself before it starts nk-spawn (its spawner of commands, and the
 one that starts machine inits): every machine's init and the nk-reap it becomes (machine root
-may ptrace its pid 1), every nk-enter, command and daemon in a machine inherits it. Root of the lab's user namespace may install it
-without no_new_privs.
+may ptrace its pid 1), every nk-enter, command and daemon in a machine inherits it. Root of the
+lab's user namespace may install it without no_new_privs.
 """
 from __future__ import annotations
 
@@ -102,10 +102,9 @@ def install() -> bool:
     """Install the filter on this process (and so on all it starts); False where the
     architecture is not known (then only the keyring is fresh)."""
     global INSTALLED
-    machine = os.uname().machine
-    if machine not in ARCHES:
+    if not SUPPORTED:
         return False
-    arch, nrs = ARCHES[machine]
+    arch, nrs = ARCHES[os.uname().machine]
     code = b"".join(_program(arch, nrs))
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))

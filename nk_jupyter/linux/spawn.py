@@ -74,7 +74,6 @@ class Spawner:
             raise OSError(err, os.strerror(err), prog)
         return pid
 
-
     def send_request(self, flag: str, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
         """One request to nk-spawn (nk-spawn.c has the flags); its answer is read_reply()'s.
         OSError E2BIG if nk-spawn cannot hold it, EPIPE if nk-spawn is gone."""
@@ -97,10 +96,10 @@ class Spawner:
         not answered yet; OSError EPIPE if nk-spawn is gone."""
         import array
         import socket
+        if self.sock is None:
+            raise OSError(errno.EPIPE, "nk-spawn is gone")
         fds = array.array("i")
         try:
-            if self.sock is None:
-                raise BrokenPipeError
             reply, anc, _flags, _addr = self.sock.recvmsg(8, socket.CMSG_SPACE(fds.itemsize), socket.MSG_CMSG_CLOEXEC)
         except (BrokenPipeError, ConnectionResetError):
             reply, anc = b"", []

@@ -20,7 +20,7 @@ SUPPORTED_PROTOCOLS = ("tcp",)
 UPLINK_CIDR = "10.0.2.0/24"       # slirp4netns' and Kathara-on-Docker's view: guest .100, gateway .2, DNS .3
 DEFAULT_MTU = 65520
 _PORT = LazyPattern(r"(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9]+\.[0-9.]+):)?(?:(?P<host>[0-9]{1,5}):)?(?P<guest>[0-9]{1,5})"
-                   r"(?:/(?P<proto>[a-z]+))?")
+                    r"(?:/(?P<proto>[a-z]+))?")
 
 
 class SpecError(ValueError):
