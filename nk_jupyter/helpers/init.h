@@ -5,7 +5,8 @@
  * init_main() in that clone, without an exec: a clone of the small static nk-spawn costs less
  * than starting a program (bench/README.md, seventh pass). Its descriptors are /dev/null on 0,
  * 1, 2, its socket to the supervisor on 3, the lab folder (O_PATH, opened by the supervisor) on
- * 4 and the machines' user namespace U2 on 5; nothing else is open. Its argv is a plan: ops,
+ * 4, the machines' user namespace U2 on 5 and nk-reap (a sealed memfd, the lab's one copy) on 6;
+ * nothing else is open. Its argv is a plan: ops,
  * each a word and its arguments, made by backends/namespaces/initplan.py from the machine's
  * layout (all decisions are there; this file only carries them out, in order).
  * backends/namespaces/initplan.py also documents the machine's namespaces and why they nest as
@@ -24,8 +25,7 @@
  *      links up, the lab's sysctls, /bin/sh, /etc/hosts and /etc/hostname on a first boot,
  *      resolv.conf, then shared/ and MACHINE/ copied over / (Netkit's first boot, as
  *      tar -xp --no-same-owner --keep-directory-symlink would)              -> {"stage":"ready"}
- *   4. exec nk-reap (its own sealed copy, made before any of the root existed); the socket
- *      closes with it.
+ *   4. exec nk-reap from descriptor 6; the socket closes with it.
  *      The exec is what leaves nothing of nk-spawn's memory (the plan) in the machine's pid 1.
  * It is not dumpable until that exec: nothing can ptrace it or open its /proc/PID/fd. Lab files
  * are read only as machine root, inside the machine. Any failure is reported as
@@ -48,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>  /* (before linux/mount.h: older C libraries clash the other way round) */
 #include <linux/mount.h>
 #include <sys/prctl.h>
@@ -64,13 +63,10 @@
 
 #include "common.h"
 
-#ifndef MFD_EXEC
-#define MFD_EXEC 0x0010U  /* (linux/memfd.h of Linux 6.3; older C libraries lack it) */
-#endif
-
 #define INIT_SOCK 3
 #define LABFD 4
 #define USERNSFD 5
+#define REAPFD 6  /* nk-reap, in the lab's sealed memfd (zygote.py): what this init execs at the end */
 #define UM_NS (CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
 #define MAX_HANDED 8
 #define MAX_ENTRIES 100000
@@ -79,7 +75,6 @@
 #define ENABLED "/var/lib/nk/enabled-units"
 
 static struct timespec t0, c0;
-static int tiny = -1;                /* this machine's own sealed copy of nk-reap (sealed_copy) */
 static pid_t helper = -1;            /* the child that made Um */
 static int helper_pidfd = -1, helper_release = -1;
 static int handed[MAX_HANDED], nhanded;
@@ -509,7 +504,7 @@ static void make_userns(uid_t uid, rlim_t nproc)
 	if (helper == 0) {  /* (made dumpable in Um, it keeps of ours only USERNSFD, to join, and its pipes) */
 		close(INIT_SOCK);
 		close(LABFD);
-		close(tiny);
+		close(REAPFD);
 		close(status[0]);
 		close(release[1]);
 		own_new_namespaces(USERNSFD, uid, nproc, CLONE_NEWUSER | UM_NS, status[1], release[0]);
@@ -1000,34 +995,6 @@ static char *recv_frame(uint32_t *size)
 	return body;
 }
 
-/* "tiny PATH": what this init execs at the end (nk-reap), as a copy in a sealed memfd of this
- * machine's own. Machine root may ptrace its pid 1 and reaches its program through /proc/1/exe,
- * past every mount; its uid is the user's, so it could chmod, setxattr or touch a file of the
- * user's (nk installed in a user's own venv) and change what later labs run. A copy nobody can
- * write, exec'd from a descriptor, leaves it nothing of the host's to reach. */
-static int sealed_copy(const char *path)
-{
-	int src = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (src < 0 || fstat(src, &st) < 0)
-		die("open %s", path);
-	int fd = memfd_create("nk-reap", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-	if (fd < 0 && errno == EINVAL)  /* (Linux before 6.3 has no MFD_EXEC: a memfd may be run anyway) */
-		fd = memfd_create("nk-reap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		die("memfd_create for nk-reap (vm.memfd_noexec must not be 2)");
-	for (off_t done = 0; done < st.st_size;) {
-		ssize_t n = sendfile(fd, src, NULL, (size_t)(st.st_size - done));
-		if (n <= 0)
-			die("copy %s", path);
-		done += n;
-	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
-		die("seal the copy of %s", path);
-	close(src);
-	return fd;
-}
-
 /* -- the plan -------------------------------------------------------------------------------- */
 static int need(int argc, int i, int k, const char *op)
 {
@@ -1043,17 +1010,15 @@ _Noreturn static void init_main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  /* first: until its exec nothing may ptrace it */
-	for (int fd = INIT_SOCK; fd <= USERNSFD; fd++)  /* (the socket closes with the exec of nk-reap) */
+	for (int fd = INIT_SOCK; fd <= REAPFD; fd++)  /* (the socket closes with the exec of nk-reap) */
 		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 			die("descriptor %d", fd);
-	close_from(USERNSFD + 1);
+	close_from(REAPFD + 1);
 	double root_s = 0, root_cpu = 0;
 	int pts = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *op = argv[i];
-		if (!strcmp(op, "tiny") && need(argc, i, 1, op)) {
-			tiny = sealed_copy(argv[++i]);  /* (before any of the root exists) */
-		} else if (!strcmp(op, "name") && need(argc, i, 1, op)) {
+		if (!strcmp(op, "name") && need(argc, i, 1, op)) {
 			name = argv[++i];
 		} else if (!strcmp(op, "cgroup") && need(argc, i, 1, op)) {  /* before anything forks */
 			char path[4096];
@@ -1164,9 +1129,9 @@ _Noreturn static void init_main(int argc, char **argv)
 			pts = open("/dev/pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (pts < 0)
 				die("open /dev/pts");
-			if (helper < 0 || tiny < 0) {
+			if (helper < 0) {
 				errno = EINVAL;
-				die(helper < 0 ? "the plan made no user namespace" : "the plan names no pid 1 (tiny)");
+				die("the plan made no user namespace");
 			}
 			if (setns(USERNSFD, CLONE_NEWUSER) < 0)  /* into U2, whose members may write Um's map */
 				die("setns into the machines' user namespace");
@@ -1221,8 +1186,8 @@ _Noreturn static void init_main(int argc, char **argv)
 	/* The socket is close-on-exec: the supervisor sees it close when this has exec'd (from then
 	 * on the process is dumpable, and nk-enter may enter it). If the exec fails, the init says
 	 * why and ends (the machine with it): it never becomes dumpable itself, holding the plan. */
-	char *tiny_argv[] = {"nk-reap", NULL}, *no_env[] = {NULL};
-	syscall(SYS_execveat, tiny, "", tiny_argv, no_env, AT_EMPTY_PATH);
+	char *reap_argv[] = {"nk-reap", NULL}, *no_env[] = {NULL};
+	syscall(SYS_execveat, REAPFD, "", reap_argv, no_env, AT_EMPTY_PATH);
 	die("exec nk-reap");
 }
 #endif

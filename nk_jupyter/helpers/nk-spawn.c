@@ -26,8 +26,9 @@
  * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127).
  *
  * FLAGS "z": PROGRAM is "nk-init" (a machine's init, init.h: its code is part of this program)
- * and ARGV its plan; the descriptors are /dev/null, the init's socket, the lab folder and the
- * machines' user namespace, which become its 0-2, 3, 4 and 5. It is cloned into a new mount
+ * and ARGV its plan; the descriptors are /dev/null, the init's socket, the lab folder, the
+ * machines' user namespace and nk-reap (the lab's sealed memfd), which become its 0-2, 3, 4, 5
+ * and 6. It is cloned into a new mount
  * namespace (a copy of nk-spawn's, the lab's) and a new pid namespace, as its pid 1, leading a
  * new session, named nk-init, and runs init_main() there without an exec. It is nk-spawn's own
  * child (the supervisor watches it by the pidfd sent with the answer, made by the clone itself,
@@ -54,8 +55,8 @@
 #define SOCK 3
 #define MAX_REQUEST (128 * 1024)
 #define MAX_WORDS 8192
-#define MAX_FDS 4
-#define INIT_FDS 6  /* an init's: /dev/null on 0-2, its socket, the lab folder, the user namespace */
+#define MAX_FDS 5
+#define INIT_FDS 7  /* an init's: /dev/null on 0-2, its socket, the lab folder, the user namespace, nk-reap */
 
 static char request[MAX_REQUEST + 1];
 static char *words[MAX_WORDS + 1];
@@ -100,12 +101,12 @@ _Noreturn static void child(const int *fds, int nfds, int session, int enter_it,
 			    char **argv, char **envp, int report)
 {
 	int err, given = nfds;
-	if (init) {  /* null, socket, lab, userns -> 0 1 2, 3, 4, 5: first all above 5, then in place */
+	if (init) {  /* null, socket, lab, userns, reap -> 0 1 2, 3, 4, 5, 6: first all above 6, then in place */
 		int moved[MAX_FDS];
 		for (int i = 0; i < nfds; i++)
 			if ((moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, INIT_FDS)) < 0)
 				goto failed;
-		const int from[INIT_FDS] = {moved[0], moved[0], moved[0], moved[1], moved[2], moved[3]};
+		const int from[INIT_FDS] = {moved[0], moved[0], moved[0], moved[1], moved[2], moved[3], moved[4]};
 		for (int i = 0; i < INIT_FDS; i++)
 			if (dup2(from[i], i) < 0)
 				goto failed;
@@ -208,7 +209,7 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 	const char *flag = words[0];
 	int enter_it = !strcmp(flag, "e"), init = !strcmp(flag, "z");
 	int session = !strcmp(flag, "s") || enter_it || init;  /* (nk-enter leads its own, as when exec'd) */
-	if ((!session && strcmp(flag, "-")) || ((enter_it || init) && nfds != 4) || (init && strcmp(words[1], "nk-init"))) {
+	if ((!session && strcmp(flag, "-")) || (enter_it && nfds != 4) || (init ? nfds != 5 : nfds > 4) || (init && strcmp(words[1], "nk-init"))) {
 		close_all(fds, nfds);
 		answer(0, EINVAL);
 		return;

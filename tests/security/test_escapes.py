@@ -314,7 +314,7 @@ def test_a_machine_s_pid_1_cannot_make_a_setuid_file_for_its_root(make_lab, star
 
 _PID1_ATTACK = r"""
 import os
-for name, act in (("chmod", lambda: os.chmod("/proc/1/exe", 0o777)), ("xattr", lambda: os.setxattr("/proc/1/exe", "user.nk", b"x")),
+for name, act in (("chmod", lambda: os.chmod("/proc/1/exe", 0o644)), ("chmod-rw", lambda: os.chmod("/proc/1/exe", 0o111)), ("xattr", lambda: os.setxattr("/proc/1/exe", "user.nk", b"x")),
                   ("utime", lambda: os.utime("/proc/1/exe", (1, 1))), ("write", lambda: open("/proc/1/exe", "ab").write(b"x"))):
     try:
         act()
@@ -328,23 +328,25 @@ def test_machine_root_cannot_reach_its_pid_1_s_program_on_the_host(make_lab, tmp
     """nk installed where the user owns it (a venv of their own, an editable checkout): machine
     root, whose uid is the user's, reaches its pid 1's program past every mount through
     /proc/1/exe and tries to chmod, set an xattr on, touch and append to it. All of that lands
-    on the machine's own sealed copy (init.h, sealed_copy): nk's nk-reap on the host is as it
-    was, so no later lab runs what a lab left there."""
+    on the lab's sealed copy (zygote.sealed_copy): nk's nk-reap on the host is as it was, so no
+    later lab runs what a lab left there, and the copy cannot be written or lose its exec bits,
+    so the lab's next machine still starts."""
     import nk_jupyter
     pkg = tmp_path / "pkg"
     shutil.copytree(Path(nk_jupyter.__file__).parent, pkg / "nk_jupyter", ignore=shutil.ignore_patterns("labextension"))
     reap = pkg / "nk_jupyter" / "helpers" / "nk-reap"
     os.chmod(reap, 0o755)
     before = reap.stat()
-    folder = make_lab({"lab.conf": "pc1[0]=A\n", "attack.py": _PID1_ATTACK})
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "attack.py": _PID1_ATTACK})
     script = (f"import sys; sys.path.insert(0, {str(pkg)!r})\n"
               "import nk_jupyter\n"
               f"assert nk_jupyter.__file__.startswith({str(pkg)!r}), nk_jupyter.__file__\n"
               "from nk_jupyter import Lab\n"
               f"lab = Lab.from_dir({str(folder)!r})\n"
-              "lab.start(timeout=120)\n"
+              "lab.start(['pc1'], timeout=120)\n"
               "try:\n"
               "    print(lab.run('pc1', 'readlink /proc/1/exe; python3 /hostlab/attack.py').stdout)\n"
+              "    print('pc2', lab.start(['pc2'], timeout=120).failed, lab.run('pc2', 'cat /proc/1/comm').stdout)\n"
               "finally:\n"
               "    lab.crash()\n")
     r = subprocess.run([sys.executable, "-P", "-c", script], capture_output=True, text=True, timeout=180)
@@ -352,6 +354,8 @@ def test_machine_root_cannot_reach_its_pid_1_s_program_on_the_host(make_lab, tmp
     lines = r.stdout.split("\n")
     assert lines[0].startswith("/memfd:nk-reap"), r.stdout  # no file of the host's
     assert "write done" not in r.stdout, r.stdout  # (sealed, and busy: nobody writes it)
+    assert "chmod 1" in r.stdout, r.stdout  # EPERM: its exec bits are sealed
+    assert "pc2 [] nk-reap" in r.stdout, r.stdout  # the next machine runs the same copy
     after = reap.stat()
     assert (after.st_mode, after.st_size, after.st_mtime_ns) == (before.st_mode, before.st_size, before.st_mtime_ns), r.stdout
     assert os.listxattr(reap) == [], r.stdout

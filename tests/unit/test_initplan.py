@@ -19,16 +19,16 @@ def _layout(**kw) -> NodeLayout:
 
 
 def _ops(plan: list[str]) -> list[str]:
-    return [w for w in plan if w in ("name", "tiny", "cgroup", "userns", "proc", "procmount", "sysctl", "handsysctl", "sendns", "mkdirs",
+    return [w for w in plan if w in ("name", "cgroup", "userns", "proc", "procmount", "sysctl", "handsysctl", "sendns", "mkdirs",
                                      "newdir", "clear", "rootdir", "symlink", "touch", "mount", "bind", "bindro",
                                      "bindif", "lab", "pivot", "rooted")]
 
 
 def test_the_plan_makes_namespaces_hands_sysctls_then_builds_the_root():
     lay = _layout()
-    plan = initplan.plan(lay, "/nk/helpers/nk-reap")
+    plan = initplan.plan(lay)
     ops = _ops(plan)
-    assert ops[:6] == ["name", "tiny", "cgroup", "cgroup", "userns", "proc"]  # cgroups joined before anything forks
+    assert ops[:5] == ["name", "cgroup", "cgroup", "userns", "proc"]  # cgroups joined before anything forks
     # the machine's own /proc is made before any sysctl (they are opened through it, not the
     # lab's /proc) and attached where the root shows it; no other proc is mounted
     assert ops.count("proc") == 1 and plan[plan.index("procmount") + 1] == f"{lay.root}/proc"
@@ -53,8 +53,7 @@ def test_the_plan_makes_namespaces_hands_sysctls_then_builds_the_root():
 
 def test_an_image_machine_s_root_is_one_overlay_of_the_image():
     lay = _layout(image="/s/mnt/.images/0")
-    plan = initplan.plan(lay, "/nk/helpers/nk-reap")
-    assert plan[plan.index("tiny") + 1] == "/nk/helpers/nk-reap"  # (its copy is made before the root)
+    plan = initplan.plan(lay)
     mount = plan.index("mount")
     assert plan[mount + 1:mount + 4] == ["overlay", lay.root, "overlay"]
     assert plan[mount + 5].startswith("lowerdir=/s/mnt/.images/0,upperdir=/s/pc1/image/upper,")

@@ -49,8 +49,8 @@ DPKG_INFO = "var/lib/dpkg/info"  # dpkg's file lists: the host's, under the mach
 # its netns instead, and the supervisor, which holds no lock it waits for, writes them.
 TAKE_RTNL = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv6.conf.all.disable_ipv6",
              "net.ipv6.conf.all.forwarding")
-# Where the zygote puts the init's descriptors (init.h: INIT_SOCK, LABFD, USERNSFD; nk-spawn.c "z")
-SOCK_FD, LAB_FD, USERNS_FD = 3, 4, 5
+# Where the zygote puts the init's descriptors (init.h: INIT_SOCK, LABFD, USERNSFD, REAPFD; nk-spawn.c "z")
+SOCK_FD, LAB_FD, USERNS_FD, REAP_FD = 3, 4, 5, 6
 _NOSUID_NODEV_NOEXEC = ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
 PROC_ATTRS = 0x2 | 0x4 | 0x8  # fsmount's MOUNT_ATTR_NOSUID | _NODEV | _NOEXEC (linux/mount.h)
 
@@ -71,16 +71,10 @@ def host_top_level() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
-def tiny_init() -> str:
-    """nk-reap, what a machine's init becomes (helpers/nk-reap.c: static, it runs on any root;
-    each init execs a sealed copy of its own: init.h, sealed_copy)."""
-    from ... import helpers
-    return helpers.path("nk-reap")
-
-
-def plan(lay: NodeLayout, tiny: str) -> list[str]:
-    """The ops nk-init carries out for this machine, up to its "rooted" stage."""
-    ops = ["name", lay.name, "tiny", tiny]  # copied first: an image machine's / has none of the host's programs
+def plan(lay: NodeLayout) -> list[str]:
+    """The ops nk-init carries out for this machine, up to its "rooted" stage (it then execs
+    nk-reap from its descriptor 6: zygote.py)."""
+    ops = ["name", lay.name]
     for folder in filter(None, lay.cgroup.split(":")):  # before anything forks
         ops += ["cgroup", folder]
     ops += ["userns", str(lay.owner_uid), str(lay.nproc)]
