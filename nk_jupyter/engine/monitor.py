@@ -3,7 +3,7 @@
 While at least one client subscribes (a live topology view), the supervisor keeps one
 netlink socket per running machine, joined to its rtnetlink multicast groups. It does not
 parse what arrives (clients then ask for the topology, which the supervisor reads through
-pyroute2): it only turns "something changed in pc1" into a LinksEvent("pc1"), at most
+Hub.snapshot): it only turns "something changed in pc1" into a LinksEvent("pc1"), at most
 every DEBOUNCE seconds per machine. The sockets are closed when the last subscriber
 leaves or the machine stops, so they never keep a machine's netns alive.
 """

@@ -1,31 +1,19 @@
 """A snapshot of the running lab (model/topology.py): what lab.conf says, plus what each
-running machine's kernel says (addresses, routes, MACs), read through pyroute2 in its netns."""
+running machine's kernel says (addresses, routes, MACs), read in its netns (Hub.snapshot)."""
 from __future__ import annotations
-
-import socket
 
 from ..model.topology import InterfaceView, MachineView, RouteView, Topology
 from .runtime import LabRuntime
 
 
 def _machine_view(rt: LabRuntime, netns: int) -> tuple[dict[str, dict], list[RouteView]]:
-    links: dict[str, dict] = {}
-    routes: list[RouteView] = []
-    with rt.hub.in_node(netns) as ipr:
-        names = {}
-        for link in ipr.get_links():
-            name = link.get_attr("IFLA_IFNAME")
-            names[link["index"]] = name
-            links[name] = {"mac": link.get_attr("IFLA_ADDRESS"), "addresses": []}
-        for addr in ipr.get_addr():
-            name = names.get(addr["index"])
-            if name in links:
-                links[name]["addresses"].append(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}")
-        for fam in (socket.AF_INET, socket.AF_INET6):
-            for r in ipr.get_routes(family=fam, table=254):
-                dst = r.get_attr("RTA_DST")
-                routes.append(RouteView(f"{dst}/{r['dst_len']}" if dst else "default", r.get_attr("RTA_GATEWAY"),
-                                        names.get(r.get_attr("RTA_OIF")), int(r["proto"])))
+    seen = rt.hub.snapshot(netns)
+    links = {name: {"mac": mac, "addresses": []} for name, mac in seen.links.values()}
+    for index, address in seen.addresses:
+        if index in seen.links:
+            links[seen.links[index][0]]["addresses"].append(address)
+    names = {index: name for index, (name, _mac) in seen.links.items()}
+    routes = [RouteView(dst, gateway, names.get(oif), protocol) for dst, gateway, oif, protocol in seen.routes]
     return links, routes
 
 

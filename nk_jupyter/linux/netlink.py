@@ -13,6 +13,7 @@ import errno
 import os
 import socket
 import struct
+from ..records import dataclass
 
 from . import ns
 
@@ -98,6 +99,21 @@ class Hub:
     def in_node(self, netns: int):
         """Context manager: an IPRoute bound to a machine's netns (a descriptor; setns there and back)."""
         return _InNode(self, netns)
+
+    def snapshot(self, netns: int) -> Snapshot:
+        """What a machine's kernel says of its links, addresses and main-table routes (netns: a
+        descriptor). Read with three dumps on a socket of our own, not pyroute2: a live
+        topology view asks this of every machine after each change, and pyroute2 spends ~3 ms
+        of Python per machine on it (and ~0.15 s on its import, the first time)."""
+        ns.setns(netns, ns.CLONE_NEWNET)
+        try:
+            sock = _Requests()
+        finally:
+            ns.setns(self.hub_fd, ns.CLONE_NEWNET)
+        try:
+            return _snapshot(sock)
+        finally:
+            sock.close()
 
     def links_up(self, netns: int, ifnames: list[str]) -> None:
         with self.in_node(netns) as ipr:
@@ -254,5 +270,92 @@ class _Requests:
                     return
                 offset += max((length + 3) & ~3, 16)
 
+    def dump(self, kind: int, body: bytes, fixed: int) -> list[tuple[bytes, dict[int, bytes]]]:
+        """A dump request's answers: each message's fixed part (its first `fixed` bytes) and its
+        top-level attributes by type (nested ones are left as bytes)."""
+        self.seq += 1
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body)
+        out = []
+        while True:
+            data, (sender, _groups) = self.sock.recvfrom(_DUMP_BUFFER)
+            if sender != 0:
+                continue
+            offset = 0
+            while offset + 16 <= len(data):
+                length, mtype, _flags, seq = struct.unpack_from("=IHHI", data, offset)
+                if length < 16 or offset + length > len(data):
+                    raise NetlinkError(errno.EPROTO, "a truncated netlink message")
+                if seq == self.seq:
+                    if mtype in (NLMSG_DONE, NLMSG_ERROR):
+                        code = -struct.unpack_from("=i", data, offset + 16)[0] if length >= 20 else 0
+                        if code:
+                            raise NetlinkError(code, os.strerror(code))
+                        return out
+                    start = offset + 16
+                    out.append((data[start:start + fixed], _attributes(data, start + _align(fixed), offset + length)))
+                offset += _align(length)
+
     def close(self) -> None:
         self.sock.close()
+
+
+# -- what a machine's kernel says (Hub.snapshot) -----------------------------------------------
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, NLMSG_DONE, NLM_F_DUMP = 18, 22, 26, 3, 0x300
+IFA_ADDRESS = 1
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
+RT_TABLE_MAIN = 254
+_DUMP_BUFFER = 65536  # the kernel fills a dump's messages up to the reader's buffer (32 KiB or more)
+_IFADDR = struct.Struct("=BBBBI")  # struct ifaddrmsg: family, prefixlen, flags, scope, index
+_RTMSG = struct.Struct("=BBBBBBBBI")  # struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+
+
+@dataclass
+class Snapshot:
+    links: dict[int, tuple[str, str]]      # ifindex -> (name, MAC as aa:bb:...)
+    addresses: list[tuple[int, str]]       # (ifindex, address/prefix), in the kernel's order
+    routes: list[tuple[str, str | None, int | None, int]]  # (dst/len or "default", gateway, oif, protocol)
+
+
+def _align(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def _attributes(data: bytes, offset: int, end: int) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    while offset + 4 <= end:
+        size, kind = struct.unpack_from("=HH", data, offset)
+        if size < 4:
+            break
+        out.setdefault(kind & 0x3FFF, data[offset + 4:offset + size])  # less NLA_F_NESTED, _NET_BYTEORDER
+        offset += _align(size)
+    return out
+
+
+def _ip(family: int, raw: bytes) -> str:
+    return socket.inet_ntop(family, raw)
+
+
+def _snapshot(sock: _Requests) -> Snapshot:
+    links = {}
+    for fixed, attrs in sock.dump(RTM_GETLINK, _IFINFO.pack(0, 0, 0, 0, 0), _IFINFO.size):
+        index = _IFINFO.unpack(fixed)[2]
+        name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode(errors="replace")
+        links[index] = (name, ":".join(f"{b:02x}" for b in attrs.get(IFLA_ADDRESS, b"")))
+    addresses = []
+    for fixed, attrs in sock.dump(RTM_GETADDR, _IFADDR.pack(0, 0, 0, 0, 0), _IFADDR.size):
+        family, prefixlen, _flags, _scope, index = _IFADDR.unpack(fixed)
+        if family in (socket.AF_INET, socket.AF_INET6) and IFA_ADDRESS in attrs:
+            addresses.append((index, f"{_ip(family, attrs[IFA_ADDRESS])}/{prefixlen}"))
+    routes = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for fixed, attrs in sock.dump(RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), _RTMSG.size):
+            fam, dst_len, _src, _tos, table, protocol, _scope, _type, _flags = _RTMSG.unpack(fixed)
+            if RTA_TABLE in attrs:
+                table = struct.unpack("=I", attrs[RTA_TABLE][:4])[0]
+            if fam != family or table != RT_TABLE_MAIN:
+                continue
+            dst = f"{_ip(fam, attrs[RTA_DST])}/{dst_len}" if RTA_DST in attrs else "default"
+            gateway = _ip(fam, attrs[RTA_GATEWAY]) if RTA_GATEWAY in attrs else None
+            oif = struct.unpack("=I", attrs[RTA_OIF][:4])[0] if RTA_OIF in attrs else None
+            routes.append((dst, gateway, oif, protocol))
+    return Snapshot(links, addresses, routes)
