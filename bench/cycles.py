@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import emit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # tests/ (after the installed nk_jupyter)
 from tests.leaks import settled  # noqa: E402
 
 from nk_jupyter import Lab  # noqa: E402

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/ (after the installed nk_jupyter)
 from tests.hub.hubclient import VENV, Hub, Kernel, login, start_server  # noqa: E402
 
 LAB = ("%%lab load --no-topo\nr1[0]=A\nr1[1]=B\n" + "".join(f"h{i}[0]={'A' if i < 2 else 'B'}\n" for i in range(4))

@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 LAB10 = "%%lab bench10\n" + "".join(f"pc{i}[0]=A\n" for i in range(1, 11)) + "".join(
     f"--- pc{i}.startup ---\nip addr add 10.0.0.{i}/24 dev eth0\n" for i in range(1, 11))
 IN_KERNEL = """
@@ -68,7 +67,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=50)
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE.parent))
     with tempfile.TemporaryDirectory() as tmp:
         kernel_env(tmp)
         from jupyter_client import KernelManager
