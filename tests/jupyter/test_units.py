@@ -81,13 +81,15 @@ def test_magics_in_an_interactive_shell(capsys):
     assert "vcmd" not in ip.magics_manager.magics["line"]
 
 
-def test_forty_machines_do_not_pile_up():
-    """Hosts around a busy domain keep apart: each machine's name stays readable."""
+@pytest.mark.parametrize("routers", [4, 10])
+def test_forty_or_a_hundred_machines_do_not_pile_up(routers):
+    """Hosts around a busy domain keep apart: each machine's name stays readable (a hundred
+    machines get fewer layout steps, layout.PAIR_STEPS, and must still keep apart)."""
     import itertools
     import math
     from nk_jupyter.jupyter.layout import MIN_GAP, positions
     nodes, edges = ["d:core"], []
-    for r in range(4):
+    for r in range(routers):
         nodes += [f"m:r{r}", f"d:lan{r}"]
         edges += [(f"m:r{r}", "d:core"), (f"m:r{r}", f"d:lan{r}")]
         for h in range(9):
