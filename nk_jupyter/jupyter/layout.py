@@ -140,8 +140,11 @@ def _spread(pos: dict[str, tuple[float, float]], gap: float = MIN_GAP, rounds: i
     for _ in range(rounds):
         moved = False
         for i in range(len(names)):
+            xi, yi = xs[i], ys[i]
             for j in range(i + 1, len(names)):
-                dx, dy = xs[j] - xs[i], ys[j] - ys[i]
+                dx, dy = xs[j] - xi, ys[j] - yi
+                if dx >= gap or dx <= -gap or dy >= gap or dy <= -gap:  # (most pairs: no hypot)
+                    continue
                 dist = math.hypot(dx, dy)
                 if dist >= gap:
                     continue
@@ -149,8 +152,8 @@ def _spread(pos: dict[str, tuple[float, float]], gap: float = MIN_GAP, rounds: i
                     dx, dy, dist = 1.0, 0.5, math.hypot(1.0, 0.5)
                 push = (gap - dist) / 2
                 ux, uy = dx / dist * push, dy / dist * push
-                xs[i] -= ux
-                ys[i] -= uy
+                xi, yi = xs[i] - ux, ys[i] - uy
+                xs[i], ys[i] = xi, yi
                 xs[j] += ux
                 ys[j] += uy
                 moved = True
