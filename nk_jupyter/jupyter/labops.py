@@ -7,14 +7,17 @@
 """
 from __future__ import annotations
 
+import time
+
 from IPython.display import display
 
 from ..api import Lab, StartResult, text_lab_folder
 from ..errors import LabConfError
 from ..model.events import Event, MachineEvent
+from ..model.states import MachineState
 from .cellformat import parse_cell
 from .live import Followers
-from .progress import BootProgress, in_kernel, report
+from .progress import REDRAW_GAP, BootProgress, in_kernel, report
 from .session import Session
 
 
@@ -35,11 +38,27 @@ def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] |
         view = followers.view(lab)
         display(view)
 
+    states: dict[str, MachineState] = {}  # the view's machines whose state changed since it was drawn
+    drawn = [0.0]
+
+    def draw() -> None:
+        progress.flush()
+        for name, state in states.items():
+            view.set_state(name, state)
+        states.clear()
+        drawn[0] = time.monotonic()
+
     def on_event(event: Event) -> None:
         progress(event)
         if view is not None and isinstance(event, MachineEvent):
-            view.set_state(event.machine, event.state)
-    result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner, images=images, uplinks=uplinks)
+            states[event.machine] = event.state  # at most one redraw per REDRAW_GAP: a boot of
+            if time.monotonic() - drawn[0] >= REDRAW_GAP:  # N machines sends 3N events
+                draw()
+    try:
+        result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner, images=images,
+                           uplinks=uplinks)
+    finally:
+        draw()  # the last states, whatever the gap
     report(lab, result, verb)
     follower = followers.of(lab)
     if view is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import sys
+import time
 
 from ..api import Lab, StartResult, start_summary
 from ..model.events import Event, MachineEvent, PullEvent, WarningEvent
@@ -18,6 +19,7 @@ from ..text import printable
 from .tables import STATE_COLOURS
 
 LOG_LINES = 25
+REDRAW_GAP = 0.1  # seconds between two redraws of a booting lab's badges (each is the whole lab's HTML)
 
 
 def in_kernel() -> bool:
@@ -36,6 +38,7 @@ class BootProgress:
         self.states: dict[str, str] = {m: "pending" for m in machines}
         self.warnings: list[str] = []
         self.html = None
+        self._drawn, self._dirty = 0.0, False
         if widget if widget is not None else in_kernel():
             import ipywidgets
             self.html = ipywidgets.HTML(self._render())
@@ -51,10 +54,18 @@ class BootProgress:
             sys.stderr.flush()
         elif isinstance(event, MachineEvent):
             self.states[event.machine] = event.state.value
-            if self.html is not None:
-                self.html.value = self._render()
-            else:
+            self._dirty = True
+            if self.html is None:
                 print(f"{event.machine}: {event.state}", flush=True)
+            elif time.monotonic() - self._drawn >= REDRAW_GAP:  # (a boot of N machines sends 3N events)
+                self.flush()
+
+    def flush(self) -> None:
+        """Draw the badges now if a state changed since they were last drawn (the boot's end)."""
+        if self.html is not None and self._dirty:
+            self.html.value = self._render()
+            self._drawn = time.monotonic()
+        self._dirty = False
 
     def _render(self) -> str:
         done = sum(1 for s in self.states.values() if s in (S.RUNNING.value, S.FAILED.value))

@@ -99,3 +99,26 @@ def test_forty_or_a_hundred_machines_do_not_pile_up(routers):
     closest = min(math.dist(pos[a], pos[b]) for a, b in itertools.combinations(nodes, 2))
     assert closest >= MIN_GAP - 1, closest
     assert positions(list(reversed(nodes)), edges) == pos  # still deterministic
+
+
+def test_boot_progress_draws_at_most_once_per_gap_and_always_the_last_states():
+    """A boot of N machines sends 3N events; redrawing the whole lab's badges at each was
+    quadratic (and sent the browser the whole HTML each time). Drawn at most once per
+    REDRAW_GAP while events come, and once more with the last states after the boot."""
+    from nk_jupyter.jupyter.progress import BootProgress
+    from nk_jupyter.model.events import MachineEvent
+    from nk_jupyter.model.states import MachineState as S
+    names = [f"pc{i}" for i in range(200)]
+    progress = BootProgress("big", names, widget=True)
+    drawn = []
+    progress.html.observe(lambda change: drawn.append(change["new"]), names="value")
+    for state in (S.CREATED, S.BOOTING, S.RUNNING):
+        for name in names:
+            progress(MachineEvent(name, state))
+    assert 1 <= len(drawn) < 20  # 600 events in well under a second: a handful of redraws
+    progress.flush()
+    assert "(200/200 up)" in progress.html.value and "pc199: running" in progress.html.value
+    assert "booting" not in progress.html.value
+    before = len(drawn)
+    progress.flush()  # nothing changed since: no redraw
+    assert len(drawn) == before
