@@ -2,6 +2,9 @@
 running machine's kernel says (addresses, routes, MACs), read in its netns (Hub.snapshot)."""
 from __future__ import annotations
 
+import struct
+
+from ..linux import netlink
 from ..model.topology import InterfaceView, MachineView, RouteView, Topology
 from .runtime import LabRuntime
 
@@ -20,7 +23,12 @@ def _machine_view(rt: LabRuntime, netns: int) -> tuple[dict[str, dict], list[Rou
 def describe(rt: LabRuntime) -> Topology:
     machines = []
     for name, rec in rt.machines.items():
-        live, routes = _machine_view(rt, rec.handle.netns()) if rec.up else ({}, [])
+        live, routes = {}, []
+        if rec.up:
+            try:
+                live, routes = _machine_view(rt, rec.handle.netns())
+            except (OSError, netlink.NetlinkError, ValueError, struct.error):  # a machine's kernel that
+                pass  # cannot be read (or is made unreadable) shows what lab.conf says: the rest still shows
         ifaces = []
         for num, iface in sorted(rec.machine.interfaces.items()):
             seen = live.get(iface.name, {})

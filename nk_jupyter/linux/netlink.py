@@ -1,4 +1,6 @@
-"""Bridges and veths for a lab, over pyroute2 (imported only here, in the supervisor).
+"""Bridges and veths for a lab, and what a machine's kernel says of its network: a boot's two
+requests and a topology's dumps encoded here, the rest over pyroute2 (imported only here, in
+the supervisor, on first use).
 
 Names in the hub namespace (the supervisor's own netns, private to the lab):
     nkd<N>       the bridge of collision domain number N (ifalias = the domain's name)
@@ -13,8 +15,8 @@ import errno
 import os
 import socket
 import struct
-from ..records import dataclass
 
+from ..records import dataclass
 from . import ns
 
 MAX_PORTS = 1024  # BR_MAX_PORTS: more gives EXFULL
@@ -189,7 +191,8 @@ def set_up(ifname: str) -> None:
 # Any import from pyroute2 runs its package's __init__, which loads all of pyroute2 (~0.1 s, a
 # third of a 10-machine lab's start), and its IPRoute spends ~0.3 ms of Python per request.
 # Booting needs only these two RTM_NEWLINK requests (tests/unit/test_netlink.py checks them
-# against pyroute2's own encoding, byte for byte); everything else goes through pyroute2.
+# against pyroute2's own encoding, byte for byte), and a topology three dumps (Hub.snapshot,
+# below); everything else goes through pyroute2.
 RTM_NEWLINK, NLMSG_ERROR = 16, 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFF_UP = 0x1
@@ -240,11 +243,16 @@ def _veth_request(name: str, master: int, peer: str, mac: str, netns: int, mtu: 
 
 
 class _Requests:
-    """RTM_NEWLINK requests on a netlink socket of our own, acknowledged one by one."""
+    """RTM_NEWLINK requests, acknowledged one by one, and dumps, on a netlink socket of our own.
+
+    The socket is connected to the kernel: no other socket can send to it. In a machine's
+    netns machine root may send to any port (it holds CAP_NET_ADMIN there), and a flood of
+    its messages, ignored but filling our receive buffer, would end each dump with ENOBUFS."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
         self.sock.bind((0, 0))
+        self.sock.connect((0, 0))
         self.seq = 0
 
     def new_link(self, body: bytes) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,64 @@ def test_mem_without_a_delegated_cgroup_is_reported_not_ignored(make_lab):
         assert "mem" in r.stderr and "not enforced" in r.stderr, r.stderr
     finally:
         nk("lcrash", "-d", str(folder))
+
+
+FLOODER = r"""
+import os, socket, sys, time
+# Machine root holds CAP_NET_ADMIN in its netns, so it may send to any netlink port there: it
+# floods every rtnetlink socket it sees in /proc/net/netlink (and port 1, where the
+# supervisor's first socket would land) with junk, hoping to fill the receive buffer of the
+# socket the supervisor dumps this machine's links, addresses and routes with.
+mine = set()
+socks = []
+for _ in range(3):
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    s.bind((0, 0))
+    s.setblocking(False)
+    mine.add(s.getsockname()[0])
+    socks.append(s)
+junk = b"\0" * 4000
+sent = refused = 0
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    ports = {1}
+    with open("/proc/net/netlink") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == "0" and int(fields[2]) != 0:
+                ports.add(int(fields[2]))
+    for port in ports - mine:
+        for s in socks:
+            for _ in range(20):
+                try:
+                    s.sendto(junk, (port & 0xFFFFFFFF, 0))
+                    sent += 1
+                except BlockingIOError:
+                    break
+                except OSError:
+                    refused += 1
+                    break
+with open("/root/flood.txt", "w") as f:
+    f.write(f"{sent} {refused}\n")
+"""
+
+
+def test_a_machine_flooding_netlink_ports_cannot_break_the_lab_s_topology(make_lab, started):
+    """The supervisor reads each machine's links, addresses and routes through a netlink socket
+    it opens in that machine's netns. The machine floods every rtnetlink port it can see there;
+    every topology snapshot must still come through, with its address."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "flood.py": FLOODER,
+                       "pc1.startup": "ip addr add 10.0.0.1/24 dev eth0\n"
+                                      "for i in 1 2; do python3 /hostlab/flood.py 6 >/dev/null 2>&1 & done\n",
+                       "pc2.startup": "ip addr add 10.0.0.2/24 dev eth0\n"})
+    lab, _ = started(folder)
+    time.sleep(1)  # the flooders are at work
+    seen = []
+    for _ in range(20):
+        topo = lab.topology()
+        pc1 = next(m for m in topo.machines if m.name == "pc1")
+        seen.append(pc1.interfaces[0].addresses)
+    assert all(addresses == ["10.0.0.1/24"] for addresses in seen), seen
+    lab.run("pc1", "while pgrep -f '[f]lood.py' >/dev/null; do sleep 0.2; done", timeout=60)  # the flood is over
+    counts = lab.run("pc1", "cat /root/flood.txt").stdout.split()
+    assert int(counts[0]) + int(counts[1]) > 0  # the flooder did send (or was refused)
