@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-import time
+import contextlib
 
 from IPython.display import display
 
@@ -17,7 +17,7 @@ from ..model.events import Event, MachineEvent
 from ..model.states import MachineState
 from .cellformat import parse_cell
 from .live import Followers
-from .progress import REDRAW_GAP, BootProgress, in_kernel, report
+from .progress import BootProgress, Throttle, in_kernel, report
 from .session import Session
 
 
@@ -39,26 +39,29 @@ def boot(session: Session, followers: Followers, lab: Lab, machines: list[str] |
         display(view)
 
     states: dict[str, MachineState] = {}  # the view's machines whose state changed since it was drawn
-    drawn = [0.0]
 
     def draw() -> None:
-        progress.flush()
         for name, state in states.items():
             view.set_state(name, state)
         states.clear()
-        drawn[0] = time.monotonic()
+    redraw = Throttle(draw)
 
     def on_event(event: Event) -> None:
         progress(event)
         if view is not None and isinstance(event, MachineEvent):
-            states[event.machine] = event.state  # at most one redraw per REDRAW_GAP: a boot of
-            if time.monotonic() - drawn[0] >= REDRAW_GAP:  # N machines sends 3N events
-                draw()
+            with redraw.lock:
+                states[event.machine] = event.state
+            redraw.poke()
     try:
         result = lab.start(machines or None, progress=on_event, fast=fast, owner=owner, images=images,
                            uplinks=uplinks)
-    finally:
-        draw()  # the last states, whatever the gap
+    except BaseException:
+        with contextlib.suppress(Exception):  # (what failed is the start's error, not a drawing's)
+            progress.flush()
+            redraw.flush()
+        raise
+    progress.flush()  # the last states, whatever the gap
+    redraw.flush()
     report(lab, result, verb)
     follower = followers.of(lab)
     if view is not None:

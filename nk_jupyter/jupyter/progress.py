@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import html
 import sys
+import threading
 import time
+from typing import Callable
 
 from ..api import Lab, StartResult, start_summary
 from ..model.events import Event, MachineEvent, PullEvent, WarningEvent
@@ -30,6 +32,41 @@ def in_kernel() -> bool:
         return False
 
 
+class Throttle:
+    """draw() at most once per gap seconds however often poke() is called, and once more a gap
+    after a poke that could not draw at once, so the last change always shows (a boot of N
+    machines sends 3N events; drawing at each was quadratic in the lab's size). flush() draws
+    now if a poke is pending. The late draw runs on a timer thread: hold `lock` while changing
+    what draw() reads."""
+
+    def __init__(self, draw: Callable[[], None], gap: float = REDRAW_GAP) -> None:
+        self.draw, self.gap = draw, gap
+        self.lock = threading.RLock()
+        self.drawn, self.pending = 0.0, False
+        self.timer: threading.Timer | None = None
+
+    def poke(self) -> None:
+        with self.lock:
+            self.pending = True
+            wait = self.drawn + self.gap - time.monotonic()
+            if wait <= 0:
+                self.flush()
+            elif self.timer is None:
+                self.timer = threading.Timer(wait, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.pending:
+                self.pending = False
+                self.drawn = time.monotonic()
+                self.draw()
+
+
 class BootProgress:
     """A progress callback for Lab.start that shows per-machine states."""
 
@@ -38,7 +75,7 @@ class BootProgress:
         self.states: dict[str, str] = {m: "pending" for m in machines}
         self.warnings: list[str] = []
         self.html = None
-        self._drawn, self._dirty = 0.0, False
+        self._redraw = Throttle(self._draw)
         if widget if widget is not None else in_kernel():
             import ipywidgets
             self.html = ipywidgets.HTML(self._render())
@@ -53,19 +90,20 @@ class BootProgress:
             sys.stderr.write(f"image {printable(event.image)}: {printable(event.text)}\n")
             sys.stderr.flush()
         elif isinstance(event, MachineEvent):
-            self.states[event.machine] = event.state.value
-            self._dirty = True
+            with self._redraw.lock:
+                self.states[event.machine] = event.state.value
             if self.html is None:
                 print(f"{event.machine}: {event.state}", flush=True)
-            elif time.monotonic() - self._drawn >= REDRAW_GAP:  # (a boot of N machines sends 3N events)
-                self.flush()
+            else:
+                self._redraw.poke()
 
     def flush(self) -> None:
         """Draw the badges now if a state changed since they were last drawn (the boot's end)."""
-        if self.html is not None and self._dirty:
+        self._redraw.flush()
+
+    def _draw(self) -> None:
+        if self.html is not None:
             self.html.value = self._render()
-            self._drawn = time.monotonic()
-        self._dirty = False
 
     def _render(self) -> str:
         done = sum(1 for s in self.states.values() if s in (S.RUNNING.value, S.FAILED.value))

@@ -122,3 +122,21 @@ def test_boot_progress_draws_at_most_once_per_gap_and_always_the_last_states():
     before = len(drawn)
     progress.flush()  # nothing changed since: no redraw
     assert len(drawn) == before
+
+
+def test_a_change_that_came_too_soon_to_draw_is_drawn_a_gap_later():
+    """The last state of a boot must show even if no event follows it (a slow machine's
+    neighbour reached 'running' just after a redraw)."""
+    import threading
+    import time
+    from nk_jupyter.jupyter.progress import Throttle
+    drawn = []
+    done = threading.Event()
+    throttle = Throttle(lambda: (drawn.append(time.monotonic()), len(drawn) == 2 and done.set()), gap=0.1)
+    throttle.poke()  # drawn at once
+    throttle.poke()  # too soon: drawn by the timer
+    assert len(drawn) == 1
+    assert done.wait(5) and drawn[1] - drawn[0] >= 0.09
+    throttle.flush()  # nothing pending: no draw
+    time.sleep(0.2)
+    assert len(drawn) == 2
