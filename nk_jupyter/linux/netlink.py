@@ -264,19 +264,10 @@ class _Requests:
 
     def _ack(self, seq: int) -> None:
         """Wait for the NLMSG_ERROR that answers seq (0: done); NetlinkError for a failure."""
-        while True:
-            data, (sender, _groups) = self.sock.recvfrom(65536)
-            if sender != 0:  # only the kernel answers
-                continue
-            offset = 0
-            while offset + 16 <= len(data):
-                length, kind, _flags, got = struct.unpack_from("=IHHI", data, offset)
-                if kind == NLMSG_ERROR and got == seq:  # an int error code, then the request's header
-                    code = -struct.unpack_from("=i", data, offset + 16)[0]
-                    if code:
-                        raise NetlinkError(code, os.strerror(code))
-                    return
-                offset += max((length + 3) & ~3, 16)
+        for mtype, data, start, _end in self._answers(seq, 65536):
+            if mtype == NLMSG_ERROR:  # an int error code, then the request's header
+                _raise_if_error(data, start)
+                return
 
     def dump(self, kind: int, body: bytes, fixed: int) -> list[tuple[bytes, dict[int, bytes]]]:
         """A dump request's answers: each message's fixed part (its first `fixed` bytes) and its
@@ -284,23 +275,26 @@ class _Requests:
         self.seq += 1
         self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body)
         out = []
+        for mtype, data, start, end in self._answers(self.seq, _DUMP_BUFFER):
+            if mtype in (NLMSG_DONE, NLMSG_ERROR):  # (a DONE may carry the dump's error too)
+                if end - start >= 4:
+                    _raise_if_error(data, start)
+                return out
+            out.append((data[start:start + fixed], _attributes(data, start + _align(fixed), end)))
+
+    def _answers(self, seq: int, size: int):
+        """The kernel's messages answering seq, as they come: (type, datagram, payload start, end)."""
         while True:
-            data, (sender, _groups) = self.sock.recvfrom(_DUMP_BUFFER)
-            if sender != 0:
+            data, (sender, _groups) = self.sock.recvfrom(size)
+            if sender != 0:  # only the kernel answers (the socket is connected to it anyway)
                 continue
             offset = 0
             while offset + 16 <= len(data):
-                length, mtype, _flags, seq = struct.unpack_from("=IHHI", data, offset)
+                length, mtype, _flags, got = struct.unpack_from("=IHHI", data, offset)
                 if length < 16 or offset + length > len(data):
                     raise NetlinkError(errno.EPROTO, "a truncated netlink message")
-                if seq == self.seq:
-                    if mtype in (NLMSG_DONE, NLMSG_ERROR):
-                        code = -struct.unpack_from("=i", data, offset + 16)[0] if length >= 20 else 0
-                        if code:
-                            raise NetlinkError(code, os.strerror(code))
-                        return out
-                    start = offset + 16
-                    out.append((data[start:start + fixed], _attributes(data, start + _align(fixed), offset + length)))
+                if got == seq:
+                    yield mtype, data, offset + 16, offset + length
                 offset += _align(length)
 
     def close(self) -> None:
@@ -326,6 +320,13 @@ class Snapshot:
 
 def _align(n: int) -> int:
     return (n + 3) & ~3
+
+
+def _raise_if_error(data: bytes, start: int) -> None:
+    """NLMSG_ERROR's (and NLMSG_DONE's) int: 0, or a negated errno raised as NetlinkError."""
+    code = -struct.unpack_from("=i", data, start)[0]
+    if code:
+        raise NetlinkError(code, os.strerror(code))
 
 
 def _attributes(data: bytes, offset: int, end: int) -> dict[int, bytes]:
