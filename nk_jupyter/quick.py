@@ -8,8 +8,8 @@ returns None, and the caller takes the full API (Lab.attach(...).exec), which sa
 """
 from __future__ import annotations
 
+import _socket  # (`socket` loads enum, ~3 ms; the plain C socket does all this needs)
 import os
-import socket
 
 from .engine import stateroot
 from .engine.api_version import API_VERSION
@@ -36,7 +36,7 @@ def exec_stream(directory: str, machine: str, command: str, stdin: int | None = 
         return None
 
     def begin(fds) -> RunningCommand:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.connect(os.path.join(state, stateroot.SOCK))
         except OSError:

@@ -7,10 +7,14 @@ starts without dataclasses and typing.
 """
 from __future__ import annotations
 
-import array
-import json
-import socket
-import struct
+import _socket  # (its constants: `socket` itself loads enum, ~3 ms of nk vcmd's start)
+import struct  # (descriptors are packed with struct, not array: array loads collections)
+
+from . import cjson
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing)
+if TYPE_CHECKING:
+    import socket
 
 MAX_FRAME = 16 << 20
 MAX_FDS = 64  # a lab hands its supervisor one descriptor per container image
@@ -22,7 +26,7 @@ class ProtocolError(Exception):
 
 def frame(msg: dict) -> bytes:
     """msg as it goes on the wire (a length, then its JSON)."""
-    body = json.dumps(msg, separators=(",", ":")).encode()
+    body = cjson.dumps(msg).encode()
     return struct.pack("<I", len(body)) + body
 
 
@@ -33,7 +37,7 @@ def send(sock: socket.socket, msg: dict, fds: list[int] | tuple[int, ...] = ()) 
 def send_frames(sock: socket.socket, data: bytes, fds: list[int] | tuple[int, ...] = ()) -> None:
     """Frames made by frame(), one after another (fds go with the first byte)."""
     if fds:
-        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
     else:
         sock.sendall(data)
 
@@ -41,12 +45,10 @@ def send_frames(sock: socket.socket, data: bytes, fds: list[int] | tuple[int, ..
 def _recv_exact(sock: socket.socket, n: int, fds: list[int]) -> bytes:
     buf = bytearray()
     while len(buf) < n:
-        data, anc, _flags, _addr = sock.recvmsg(n - len(buf), socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
+        data, anc, _flags, _addr = sock.recvmsg(n - len(buf), _socket.CMSG_SPACE(MAX_FDS * 4), _socket.MSG_CMSG_CLOEXEC)
         for level, kind, cdata in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                arr = array.array("i")
-                arr.frombytes(cdata[: len(cdata) - (len(cdata) % arr.itemsize)])
-                fds.extend(arr)
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds.extend(struct.unpack(f"{len(cdata) // 4}i", cdata[: len(cdata) - len(cdata) % 4]))
         if not data:
             raise EOFError("connection closed")
         buf += data
@@ -61,7 +63,7 @@ def recv(sock: socket.socket) -> tuple[dict, list[int]]:
         raise ProtocolError(f"frame of {length} bytes is too large")
     body = _recv_exact(sock, length, fds)
     try:
-        msg = json.loads(body)
+        msg = cjson.loads(body)
     except ValueError as e:
         raise ProtocolError(f"bad frame: {e}") from None
     if not isinstance(msg, dict):

@@ -3,8 +3,8 @@ and `nk shell` do once the command runs. Light (no argparse, no API import): `nk
 through here on its fast path (cli/__init__.py)."""
 from __future__ import annotations
 
+import _signal as signal  # (the C module `signal` wraps in enums: no enum at nk vcmd's start)
 import os
-import signal
 
 
 def command_line(words: list[str]) -> str:

@@ -76,3 +76,27 @@ def test_load_ext_names_a_missing_package_instead_of_a_traceback(tmp_path):
     assert out.returncode == 0 and "returned" in out.stdout, out.stderr
     assert "needs ipywidgets" in out.stderr and "pip install ipywidgets" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_wheel_s_nk_vcmd_runs_a_command_without_heavy_imports(tmp_path):
+    """The wheel's `nk` is nk's own script (not pip's entry-point wrapper, which imports `re`):
+    `nk vcmd` into a running lab loads no `re`, `json`, `enum`, `socket`, `collections`... (each
+    costs every grading script's command; python -X importtime lists what a process loaded)."""
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "lab.conf").write_text("pc1[0]=A\n")
+    nk = str(VENV / "bin" / "nk")
+    assert Path(nk).read_text().startswith(f"#!{VENV / 'bin' / 'python'}")
+    env = {**os.environ, "PATH": f"{VENV / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    started = subprocess.run([nk, "lstart", "-d", str(lab)], capture_output=True, text=True, timeout=120, env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        out = subprocess.run([str(VENV / "bin" / "python"), "-X", "importtime", nk, "vcmd", "-d", str(lab), "pc1",
+                              "echo from-pc1; exit 3"], capture_output=True, text=True, timeout=60, env=env)
+        assert out.stdout == "from-pc1\n" and out.returncode == 3, out
+        loaded = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+        assert "nk_jupyter.quick" in loaded
+        assert not loaded & {"re", "json", "enum", "socket", "selectors", "collections", "functools", "typing",
+                             "dataclasses", "argparse", "signal"}, sorted(loaded)
+    finally:
+        subprocess.run([nk, "lcrash", "-d", str(lab)], capture_output=True, timeout=120, env=env)

@@ -45,3 +45,33 @@ def test_the_fast_door_speaks_only_into_a_private_state_root(tmp_path, monkeypat
     (xdg / "nk").mkdir(mode=0o755)
     (xdg / "nk").chmod(0o755)
     assert quick.exec_stream(str(tmp_path), "pc1", "true") is None
+
+
+HEAVY = ("re", "json", "enum", "socket", "selectors", "collections", "functools", "typing", "dataclasses",
+         "array", "signal", "argparse", "pathlib")
+
+
+def test_the_fast_door_imports_nothing_heavy():
+    """`nk vcmd` pays its imports per command: its path (the CLI's entry, the fast door, the
+    relay) loads C modules and nk's light ones only. Run without site (whose .pth files load
+    what they like) and with nk's own folder on the path."""
+    import os
+    import subprocess
+    import sys
+
+    import nk_jupyter
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import nk_jupyter.cli, nk_jupyter.cli.relay, "
+            "nk_jupyter.quick; print(' '.join(sorted(sys.modules)))")
+    parent = os.path.dirname(os.path.dirname(nk_jupyter.__file__))
+    loaded = subprocess.run([sys.executable, "-I", "-S", "-c", code, parent], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert "nk_jupyter.quick" in loaded and not set(HEAVY) & set(loaded)
+
+
+def test_lab_ids_keep_the_rule_they_had():
+    """The state folder of a lab is named by its id: a change would lose running labs."""
+    from nk_jupyter.engine import stateroot
+    assert stateroot.lab_id("/home/s/lab 1é/x-y_z.v") == "x-y_z.v-" + stateroot.sha1(b"/home/s/lab 1\xc3\xa9/x-y_z.v").hexdigest()[:8]
+    assert stateroot.lab_id("/home/s/ma lab é+") == "ma_lab___-" + stateroot.sha1("/home/s/ma lab é+".encode()).hexdigest()[:8]
+    assert stateroot.lab_id("/") .startswith("lab-")
+    assert stateroot.lab_id("/x/" + "a" * 40).startswith("a" * 24 + "-")
