@@ -1,9 +1,10 @@
 """JSON for nk's frames through CPython's own C codec (`_json`, the accelerator the standard
 `json` module runs on), without importing `json`: that package loads `re`, which loads `enum`,
 `functools` and `collections` (~8 ms of a new process on a slow host), and `nk vcmd` pays every
-millisecond of its start per command. The text is json.dumps(obj, separators=(",", ":")) and
-json.loads(text) exactly (tests/unit/test_cjson.py holds them to it); where `_json` is missing
-(another Python), the standard module does the work.
+millisecond of its start per command. The text is json.dumps(obj, separators=(",", ":")) and the
+values are json.loads(text)'s (tests/unit/test_cjson.py holds them to it); bytes must be UTF-8
+(json.loads would also guess UTF-16/32 and allow a BOM), and error messages give no line and
+column. Where `_json` is missing (another Python), the standard module does the work.
 """
 from __future__ import annotations
 

@@ -58,17 +58,30 @@ def _recv_exact(sock: socket.socket, n: int, fds: list[int]) -> bytes:
 def recv(sock: socket.socket) -> tuple[dict, list[int]]:
     """Read one frame; returns the message and any file descriptors that came with it."""
     fds: list[int] = []
-    (length,) = struct.unpack("<I", _recv_exact(sock, 4, fds))
-    if length > MAX_FRAME:
-        raise ProtocolError(f"frame of {length} bytes is too large")
-    body = _recv_exact(sock, length, fds)
     try:
-        msg = cjson.loads(body)
-    except ValueError as e:
-        raise ProtocolError(f"bad frame: {e}") from None
-    if not isinstance(msg, dict):
-        raise ProtocolError("frame is not an object")
+        (length,) = struct.unpack("<I", _recv_exact(sock, 4, fds))
+        if length > MAX_FRAME:
+            raise ProtocolError(f"frame of {length} bytes is too large")
+        body = _recv_exact(sock, length, fds)
+        try:
+            msg = cjson.loads(body)
+        except (ValueError, RecursionError) as e:  # (nesting deeper than the interpreter's limit)
+            raise ProtocolError(f"bad frame: {type(e).__name__}: {str(e)[:200]}") from None
+        if not isinstance(msg, dict):
+            raise ProtocolError("frame is not an object")
+    except BaseException:  # a bad frame's descriptors are not kept open
+        for fd in fds:
+            _close(fd)
+        raise
     return msg, fds
+
+
+def _close(fd: int) -> None:
+    import os
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def __getattr__(name: str):

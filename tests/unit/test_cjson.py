@@ -44,3 +44,27 @@ def test_what_json_cannot_carry_is_a_type_error():
         cjson.dumps({"a": {1, 2}})
     with pytest.raises(TypeError):
         cjson.dumps({(1, 2): 3})
+
+
+def test_a_hostile_frame_is_a_protocol_error_and_its_descriptors_are_closed():
+    """Nesting deeper than the interpreter's recursion limit, bad JSON, a non-object: each is a
+    ProtocolError, and the descriptors sent with it are not left open in the reader."""
+    import os
+    import socket
+    import struct
+
+    from nk_jupyter import wire
+    for body in (b"[" * 100_000 + b"]" * 100_000, b"{", b"[1]"):
+        a, b = socket.socketpair()
+        r, w = os.pipe()
+        try:
+            a.sendmsg([struct.pack("<I", len(body)) + body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", r))])
+            before = set(os.listdir("/proc/self/fd"))
+            with pytest.raises(wire.ProtocolError):
+                wire.recv(b)
+            assert set(os.listdir("/proc/self/fd")) <= before  # (the received copy was closed)
+        finally:
+            for fd in (r, w):
+                os.close(fd)
+            a.close()
+            b.close()
