@@ -103,6 +103,8 @@ def machine_html(m: MachineView) -> str:
     routes = "".join(f"<tr><td>{esc(r.dst)}</td><td>{esc(r.gateway or '')}</td><td>{esc(r.dev or '')}</td>"
                      f"<td>{esc(PROTOCOLS.get(r.proto, str(r.proto)))}</td></tr>"
                      for r in m.routes)
+    if m.left_out:
+        routes += f"<tr><td colspan=4>(and {m.left_out} more links, addresses or routes, not read)</td></tr>"
     image = f", image {esc(m.image)}" if m.image else ""
     return (f"<div class='nk-details' style='font-size:12px;line-height:1.3'>"
             f"<b>{esc(m.name)}</b> ({kind}, {esc(m.state.value)}{image})"

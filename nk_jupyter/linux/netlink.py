@@ -269,18 +269,22 @@ class _Requests:
                 _raise_if_error(data, start)
                 return
 
-    def dump(self, kind: int, body: bytes, fixed: int) -> list[tuple[bytes, dict[int, bytes]]]:
-        """A dump request's answers: each message's fixed part (its first `fixed` bytes) and its
-        top-level attributes by type (nested ones are left as bytes)."""
+    def dump(self, kind: int, body: bytes, fixed: int, limit: int) -> tuple[list[tuple[bytes, dict[int, bytes]]], int]:
+        """A dump request's answers, at most `limit` of them: each message's fixed part (its first
+        `fixed` bytes) and its top-level attributes by type (nested ones are left as bytes); and
+        how many more the kernel sent (read to the end, not kept: a machine may make millions)."""
         self.seq += 1
         self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0) + body)
-        out = []
+        out, more = [], 0
         for mtype, data, start, end in self._answers(self.seq, _DUMP_BUFFER):
             if mtype in (NLMSG_DONE, NLMSG_ERROR):  # (a DONE may carry the dump's error too)
                 if end - start >= 4:
                     _raise_if_error(data, start)
-                return out
-            out.append((data[start:start + fixed], _attributes(data, start + _align(fixed), end)))
+                return out, more
+            if len(out) < limit:
+                out.append((data[start:start + fixed], _attributes(data, start + _align(fixed), end)))
+            else:
+                more += 1
 
     def _answers(self, seq: int, size: int):
         """The kernel's messages answering seq, as they come: (type, datagram, payload start, end)."""
@@ -307,6 +311,7 @@ IFA_ADDRESS = 1
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
 RT_TABLE_MAIN = 254
 _DUMP_BUFFER = 65536  # the kernel fills a dump's messages up to the reader's buffer (32 KiB or more)
+DUMP_LIMIT = 4096  # links, addresses, or one family's routes (all tables) kept per machine and snapshot
 _IFADDR = struct.Struct("=BBBBI")  # struct ifaddrmsg: family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")  # struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
 
@@ -316,6 +321,7 @@ class Snapshot:
     links: dict[int, tuple[str, str]]      # ifindex -> (name, MAC as aa:bb:...)
     addresses: list[tuple[int, str]]       # (ifindex, address/prefix), in the kernel's order
     routes: list[tuple[str, str | None, int | None, int]]  # (dst/len or "default", gateway, oif, protocol)
+    left_out: int = 0                      # the kernel's answers past DUMP_LIMIT, not read into the above
 
 
 def _align(n: int) -> int:
@@ -346,18 +352,23 @@ def _ip(family: int, raw: bytes) -> str:
 
 def _snapshot(sock: _Requests) -> Snapshot:
     links = {}
-    for fixed, attrs in sock.dump(RTM_GETLINK, _IFINFO.pack(0, 0, 0, 0, 0), _IFINFO.size):
+    answers, left_out = sock.dump(RTM_GETLINK, _IFINFO.pack(0, 0, 0, 0, 0), _IFINFO.size, DUMP_LIMIT)
+    for fixed, attrs in answers:
         index = _IFINFO.unpack(fixed)[2]
         name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode(errors="replace")
         links[index] = (name, ":".join(f"{b:02x}" for b in attrs.get(IFLA_ADDRESS, b"")))
     addresses = []
-    for fixed, attrs in sock.dump(RTM_GETADDR, _IFADDR.pack(0, 0, 0, 0, 0), _IFADDR.size):
+    answers, more = sock.dump(RTM_GETADDR, _IFADDR.pack(0, 0, 0, 0, 0), _IFADDR.size, DUMP_LIMIT)
+    left_out += more
+    for fixed, attrs in answers:
         family, prefixlen, _flags, _scope, index = _IFADDR.unpack(fixed)
         if family in (socket.AF_INET, socket.AF_INET6) and IFA_ADDRESS in attrs:
             addresses.append((index, f"{_ip(family, attrs[IFA_ADDRESS])}/{prefixlen}"))
     routes = []
     for family in (socket.AF_INET, socket.AF_INET6):
-        for fixed, attrs in sock.dump(RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), _RTMSG.size):
+        answers, more = sock.dump(RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), _RTMSG.size, DUMP_LIMIT)
+        left_out += more
+        for fixed, attrs in answers:
             fam, dst_len, _src, _tos, table, protocol, _scope, _type, _flags = _RTMSG.unpack(fixed)
             if RTA_TABLE in attrs:
                 table = struct.unpack("=I", attrs[RTA_TABLE][:4])[0]
@@ -367,4 +378,4 @@ def _snapshot(sock: _Requests) -> Snapshot:
             gateway = _ip(fam, attrs[RTA_GATEWAY]) if RTA_GATEWAY in attrs else None
             oif = struct.unpack("=I", attrs[RTA_OIF][:4])[0] if RTA_OIF in attrs else None
             routes.append((dst, gateway, oif, protocol))
-    return Snapshot(links, addresses, routes)
+    return Snapshot(links, addresses, routes, left_out)

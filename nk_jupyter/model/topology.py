@@ -36,6 +36,7 @@ class MachineView:
     interfaces: list[InterfaceView] = field(default_factory=list)
     routes: list[RouteView] = field(default_factory=list)
     image: str = ""           # the container image its files come from ("" for host programs)
+    left_out: int = 0         # links, addresses and routes of its kernel past the snapshot's limit
 
     @property
     def router(self) -> bool:

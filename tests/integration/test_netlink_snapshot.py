@@ -73,3 +73,41 @@ def test_the_snapshot_says_what_pyroute2_says():
     assert by_dst["2001:db8:1::/48"][0] == "2001:db8::fe"
     assert "default" in by_dst and "10.0.0.0/24" in by_dst
     assert "198.51.100.0/24" not in by_dst  # table 100, not the main table
+
+
+MANY = r"""
+import json, subprocess
+def ip(*a):
+    subprocess.run(["ip", *a], check=True)
+ip("link", "set", "lo", "up")
+ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+ip("link", "set", "eth0", "up")
+ip("addr", "add", "10.0.0.1/16", "dev", "eth0")
+batch = "".join(f"route add 172.{16 + i // 250}.{i % 250}.0/24 via 10.0.0.254\n" for i in range(6000))
+subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
+total = len(subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], capture_output=True,
+                           text=True, check=True).stdout.splitlines())
+from nk_jupyter.linux import netlink
+sock = netlink._Requests()
+first, again = netlink._snapshot(sock), netlink._snapshot(sock)
+sock.close()
+print(json.dumps({"total": total, "limit": netlink.DUMP_LIMIT, "routes": len(first.routes),
+                  "left_out": first.left_out, "same_again": [first.links, first.addresses, first.routes,
+                  first.left_out] == [again.links, again.addresses, again.routes, again.left_out]}))
+"""
+
+
+@pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("ip"), reason="needs unshare and ip")
+def test_a_machine_with_thousands_of_routes_is_read_up_to_the_limit():
+    """A lab is untrusted: a machine that makes a million routes must not make each topology
+    refresh parse (and hold) a million. The snapshot keeps DUMP_LIMIT answers per dump, counts
+    the rest, and leaves its socket ready for the next dump."""
+    done = subprocess.run(["unshare", "-Urn", sys.executable, "-c", MANY], capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode and "unshare failed" in done.stderr:
+        pytest.skip(f"no user namespaces here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["total"] > 6000 and got["routes"] <= got["limit"] < got["total"]
+    assert got["left_out"] == got["total"] - got["limit"]  # every IPv4 answer past the limit, counted
+    assert got["same_again"]

@@ -217,3 +217,21 @@ def test_a_machine_flooding_netlink_ports_cannot_break_the_lab_s_topology(make_l
     lab.run("pc1", "while pgrep -f '[f]lood.py' >/dev/null; do sleep 0.2; done", timeout=60)  # the flood is over
     counts = lab.run("pc1", "cat /root/flood.txt").stdout.split()
     assert int(counts[0]) + int(counts[1]) > 0  # the flooder did send (or was refused)
+
+
+def test_a_machine_with_thousands_of_routes_cannot_make_its_topology_unbounded(make_lab, started):
+    """The topology view refreshes every few seconds: a machine that makes thousands of routes
+    (a million would do as well) is read up to the snapshot's limit, and its panel says how much
+    more there was instead of listing it."""
+    from nk_jupyter.jupyter.graph import machine_html
+    routes = "".join(f"route add 172.{16 + i // 250}.{i % 250}.0/24 via 10.0.0.254\n" for i in range(6000))
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "routes.batch": routes,
+                       "pc1.startup": "ip addr add 10.0.0.1/16 dev eth0\nip -batch /hostlab/routes.batch\n",
+                       "pc2.startup": "ip addr add 10.0.0.2/16 dev eth0\n"})
+    lab, _ = started(folder)
+    assert lab.run("pc1", "ip -4 route | wc -l").stdout.split() == ["6001"]
+    topo = lab.topology()
+    pc1, pc2 = (next(m for m in topo.machines if m.name == n) for n in ("pc1", "pc2"))
+    assert pc1.interfaces[0].addresses == ["10.0.0.1/16"] and pc2.left_out == 0
+    assert len(pc1.routes) <= 4096 and pc1.left_out > 6000 - 4096
+    assert f"and {pc1.left_out} more links, addresses or routes" in machine_html(pc1)
