@@ -59,12 +59,16 @@
 #define INIT_FDS 7  /* an init's: /dev/null on 0-2, its socket, the lab folder, the user namespace, nk-reap */
 
 static char request[MAX_REQUEST + 1];
+static size_t request_size;  /* of the request being served: wiped before it is answered */
 static char *words[MAX_WORDS + 1];
 static char *args[MAX_WORDS + 1];
 
-/* The reply: pid and errno; with_fd (an init's pidfd, "z") travels with it as SCM_RIGHTS. */
+/* The reply: pid and errno; with_fd (an init's pidfd, "z") travels with it as SCM_RIGHTS. The
+ * request's bytes are wiped first: whoever reads the answer finds none of them left here. */
 static void answer_fd(int32_t pid, int32_t err, int with_fd)
 {
+	explicit_bzero(request, request_size);
+	request_size = 0;
 	int32_t reply[2] = {pid, err};
 	struct iovec iov = {reply, sizeof reply};
 	union {
@@ -153,8 +157,8 @@ failed:
 
 static void handle(ssize_t n, int *fds, int nfds, int truncated);
 
-/* One request. Its bytes are wiped once it is answered: a child cloned for a later request
- * carries nk-spawn's memory, and no request's argv or environment may be in it. */
+/* One request. Its bytes are wiped as it is answered (answer_fd): a child cloned for a later
+ * request carries nk-spawn's memory, and no request's argv or environment may be in it. */
 static void serve(void)
 {
 	struct iovec iov = {request, MAX_REQUEST};
@@ -185,8 +189,8 @@ static void serve(void)
 				close(fd);
 		}
 	}
+	request_size = (size_t)n + 1;  /* (handle() ends the request with a NUL at request[n]) */
 	handle(n, fds, nfds, msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
-	explicit_bzero(request, (size_t)n);
 }
 
 static void handle(ssize_t n, int *fds, int nfds, int truncated)
