@@ -347,11 +347,11 @@ class Handlers:
         try:
             if len(fds) != 3:
                 raise UserError("capture needs stdin, stdout and stderr descriptors")
-            idx = self.rt.hub.bridges.get(check_domain_name(req.domain))
-            if idx is None:
-                known = ", ".join(sorted(self.rt.hub.bridges)) or "none yet"
+            domain = check_domain_name(req.domain)
+            if domain not in self.rt.hub.numbers:
+                known = ", ".join(sorted(self.rt.hub.numbers)) or "none yet"
                 raise UserError(f"no collision domain {req.domain!r} in this lab (domains: {known})")
-            bridge = socket.if_indextoname(idx)  # (the hub's netns is this process's)
+            bridge = socket.if_indextoname(self.rt.hub.as_bridge(domain))  # (the hub's netns is this process's)
             tcpdump = spawn.which("tcpdump", HUB_ENV["PATH"])
             if not tcpdump:
                 raise UserError("capturing needs tcpdump on this host: sudo apt install tcpdump")

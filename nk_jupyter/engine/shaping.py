@@ -5,7 +5,8 @@ there. Towards the machine, the hub end's egress: tbf (rate), or netem (delay, j
 its own rate) where the kernel has it. From the machine: the hub end's ingress is redirected
 (mirred) to an ifb device, nkiI.N, whose egress has the same tbf (this kernel has no tc
 police action; an nftables `limit` allows a burst of a whole second). Loss both ways:
-nftables on the hub's bridges (`numgen random`), table bridge nk_shape.
+nftables on the hub's bridges (`numgen random`), table bridge nk_shape. A shaped interface's
+domain is a bridge (Hub.as_bridge: a tc hub's ports have their ingress on the domain's block).
 """
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ class Shaper:
         self._apply(index, ifnum, shape)
 
     def _apply(self, index: int, ifnum: int, shape: Shape) -> None:
+        domain = self.hub.port_domain.get((index, ifnum))
+        if domain is None:
+            raise ShapeError("the interface is not plugged into a collision domain")
+        if shape.empty and (index, ifnum) not in self.shapes:
+            return  # nothing set, nothing to undo (and a tc hub's port is left alone)
+        self.hub.as_bridge(domain)  # (the ifb and the loss rules need the domain on a bridge)
         ipr = self.hub.ipr
         name = netlink.veth_name(index, ifnum)
         found = ipr.link_lookup(ifname=name)

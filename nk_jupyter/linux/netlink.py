@@ -1,13 +1,24 @@
-"""Bridges and veths for a lab, and what a machine's kernel says of its network: a boot's two
-requests and a topology's dumps encoded here, the rest over pyroute2 (imported only here, in
-the supervisor, on first use).
+"""A lab's collision domains (hubs) and veths, and what a machine's kernel says of its network:
+a boot's requests and a topology's dumps encoded here, the rest over pyroute2 (imported only
+here, in the supervisor, on first use).
 
 Names in the hub namespace (the supervisor's own netns, private to the lab):
-    nkd<N>       the bridge of collision domain number N (ifalias = the domain's name)
     nkv<I>.<K>   the hub end of node number I's interface ethK
+    nkd<N>       the bridge of collision domain number N (ifalias = the domain's name), where
+                 the domain is a bridge
 Inside a node the interface is ethK, with its lab.conf MAC or Netkit's SHA-1 MAC.
-Bridges are hubs: STP off, no ageing (flood everything), group_fwd_mask 0xfff8,
-no multicast snooping.
+
+A collision domain is a hub, one of two kinds:
+  - tc (the default where the kernel has it, Linux 6.9+): each hub end's clsact qdisc shares
+    the domain's tc block (number N + 1), and on the block one u32 match-all filter redirects
+    every frame to the block (mirred, TCA_MIRRED_BLOCKID): to every other port of the domain,
+    never back to its sender. No bridge: a bridge's teardown ends in an rcu_barrier() under
+    RTNL (~16 ms each here), which held every new netns and veth of the host for ~1.6 s after
+    a 100-domain lab's lcrash (bench/README.md, ninth pass).
+  - bridge: STP off, no ageing (flood everything), group_fwd_mask 0xfff8, no multicast
+    snooping. Where the kernel refuses the tc hub, with NK_HUB=bridge, and for a domain that is
+    shaped or captured (shaping redirects a hub end's ingress to an ifb, and captures and loss
+    rules are on the bridge): such a domain becomes a bridge, its ports moved, for good.
 """
 from __future__ import annotations
 
@@ -41,12 +52,16 @@ def veth_name(node_index: int, ifnum: int) -> str:
 class Hub:
     """The lab's hub netns, as seen from the supervisor (which lives in it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str | None = None) -> None:
         self._ipr = None
         self._rtnl = _Requests()
         self.hub_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        self.bridges: dict[str, int] = {}  # domain -> ifindex
-        self.ports: dict[str, int] = {}  # domain -> ports on its bridge
+        # "auto": tc hubs, bridges from the first refusal on; "bridge": bridges only
+        self.kind = kind or ("bridge" if os.environ.get("NK_HUB") == "bridge" else "auto")
+        self.numbers: dict[str, int] = {}  # domain -> its number N, in order of first use
+        self.blocks: dict[str, bool] = {}  # tc-hub domain -> its filter is known to be on its block
+        self.bridges: dict[str, int] = {}  # bridge domain -> the bridge's ifindex
+        self.ports: dict[str, int] = {}  # domain -> its ports
         self.port_domain: dict[tuple[int, int], str] = {}
         set_up("lo")
         for key in ("all", "default"):  # the hub only switches frames: no IPv6 on its ports
@@ -68,23 +83,82 @@ class Hub:
             self._ipr = IPRoute()
         return self._ipr
 
+    def number(self, domain: str) -> int:
+        return self.numbers.setdefault(domain, len(self.numbers))
+
     def bridge(self, domain: str) -> int:
-        """The bridge of a collision domain, created on first use."""
+        """The bridge of a collision domain, created on first use (a tc-hub domain: as_bridge)."""
         if domain not in self.bridges:
-            name = bridge_name(len(self.bridges))
+            name = bridge_name(self.number(domain))
             self._rtnl.new_link(_bridge_request(name, domain))
             self.bridges[domain] = socket.if_nametoindex(name)
         return self.bridges[domain]
 
     def plug(self, netns: int, node_index: int, ifnum: int, domain: str, mac: str, mtu: int | None = None) -> None:
-        """Create a machine's ethN in netns (a descriptor), its hub end enslaved to the domain's bridge, both up."""
-        br = self.bridge(domain)
+        """Create a machine's ethN in netns (a descriptor), its hub end a port of the domain's hub, both up."""
         if self.ports.get(domain, 0) >= MAX_PORTS:
             raise OSError(errno.EXFULL, f"collision domain {domain!r} already has {MAX_PORTS} interfaces "
                                         "(the limit of a Linux bridge)")
-        self._rtnl.new_link(_veth_request(veth_name(node_index, ifnum), br, f"eth{ifnum}", mac, netns, mtu))
+        if (node_index, ifnum) in self.port_domain:
+            raise OSError(errno.EEXIST, f"eth{ifnum} of this machine is plugged already")
+        name = veth_name(node_index, ifnum)
+        if self.kind == "bridge" or domain in self.bridges:
+            self._new_veth(_veth_request(name, self.bridge(domain), f"eth{ifnum}", mac, netns, mtu), name)
+        else:
+            self._new_veth(_veth_request(name, None, f"eth{ifnum}", mac, netns, mtu), name)
+            try:
+                self._tc_port(name, domain)
+            except BaseException:
+                self._rtnl.request(RTM_DELLINK, _ifinfo_of(socket.if_nametoindex(name)), 0)
+                raise
         self.ports[domain] = self.ports.get(domain, 0) + 1
         self.port_domain[(node_index, ifnum)] = domain
+        if self.kind == "bridge" and domain in self.blocks:  # (the kernel refused the tc hub just now)
+            self.as_bridge(domain)
+
+    def _new_veth(self, request: bytes, name: str) -> None:
+        """Create a port's veth. A hub end of that name left by the port's machine, which died
+        and whose netns the kernel has not torn down yet (vcrash then vstart at once), is
+        deleted first (the caller's port was forgotten: it is no one else's)."""
+        try:
+            self._rtnl.new_link(request)
+        except NetlinkError as e:
+            stale = _index(name) if e.code == errno.EEXIST else 0
+            if not stale:
+                raise
+            self._rtnl.request(RTM_DELLINK, _ifinfo_of(stale), 0)
+            self._rtnl.new_link(request)
+
+    def _tc_port(self, name: str, domain: str) -> None:
+        """The hub end `name` joins the domain's block; the block's filter is made if not known."""
+        block = self.number(domain) + 1
+        self._rtnl.request(RTM_NEWQDISC, _clsact_request(socket.if_nametoindex(name), block))
+        if not self.blocks.get(domain):
+            try:  # (its one handle: EEXIST when the block kept its filter through its ports' churn)
+                self._rtnl.request(RTM_NEWTFILTER, _hub_filter_request(block))
+            except NetlinkError as e:
+                if e.code != errno.EEXIST:
+                    if self.kind != "auto" or e.code not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOENT):
+                        raise
+                    self.kind = "bridge"  # a kernel before 6.9 (no mirred to a block): bridges from now on
+            self.blocks[domain] = True
+
+    def as_bridge(self, domain: str) -> int:
+        """The domain's bridge; a tc-hub domain becomes one first (its ports are moved onto it,
+        then leave the block), for good. Shaping and capture work on bridges."""
+        if domain in self.blocks:
+            br = self.bridge(domain)
+            names = [veth_name(i, k) for (i, k), d in self.port_domain.items() if d == domain]
+            found = [index for index in (_index(name) for name in names) if index]
+            for index in found:
+                self.ipr.link("set", index=index, master=br)
+            for index in found:
+                try:
+                    self._rtnl.request(RTM_DELQDISC, _TCMSG.pack(0, index, TC_H_CLSACT_HANDLE, TC_H_CLSACT, 0), 0)
+                except NetlinkError:
+                    pass
+            del self.blocks[domain]
+        return self.bridge(domain)
 
     def unplug(self, node_index: int, ifnum: int) -> None:
         idx = self.ipr.link_lookup(ifname=veth_name(node_index, ifnum))
@@ -97,6 +171,8 @@ class Hub:
         domain = self.port_domain.pop((node_index, ifnum), None)
         if domain:
             self.ports[domain] -= 1
+            if domain in self.blocks:  # a block whose last port went is gone with its filter
+                self.blocks[domain] = False
 
     def in_node(self, netns: int):
         """Context manager: an IPRoute bound to a machine's netns (a descriptor; setns there and back)."""
@@ -193,7 +269,7 @@ def set_up(ifname: str) -> None:
 # Booting needs only these two RTM_NEWLINK requests (tests/unit/test_netlink.py checks them
 # against pyroute2's own encoding, byte for byte), and a topology three dumps (Hub.snapshot,
 # below); everything else goes through pyroute2.
-RTM_NEWLINK, NLMSG_ERROR = 16, 2
+RTM_NEWLINK, RTM_DELLINK, NLMSG_ERROR = 16, 17, 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFF_UP = 0x1
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 20, 28
@@ -226,7 +302,7 @@ def _bridge_request(name: str, domain: str) -> bytes:
             + _attr(IFLA_IFALIAS, domain.encode()[:255] + b"\0") + _linkinfo("bridge", data))
 
 
-def _veth_request(name: str, master: int, peer: str, mac: str, netns: int, mtu: int | None = None) -> bytes:
+def _veth_request(name: str, master: int | None, peer: str, mac: str, netns: int, mtu: int | None = None) -> bytes:
     """ipr.link("add", ifname=name, kind="veth", master=master, state="up", num_tx_queues=1,
     num_rx_queues=1, peer={"ifname": peer, "address": mac, "net_ns_fd": netns, "mtu": mtu,
     "num_tx_queues": 1, "num_rx_queues": 1}), as bytes (less its netlink header).
@@ -238,8 +314,53 @@ def _veth_request(name: str, master: int, peer: str, mac: str, netns: int, mtu: 
     far = (_attr(IFLA_IFNAME, peer.encode() + b"\0") + _attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
            + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns)) + (_attr(IFLA_MTU, struct.pack("=I", mtu)) if mtu else b"")
            + one)
-    return (_ifinfo(IFF_UP) + _attr(IFLA_IFNAME, name.encode() + b"\0") + _attr(IFLA_MASTER, struct.pack("=I", master))
+    return (_ifinfo(IFF_UP) + _attr(IFLA_IFNAME, name.encode() + b"\0")
+            + (_attr(IFLA_MASTER, struct.pack("=I", master)) if master is not None else b"")
             + one + _linkinfo("veth", _attr(VETH_INFO_PEER, _ifinfo() + far)))
+
+
+def _ifinfo_of(index: int) -> bytes:
+    return _IFINFO.pack(0, 0, index, 0, 0)
+
+
+def _index(name: str) -> int:
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return 0
+
+
+# A tc hub (see the module's docstring): a hub end's clsact on the domain's block, and the
+# block's one filter. iproute2 6.1 and pyroute2 0.9 cannot say "mirred to a block".
+RTM_NEWQDISC, RTM_DELQDISC, RTM_NEWTFILTER = 36, 37, 44
+TCA_KIND, TCA_OPTIONS, TCA_INGRESS_BLOCK = 1, 2, 13
+TC_H_CLSACT, TC_H_CLSACT_HANDLE = 0xFFFFFFF1, 0xFFFF0000
+TCM_IFINDEX_MAGIC_BLOCK = 0xFFFFFFFF  # a filter of a block (tcm_parent is then the block's number)
+TCA_U32_SEL, TCA_U32_ACT = 5, 7
+TCA_ACT_KIND, TCA_ACT_OPTIONS = 1, 2
+TCA_MIRRED_PARMS, TCA_MIRRED_BLOCKID = 2, 4
+TC_ACT_STOLEN, TCA_EGRESS_REDIR = 4, 1
+ETH_P_ALL, NLA_F_NESTED = 0x0003, 0x8000
+HUB_FILTER = 0x80000001  # u32 handle 800::1: the block's first u32 table, its first node
+_TCMSG = struct.Struct("=BxxxIIII")  # struct tcmsg: family, ifindex, handle, parent, info
+
+
+def _clsact_request(ifindex: int, block: int) -> bytes:
+    """tc qdisc add dev IFINDEX ingress_block BLOCK clsact, as bytes (less the netlink header)."""
+    return (_TCMSG.pack(0, ifindex, TC_H_CLSACT_HANDLE, TC_H_CLSACT, 0) + _attr(TCA_KIND, b"clsact\0")
+            + _attr(TCA_INGRESS_BLOCK, struct.pack("=I", block)))
+
+
+def _hub_filter_request(block: int) -> bytes:
+    """tc filter add block BLOCK protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred
+    egress redirect blockid BLOCK: every frame to every other port of the block."""
+    selector = struct.pack("=BBBxHHhhI", 1, 0, 1, 0, 0, 0, 0, 0) + struct.pack("=IIii", 0, 0, 0, 0)  # terminal; one key: 0/0 at 0
+    parms = struct.pack("=IIiiiiI", 0, 0, TC_ACT_STOLEN, 0, 0, TCA_EGRESS_REDIR, 0)  # struct tc_mirred, no device
+    action = _attr(TCA_ACT_KIND, b"mirred\0") + _attr(TCA_ACT_OPTIONS | NLA_F_NESTED, _attr(TCA_MIRRED_PARMS, parms)
+                                                       + _attr(TCA_MIRRED_BLOCKID, struct.pack("=I", block)))
+    options = _attr(TCA_U32_SEL, selector) + _attr(TCA_U32_ACT | NLA_F_NESTED, _attr(1 | NLA_F_NESTED, action))
+    return (_TCMSG.pack(0, TCM_IFINDEX_MAGIC_BLOCK, HUB_FILTER, block, (1 << 16) | socket.htons(ETH_P_ALL))
+            + _attr(TCA_KIND, b"u32\0") + _attr(TCA_OPTIONS | NLA_F_NESTED, options))
 
 
 class _Requests:
@@ -257,9 +378,12 @@ class _Requests:
 
     def new_link(self, body: bytes) -> None:
         """Create a link (exclusively); NetlinkError if the kernel refuses."""
+        self.request(RTM_NEWLINK, body)
+
+    def request(self, kind: int, body: bytes, flags: int = NLM_F_CREATE | NLM_F_EXCL) -> None:
+        """One request, acknowledged; NetlinkError if the kernel refuses."""
         self.seq += 1
-        flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-        self.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_NEWLINK, flags, self.seq, 0) + body)
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags, self.seq, 0) + body)
         self._ack(self.seq)
 
     def _ack(self, seq: int) -> None:

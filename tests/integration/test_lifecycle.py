@@ -191,8 +191,9 @@ def test_vconnect_and_shell_are_interactive(make_lab, started):
                         b"echo I am $(hostname) on $(tty)\nexit\n")
     assert b"I am pc1 on /dev/pts/0" in out
     out = _drive_on_pty([sys.executable, "-m", "nk_jupyter", "shell", "-d", str(lab.directory)],
-                        b"ip -br link show type bridge; id -u; exit\n")
-    assert b"nkd0" in out and b"\r\n0\r\n" in out
+                        b"ip -br link; tc filter show block 1; id -u; exit\n")
+    # the hub end of pc1's eth0, and domain A's hub: its block's filter (linux/netlink.py)
+    assert b"nkv0.0" in out and b"mirred (Egress Redirect" in out and b"\r\n0\r\n" in out
 
 
 def test_vconnect_keeps_what_the_shell_wrote_just_before_it_exited(make_lab, started):
