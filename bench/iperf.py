@@ -3,7 +3,8 @@
     python bench/iperf.py [SECONDS]
 
 Both runs happen here, as the same user: the raw pair is built with `unshare` and `ip`
-inside one throw-away user namespace (no bridge); the lab path is veth -> bridge -> veth.
+inside one throw-away user namespace (no hub); the lab path is veth -> the domain's hub -> veth
+(a tc block, or a bridge with NK_HUB=bridge).
 """
 from __future__ import annotations
 
