@@ -9,7 +9,7 @@ Names in the hub namespace (the supervisor's own netns, private to the lab):
 Inside a node the interface is ethK, with its lab.conf MAC or Netkit's SHA-1 MAC.
 
 A collision domain is a hub, one of two kinds:
-  - tc (the default where the kernel has it, Linux 6.9+): each hub end's clsact qdisc shares
+  - tc (the default where the kernel has it, Linux 6.9+): each hub end's ingress qdisc shares
     the domain's tc block (number N + 1), and on the block one u32 match-all filter redirects
     every frame to the block (mirred, TCA_MIRRED_BLOCKID): to every other port of the domain,
     never back to its sender. No bridge: a bridge's teardown ends in an rcu_barrier() under
@@ -132,7 +132,7 @@ class Hub:
     def _tc_port(self, name: str, domain: str) -> None:
         """The hub end `name` joins the domain's block; the block's filter is made if not known."""
         block = self.number(domain) + 1
-        self._rtnl.request(RTM_NEWQDISC, _clsact_request(socket.if_nametoindex(name), block))
+        self._rtnl.request(RTM_NEWQDISC, _ingress_request(socket.if_nametoindex(name), block))
         if not self.blocks.get(domain):
             try:  # (its one handle: EEXIST when the block kept its filter through its ports' churn)
                 self._rtnl.request(RTM_NEWTFILTER, _hub_filter_request(block))
@@ -154,7 +154,7 @@ class Hub:
                 self.ipr.link("set", index=index, master=br)
             for index in found:
                 try:
-                    self._rtnl.request(RTM_DELQDISC, _TCMSG.pack(0, index, TC_H_CLSACT_HANDLE, TC_H_CLSACT, 0), 0)
+                    self._rtnl.request(RTM_DELQDISC, _TCMSG.pack(0, index, TC_H_INGRESS_HANDLE, TC_H_INGRESS, 0), 0)
                 except NetlinkError:
                     pass
             del self.blocks[domain]
@@ -330,11 +330,12 @@ def _index(name: str) -> int:
         return 0
 
 
-# A tc hub (see the module's docstring): a hub end's clsact on the domain's block, and the
+# A tc hub (see the module's docstring): a hub end's ingress qdisc on the domain's block (not a
+# clsact, which makes a second block for egress: twice the work per port), and the
 # block's one filter. iproute2 6.1 and pyroute2 0.9 cannot say "mirred to a block".
 RTM_NEWQDISC, RTM_DELQDISC, RTM_NEWTFILTER = 36, 37, 44
 TCA_KIND, TCA_OPTIONS, TCA_INGRESS_BLOCK = 1, 2, 13
-TC_H_CLSACT, TC_H_CLSACT_HANDLE = 0xFFFFFFF1, 0xFFFF0000
+TC_H_INGRESS, TC_H_INGRESS_HANDLE = 0xFFFFFFF1, 0xFFFF0000
 TCM_IFINDEX_MAGIC_BLOCK = 0xFFFFFFFF  # a filter of a block (tcm_parent is then the block's number)
 TCA_U32_SEL, TCA_U32_ACT = 5, 7
 TCA_ACT_KIND, TCA_ACT_OPTIONS = 1, 2
@@ -345,9 +346,9 @@ HUB_FILTER = 0x80000001  # u32 handle 800::1: the block's first u32 table, its f
 _TCMSG = struct.Struct("=BxxxIIII")  # struct tcmsg: family, ifindex, handle, parent, info
 
 
-def _clsact_request(ifindex: int, block: int) -> bytes:
-    """tc qdisc add dev IFINDEX ingress_block BLOCK clsact, as bytes (less the netlink header)."""
-    return (_TCMSG.pack(0, ifindex, TC_H_CLSACT_HANDLE, TC_H_CLSACT, 0) + _attr(TCA_KIND, b"clsact\0")
+def _ingress_request(ifindex: int, block: int) -> bytes:
+    """tc qdisc add dev IFINDEX ingress_block BLOCK ingress, as bytes (less the netlink header)."""
+    return (_TCMSG.pack(0, ifindex, TC_H_INGRESS_HANDLE, TC_H_INGRESS, 0) + _attr(TCA_KIND, b"ingress\0")
             + _attr(TCA_INGRESS_BLOCK, struct.pack("=I", block)))
 
 

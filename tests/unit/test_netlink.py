@@ -28,16 +28,16 @@ def test_veth_request_is_pyroute2_s():
             assert netlink._veth_request("nkv12.3", master, "eth3", "02:42:0a:00:00:05", 17, mtu) == want
 
 
-def test_clsact_request_is_pyroute2_s():
+def test_ingress_request_is_pyroute2_s():
     """(pyroute2 encodes the qdisc; it cannot say a filter's mirred to a block, which the
     integration tests run: a frame reaches every other port of its domain, and no other.)"""
     from pyroute2.netlink.rtnl.tcmsg import tcmsg
     msg = tcmsg()
     msg["index"], msg["handle"], msg["parent"] = 7, 0xFFFF0000, 0xFFFFFFF1
-    msg["attrs"] = [("TCA_KIND", "clsact")]  # (pyroute2 0.9 has no TCA_INGRESS_BLOCK either)
+    msg["attrs"] = [("TCA_KIND", "ingress")]  # (pyroute2 0.9 has no TCA_INGRESS_BLOCK either)
     msg.encode()
     block = struct.pack("=HHI", 8, 13, 5)  # TCA_INGRESS_BLOCK (13): 5
-    assert netlink._clsact_request(7, 5) == bytes(msg.data[16:]) + block
+    assert netlink._ingress_request(7, 5) == bytes(msg.data[16:]) + block
 
 
 def test_bridge_request_is_pyroute2_s():
