@@ -17,7 +17,7 @@ from nk_jupyter.labconf.files import check_machine_folders, read_text
 from nk_jupyter.labconf.overrides import Override, apply_overrides, parse_overrides
 from nk_jupyter.model import Lab, Link, Machine, MachineOptions
 
-MAX_DOMAIN_PORTS = 1024  # BR_MAX_PORTS
+MAX_DOMAIN_PORTS = 1023  # BR_MAX_PORTS less port number 0, which a bridge keeps
 
 __all__ = ["load_lab", "parse_overrides", "Override"]
 

@@ -30,7 +30,7 @@ import struct
 from ..records import dataclass
 from . import ns
 
-MAX_PORTS = 1024  # BR_MAX_PORTS: more gives EXFULL
+MAX_PORTS = 1023  # BR_MAX_PORTS (1024) less port number 0: the 1024th gives EXFULL
 
 
 class NetlinkError(Exception):
@@ -59,7 +59,7 @@ class Hub:
         # "auto": tc hubs, bridges from the first refusal on; "bridge": bridges only
         self.kind = kind or ("bridge" if os.environ.get("NK_HUB") == "bridge" else "auto")
         self.numbers: dict[str, int] = {}  # domain -> its number N, in order of first use
-        self.blocks: dict[str, bool] = {}  # tc-hub domain -> its filter is known to be on its block
+        self.blocks: set[str] = set()  # the tc-hub domains (those not yet bridges)
         self.bridges: dict[str, int] = {}  # bridge domain -> the bridge's ifindex
         self.ports: dict[str, int] = {}  # domain -> its ports
         self.port_domain: dict[tuple[int, int], str] = {}
@@ -130,22 +130,30 @@ class Hub:
             self._rtnl.new_link(request)
 
     def _tc_port(self, name: str, domain: str) -> None:
-        """The hub end `name` joins the domain's block; the block's filter is made if not known."""
+        """The hub end `name` joins the domain's block, and the block has its filter.
+
+        The filter is asked for at every port (its one handle: EEXIST when it is there). A
+        block goes with its last port, and machine root can take a port away itself (`ip link
+        del eth0` deletes both ends), so "the domain's filter is there" cannot be remembered."""
         block = self.number(domain) + 1
         index = socket.if_nametoindex(name)
-        # (on a hub end still down: grafting an ingress qdisc onto an up device deactivates it
-        # first, which waits for an RCU grace period under RTNL, 0.1-0.6 ms a port here)
-        self._rtnl.request(RTM_NEWQDISC, _ingress_request(index, block))
-        self._rtnl.request(RTM_NEWLINK, _IFINFO.pack(0, 0, index, IFF_UP, IFF_UP), 0)
-        if not self.blocks.get(domain):
-            try:  # (its one handle: EEXIST when the block kept its filter through its ports' churn)
+        try:
+            # (on a hub end still down: grafting an ingress qdisc onto an up device deactivates
+            # it first, which waits for an RCU grace period under RTNL, 0.1-0.6 ms a port here)
+            self._rtnl.request(RTM_NEWQDISC, _ingress_request(index, block))
+            try:
                 self._rtnl.request(RTM_NEWTFILTER, _hub_filter_request(block))
             except NetlinkError as e:
                 if e.code != errno.EEXIST:
-                    if self.kind != "auto" or e.code not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOENT):
-                        raise
-                    self.kind = "bridge"  # a kernel before 6.9 (no mirred to a block): bridges from now on
-            self.blocks[domain] = True
+                    raise
+        except NetlinkError as e:
+            # a kernel before 6.9 (no mirred to a block: EINVAL), or without sch_ingress, u32 or
+            # act_mirred (ENOENT): bridges from now on (plug converts this domain)
+            if self.kind != "auto" or e.code not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOENT, errno.ENODEV):
+                raise
+            self.kind = "bridge"
+        self.blocks.add(domain)
+        self._rtnl.request(RTM_NEWLINK, _IFINFO.pack(0, 0, index, IFF_UP, IFF_UP), 0)
 
     def as_bridge(self, domain: str) -> int:
         """The domain's bridge; a tc-hub domain becomes one first (its ports are moved onto it,
@@ -161,7 +169,7 @@ class Hub:
                     self._rtnl.request(RTM_DELQDISC, _TCMSG.pack(0, index, TC_H_INGRESS_HANDLE, TC_H_INGRESS, 0), 0)
                 except NetlinkError:
                     pass
-            del self.blocks[domain]
+            self.blocks.discard(domain)
         return self.bridge(domain)
 
     def unplug(self, node_index: int, ifnum: int) -> None:
@@ -175,8 +183,6 @@ class Hub:
         domain = self.port_domain.pop((node_index, ifnum), None)
         if domain:
             self.ports[domain] -= 1
-            if domain in self.blocks:  # a block whose last port went is gone with its filter
-                self.blocks[domain] = False
 
     def in_node(self, netns: int):
         """Context manager: an IPRoute bound to a machine's netns (a descriptor; setns there and back)."""
@@ -358,9 +364,11 @@ def _ingress_request(ifindex: int, block: int) -> bytes:
 
 
 def _hub_filter_request(block: int) -> bytes:
-    """tc filter add block BLOCK protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred
+    """tc filter add block BLOCK protocol all prio 1 handle 800::1 u32 (no key) action mirred
     egress redirect blockid BLOCK: every frame to every other port of the block."""
-    selector = struct.pack("=BBBxHHhhI", 1, 0, 1, 0, 0, 0, 0, 0) + struct.pack("=IIii", 0, 0, 0, 0)  # terminal; one key: 0/0 at 0
+    # terminal, no key: every frame, however short (a key reads 4 bytes past the link header,
+    # and a frame without them would fall through to the hub's own stack)
+    selector = struct.pack("=BBBxHHhhI", 1, 0, 0, 0, 0, 0, 0, 0)
     parms = struct.pack("=IIiiiiI", 0, 0, TC_ACT_STOLEN, 0, 0, TCA_EGRESS_REDIR, 0)  # struct tc_mirred, no device
     action = _attr(TCA_ACT_KIND, b"mirred\0") + _attr(TCA_ACT_OPTIONS | NLA_F_NESTED, _attr(TCA_MIRRED_PARMS, parms)
                                                        + _attr(TCA_MIRRED_BLOCKID, struct.pack("=I", block)))
