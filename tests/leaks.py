@@ -63,14 +63,16 @@ def snapshot() -> dict:
 
 
 def settled(timeout: float = 15.0) -> dict:
-    """snapshot() once it stops changing (processes of an earlier lab may still be exiting)."""
+    """snapshot() once it stops changing and no lab process is left (a crashed lab's processes
+    may still be exiting, for seconds on a loaded host: their namespaces' teardown), or after
+    timeout seconds, whatever is there then."""
     import time
     end = time.monotonic() + timeout
     last = snapshot()
     while time.monotonic() < end:
         time.sleep(0.3)
         now = snapshot()
-        if now == last:
+        if now == last and not now["processes"]:
             return now
         last = now
     return last
