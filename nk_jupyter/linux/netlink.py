@@ -63,6 +63,7 @@ class Hub:
         self.bridges: dict[str, int] = {}  # bridge domain -> the bridge's ifindex
         self.ports: dict[str, int] = {}  # domain -> its ports
         self.port_domain: dict[tuple[int, int], str] = {}
+        self.last_port: dict[str, tuple[int, int]] = {}  # domain -> the port plugged last
         set_up("lo")
         for key in ("all", "default"):  # the hub only switches frames: no IPv6 on its ports
             try:
@@ -113,6 +114,7 @@ class Hub:
                 raise
         self.ports[domain] = self.ports.get(domain, 0) + 1
         self.port_domain[(node_index, ifnum)] = domain
+        self.last_port[domain] = (node_index, ifnum)
         if self.kind == "bridge" and domain in self.blocks:  # (the kernel refused the tc hub just now)
             self.as_bridge(domain)
 
@@ -132,20 +134,23 @@ class Hub:
     def _tc_port(self, name: str, domain: str) -> None:
         """The hub end `name` joins the domain's block, and the block has its filter.
 
-        The filter is asked for at every port (its one handle: EEXIST when it is there). A
-        block goes with its last port, and machine root can take a port away itself (`ip link
-        del eth0` deletes both ends), so "the domain's filter is there" cannot be remembered."""
+        Every block nk makes gets its filter at once, so a port that joins a live block needs
+        none. A block goes with its last port, and machine root can take a port away itself
+        (`ip link del eth0` deletes both ends): whether the block lived is asked of the kernel
+        after the join, through another port of the domain (one that still exists was there
+        before the join, so the join was to its block)."""
         block = self.number(domain) + 1
         index = socket.if_nametoindex(name)
         try:
             # (on a hub end still down: grafting an ingress qdisc onto an up device deactivates
             # it first, which waits for an RCU grace period under RTNL, 0.1-0.6 ms a port here)
             self._rtnl.request(RTM_NEWQDISC, _ingress_request(index, block))
-            try:
-                self._rtnl.request(RTM_NEWTFILTER, _hub_filter_request(block))
-            except NetlinkError as e:
-                if e.code != errno.EEXIST:
-                    raise
+            if not self._another_port(domain):
+                try:  # (its one handle: EEXIST if the block had it after all)
+                    self._rtnl.request(RTM_NEWTFILTER, _hub_filter_request(block))
+                except NetlinkError as e:
+                    if e.code != errno.EEXIST:
+                        raise
         except NetlinkError as e:
             # a kernel before 6.9 (no mirred to a block: EINVAL), or without sch_ingress, u32 or
             # act_mirred (ENOENT): bridges from now on (plug converts this domain)
@@ -154,6 +159,18 @@ class Hub:
             self.kind = "bridge"
         self.blocks.add(domain)
         self._rtnl.request(RTM_NEWLINK, _IFINFO.pack(0, 0, index, IFF_UP, IFF_UP), 0)
+
+    def _another_port(self, domain: str) -> bool:
+        """Does a hub end of another port of the domain exist (an ioctl, no RTNL)? The last
+        one plugged is asked first."""
+        last = self.last_port.get(domain)
+        if last and last in self.port_domain and _index(veth_name(*last)):
+            return True
+        for port, d in self.port_domain.items():
+            if d == domain and _index(veth_name(*port)):
+                self.last_port[domain] = port
+                return True
+        return False
 
     def as_bridge(self, domain: str) -> int:
         """The domain's bridge; a tc-hub domain becomes one first (its ports are moved onto it,
