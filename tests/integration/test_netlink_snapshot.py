@@ -55,13 +55,18 @@ print(json.dumps({"ours": [ours.links, ours.addresses, ours.routes], "pyroute2":
 
 
 @pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("ip"), reason="needs unshare and ip")
-def test_the_snapshot_says_what_pyroute2_says():
-    done = subprocess.run(["unshare", "-Urn", sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          timeout=60)
+def _in_a_netns_of_its_own(script: str) -> dict:
+    """Run script in a user and network namespace of its own; the JSON of its last line."""
+    done = subprocess.run(["unshare", "-Urn", sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
     if done.returncode and "unshare failed" in done.stderr:
         pytest.skip(f"no user namespaces here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_snapshot_says_what_pyroute2_says():
+    got = _in_a_netns_of_its_own(SCRIPT)
     ours, theirs = got["ours"], got["pyroute2"]
     assert ours == theirs
     links, addresses, routes = ours
@@ -102,12 +107,7 @@ def test_a_machine_with_thousands_of_routes_is_read_up_to_the_limit():
     """A lab is untrusted: a machine that makes a million routes must not make each topology
     refresh parse (and hold) a million. The snapshot keeps DUMP_LIMIT answers per dump, counts
     the rest, and leaves its socket ready for the next dump."""
-    done = subprocess.run(["unshare", "-Urn", sys.executable, "-c", MANY], capture_output=True, text=True,
-                          timeout=120)
-    if done.returncode and "unshare failed" in done.stderr:
-        pytest.skip(f"no user namespaces here: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stderr
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    got = _in_a_netns_of_its_own(MANY)
     assert got["total"] > 6000 and got["routes"] <= got["limit"] < got["total"]
     assert got["left_out"] == got["total"] - got["limit"]  # every IPv4 answer past the limit, counted
     assert got["same_again"]
