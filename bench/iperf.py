@@ -4,7 +4,7 @@
 
 Both runs happen here, as the same user: the raw pair is built with `unshare` and `ip`
 inside one throw-away user namespace (no hub); the lab path is veth -> the domain's hub -> veth
-(a tc block, or a bridge with NK_HUB=bridge).
+(a tc block, or a bridge with NK_DOMAIN_HUB=bridge).
 """
 from __future__ import annotations
 

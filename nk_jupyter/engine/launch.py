@@ -25,7 +25,7 @@ READY_TIMEOUT = 60.0
 # What of the caller's environment the supervisor keeps: nothing else of a Jupyter kernel's or
 # a shell's (tokens, LD_*, PYTHON* hooks) reaches the lab.
 KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "NK_CGROUP", "NK_CGROUP_MEMORY",
-            "NK_PROFILE", "NK_PROFILE_SORT", "NK_HUB", "XDG_RUNTIME_DIR")
+            "NK_PROFILE", "NK_PROFILE_SORT", "NK_DOMAIN_HUB", "XDG_RUNTIME_DIR")
 
 
 def _env() -> dict[str, str]:

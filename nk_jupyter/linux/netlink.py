@@ -16,7 +16,7 @@ A collision domain is a hub, one of two kinds:
     RTNL (~16 ms each here), which held every new netns and veth of the host for ~1.6 s after
     a 100-domain lab's lcrash (bench/README.md, ninth pass).
   - bridge: STP off, no ageing (flood everything), group_fwd_mask 0xfff8, no multicast
-    snooping. Where the kernel refuses the tc hub, with NK_HUB=bridge, and for a domain that is
+    snooping. Where the kernel refuses the tc hub, with NK_DOMAIN_HUB=bridge, and for a domain that is
     shaped or captured (shaping redirects a hub end's ingress to an ifb, and captures and loss
     rules are on the bridge): such a domain becomes a bridge, its ports moved, for good.
 """
@@ -57,7 +57,7 @@ class Hub:
         self._rtnl = _Requests()
         self.hub_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         # "auto": tc hubs, bridges from the first refusal on; "bridge": bridges only
-        self.kind = kind or ("bridge" if os.environ.get("NK_HUB") == "bridge" else "auto")
+        self.kind = kind or ("bridge" if os.environ.get("NK_DOMAIN_HUB") == "bridge" else "auto")
         self.numbers: dict[str, int] = {}  # domain -> its number N, in order of first use
         self.blocks: set[str] = set()  # the tc-hub domains (those not yet bridges)
         self.bridges: dict[str, int] = {}  # bridge domain -> the bridge's ifindex

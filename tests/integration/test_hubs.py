@@ -1,7 +1,7 @@
 """A collision domain is a hub (linux/netlink.py): a frame from one machine reaches every other
 machine of its domain, never one of another domain, and the domain keeps working when all its
 machines die and come back, when it becomes a bridge for a capture or a shaping, and in
-bridge-only labs (NK_HUB=bridge: the kernels before 6.9, which have no tc mirred to a block)."""
+bridge-only labs (NK_DOMAIN_HUB=bridge: the kernels before 6.9, which have no tc mirred to a block)."""
 from __future__ import annotations
 
 import os
@@ -38,7 +38,7 @@ def _check_hub(lab) -> None:
 
 @pytest.mark.parametrize("kind", ["auto", "bridge"])
 def test_a_domain_is_a_hub_of_its_own_machines_only(make_lab, started, monkeypatch, kind):
-    monkeypatch.setenv("NK_HUB", kind)
+    monkeypatch.setenv("NK_DOMAIN_HUB", kind)
     lab, result = started(make_lab(LAB))
     assert result.failed == []
     links = "".join(chunk for _, chunk in lab.hub_exec(["ip", "-br", "link", "show", "type", "bridge"]))
@@ -52,7 +52,7 @@ def test_a_domain_is_a_hub_of_its_own_machines_only(make_lab, started, monkeypat
 
 
 def test_a_captured_domain_becomes_a_bridge_and_still_is_a_hub(make_lab, started, monkeypatch):
-    monkeypatch.delenv("NK_HUB", raising=False)
+    monkeypatch.delenv("NK_DOMAIN_HUB", raising=False)
     lab, _ = started(make_lab(LAB))
     stream = lab.capture("A", count=2)
     time.sleep(1)
@@ -74,7 +74,7 @@ SHORT = ("import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s
 @pytest.mark.parametrize("kind", ["auto", "bridge"])
 def test_a_frame_too_short_for_any_header_still_crosses_the_hub(make_lab, started, monkeypatch, kind):
     """A hub forwards what a cable would: a 15-byte frame (an Ethernet header and one byte)."""
-    monkeypatch.setenv("NK_HUB", kind)
+    monkeypatch.setenv("NK_DOMAIN_HUB", kind)
     lab, _ = started(make_lab(LAB))
     lab.run("pc2", "(timeout 5 tcpdump -n -i eth0 -c 1 ether proto 0x88b5 > /tmp/short 2>&1 &)")
     time.sleep(1)
@@ -86,7 +86,7 @@ def test_a_frame_too_short_for_any_header_still_crosses_the_hub(make_lab, starte
 def test_a_domain_whose_machines_deleted_its_ports_still_links_new_machines(make_lab, started, monkeypatch):
     """Machine root may delete its own interface, and with it the hub end: B's only port goes,
     and with it B's tc block and filter. Machines that join B later must still reach each other."""
-    monkeypatch.delenv("NK_HUB", raising=False)
+    monkeypatch.delenv("NK_DOMAIN_HUB", raising=False)
     lab, _ = started(make_lab(LAB))
     assert lab.run("pc4", "ip link del eth0").status == 0
     time.sleep(0.5)
