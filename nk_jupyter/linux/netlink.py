@@ -110,7 +110,7 @@ class Hub:
             try:
                 self._tc_port(name, domain)
             except BaseException:
-                self._rtnl.request(RTM_DELLINK, _ifinfo_of(socket.if_nametoindex(name)), 0)
+                self._del_link(_index(name))
                 raise
         self.ports[domain] = self.ports.get(domain, 0) + 1
         self.port_domain[(node_index, ifnum)] = domain
@@ -128,8 +128,12 @@ class Hub:
             stale = _index(name) if e.code == errno.EEXIST else 0
             if not stale:
                 raise
-            self._rtnl.request(RTM_DELLINK, _ifinfo_of(stale), 0)
+            self._del_link(stale)
             self._rtnl.new_link(request)
+
+    def _del_link(self, index: int) -> None:
+        if index:
+            self._rtnl.request(RTM_DELLINK, _ifinfo(0, index), 0)
 
     def _tc_port(self, name: str, domain: str) -> None:
         """The hub end `name` joins the domain's block, and the block has its filter.
@@ -158,7 +162,7 @@ class Hub:
                 raise
             self.kind = "bridge"
         self.blocks.add(domain)
-        self._rtnl.request(RTM_NEWLINK, _IFINFO.pack(0, 0, index, IFF_UP, IFF_UP), 0)
+        self._rtnl.request(RTM_NEWLINK, _ifinfo(IFF_UP, index), 0)
 
     def _another_port(self, domain: str) -> bool:
         """Does a hub end of another port of the domain exist (an ioctl, no RTNL)? The last
@@ -311,8 +315,9 @@ def _attr(kind: int, payload: bytes) -> bytes:
     return struct.pack("=HH", size, kind) + payload + b"\0" * (-size % 4)
 
 
-def _ifinfo(flags: int = 0) -> bytes:
-    return _IFINFO.pack(0, 0, 0, flags, flags)
+def _ifinfo(flags: int = 0, index: int = 0) -> bytes:
+    """struct ifinfomsg: the link `index` (0: a new one), these flags set (and changed)."""
+    return _IFINFO.pack(0, 0, index, flags, flags)
 
 
 def _linkinfo(kind: str, data: bytes) -> bytes:
@@ -345,10 +350,6 @@ def _veth_request(name: str, master: int | None, peer: str, mac: str, netns: int
     return (_ifinfo(IFF_UP if up else 0) + _attr(IFLA_IFNAME, name.encode() + b"\0")
             + (_attr(IFLA_MASTER, struct.pack("=I", master)) if master is not None else b"")
             + one + _linkinfo("veth", _attr(VETH_INFO_PEER, _ifinfo() + far)))
-
-
-def _ifinfo_of(index: int) -> bytes:
-    return _IFINFO.pack(0, 0, index, 0, 0)
 
 
 def _index(name: str) -> int:
@@ -507,7 +508,7 @@ def _ip(family: int, raw: bytes) -> str:
 
 def _snapshot(sock: _Requests) -> Snapshot:
     links = {}
-    answers, left_out = sock.dump(RTM_GETLINK, _IFINFO.pack(0, 0, 0, 0, 0), _IFINFO.size, DUMP_LIMIT)
+    answers, left_out = sock.dump(RTM_GETLINK, _ifinfo(), _IFINFO.size, DUMP_LIMIT)
     for fixed, attrs in answers:
         index = _IFINFO.unpack(fixed)[2]
         name = attrs.get(IFLA_IFNAME, b"").split(b"\0", 1)[0].decode(errors="replace")

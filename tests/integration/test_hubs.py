@@ -23,9 +23,10 @@ def _watch(lab, machine: str) -> None:
     time.sleep(1)  # (tcpdump's socket is open)
 
 
-def _seen(lab, machine: str) -> str:
+def _seen(lab, machine: str, path: str = "/tmp/seen") -> str:
+    """What the machine's tcpdump wrote to path, once it ended (its count, or its timeout)."""
     lab.run(machine, "for i in $(seq 60); do pgrep -x tcpdump >/dev/null || break; sleep 0.1; done")
-    return lab.run(machine, "cat /tmp/seen").stdout
+    return lab.run(machine, f"cat {path}").stdout
 
 
 def _check_hub(lab) -> None:
@@ -79,8 +80,7 @@ def test_a_frame_too_short_for_any_header_still_crosses_the_hub(make_lab, starte
     lab.run("pc2", "(timeout 5 tcpdump -n -i eth0 -c 1 ether proto 0x88b5 > /tmp/short 2>&1 &)")
     time.sleep(1)
     assert lab.run("pc1", f'python3 -c "{SHORT}"').status == 0
-    lab.run("pc2", "for i in $(seq 60); do pgrep -x tcpdump >/dev/null || break; sleep 0.1; done")
-    assert "1 packet captured" in lab.run("pc2", "cat /tmp/short").stdout
+    assert "1 packet captured" in _seen(lab, "pc2", "/tmp/short")
 
 
 def test_a_domain_whose_machines_deleted_its_ports_still_links_new_machines(make_lab, started, monkeypatch):
