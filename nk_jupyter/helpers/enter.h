@@ -54,19 +54,21 @@ static void join_cgroup(const char *dir)
 	close(fd);
 }
 
+/* Waits for the command's end, whatever it does meanwhile: a command that stops (SIGSTOP,
+ * SIGTSTP) only waits to be continued, and this process never stops with it. Its parent, the
+ * supervisor, does no job control: a relay that stopped would never be continued, would keep
+ * the client waiting and the machine's cgroup busy after the machine is gone. It ends when the
+ * command ends, and the command ends when its machine does (it is in the machine's pid
+ * namespace). */
 _Noreturn static void relay_status(pid_t child)
 {
 	int status;
 	for (;;) {
-		pid_t got = waitpid(child, &status, WUNTRACED);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			fail(125, "cannot wait for the command", NULL);
-		if (!WIFSTOPPED(status))
+		pid_t got = waitpid(child, &status, 0);
+		if (got == child)
 			break;
-		kill(getpid(), SIGSTOP);  /* a stopped command stops us too (a shell's job control) */
-		kill(child, SIGCONT);
+		if (got < 0 && errno != EINTR)
+			fail(125, "cannot wait for the command", NULL);
 	}
 	if (WIFEXITED(status))
 		_exit(WEXITSTATUS(status));

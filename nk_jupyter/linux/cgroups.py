@@ -15,6 +15,7 @@ per machine and per lab still holds through user-namespace NPROC budgets (backen
 """
 from __future__ import annotations
 
+import errno
 import os
 from ..records import dataclass, field
 from pathlib import Path
@@ -102,7 +103,7 @@ class LabCgroups:
         folders = []
         for root in self.roots:
             folder = root / "m" / name
-            _remove_tree(folder)
+            _clear(folder)
             folder.mkdir()
             (folder / "leaf").mkdir()
             folders.append(str(folder / "leaf"))
@@ -125,12 +126,46 @@ class LabCgroups:
         return folders
 
     def forget(self, name: str) -> None:
+        """After the machine stopped: whatever of it is left is killed (cgroup v2), and its
+        folders go once empty (if they cannot yet, its next start waits for them: _clear)."""
         for root in self.roots:
+            _kill(root / "m" / name)
             _remove_tree(root / "m" / name)
 
     def remove(self) -> None:
         for root in self.roots:
             _remove_tree(root)
+
+
+CLEAR_TIMEOUT = 5.0  # s: a machine's processes end within milliseconds of its init's death
+
+
+def _kill(folder: Path) -> None:
+    """SIGKILL every process in a cgroup v2 folder and below (Linux 5.14+; elsewhere nothing)."""
+    try:
+        _write(folder / "cgroup.kill", "1")
+    except OSError:
+        pass
+
+
+def _clear(folder: Path) -> None:
+    """Remove a machine's folder from its last run. A machine's processes die asynchronously
+    after its init is killed (the kernel tears its namespaces down first, and each command's
+    nk-enter ends only after its command): until they have, its folder is busy. Whatever is
+    still there is the old machine's: it is killed, and the new start waits for it to end."""
+    _remove_tree(folder)
+    if not folder.is_dir():
+        return
+    _kill(folder)
+    import time
+    deadline, pause = time.monotonic() + CLEAR_TIMEOUT, 0.001
+    while folder.is_dir():
+        if time.monotonic() > deadline:
+            raise OSError(errno.EBUSY, f"processes of its last run have not ended after {CLEAR_TIMEOUT:g} s "
+                                       f"(cgroup {folder})")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+        _remove_tree(folder)
 
 
 def _remove_tree(folder: Path) -> None:

@@ -240,6 +240,48 @@ def test_a_machine_whose_init_dies_is_reported_crashed(make_lab, started):
     assert "not running" in nk("vcmd", "-d", str(lab.directory), "pc1", "true").stderr
 
 
+def _stopped_in(lab, machine: str, args: str) -> str | None:
+    """The pid (in the machine) of its stopped process whose command line is args, if any."""
+    for line in lab.run(machine, "ps -eo pid=,stat=,args=").stdout.splitlines():
+        pid, stat, rest = line.split(None, 2)
+        if stat.startswith("T") and rest == args:
+            return pid
+    return None
+
+
+def test_a_command_that_stops_itself_stops_nothing_of_nk(make_lab, started):
+    """A command that stops (kill -STOP $$) waits to be continued, as anywhere: its exec goes
+    on when it does. nk-enter, which relays its status from outside the machine, never stops
+    with it: one that did was never continued, kept its exec waiting after a crash of the
+    machine and, in a delegated cgroup, kept the machine's cgroup busy, so the machine could
+    not start again ("cannot prepare the machine: File exists")."""
+    import threading
+    import time
+    lab, _ = started(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
+    stream = lab.exec("pc1", "kill -STOP $$; echo resumed")
+    deadline = time.monotonic() + 10
+    while (pid := _stopped_in(lab, "pc1", "/bin/bash -c kill -STOP $$; echo resumed")) is None:
+        assert time.monotonic() < deadline, lab.run("pc1", "ps -eo pid,stat,args").stdout
+        time.sleep(0.05)
+    assert lab.run("pc1", f"kill -CONT {pid}").status == 0
+    out = [text for kind, text in stream.chunks(deadline=time.monotonic() + 10) if kind == "stdout"]
+    assert (out, stream.timed_out, stream.wait()) == ([b"resumed\n"], False, 0)
+
+    stream = lab.exec("pc1", "kill -STOP $$")
+    while _stopped_in(lab, "pc1", "/bin/bash -c kill -STOP $$") is None:
+        assert time.monotonic() < deadline + 10
+        time.sleep(0.05)
+    ended: list[int] = []
+    waiter = threading.Thread(target=lambda: ended.append(stream.wait()), daemon=True)
+    waiter.start()
+    lab.crash(["pc1"])
+    waiter.join(timeout=10)
+    assert ended == [137], "the stopped command's exec did not end with its machine"
+    again = lab.start(["pc1"])  # at once: nothing of the old pc1 is left to wait for
+    assert again.failed == [], [(m.name, m.detail) for m in lab.info()]
+    assert lab.run("pc1", "echo back").stdout == "back\n"
+
+
 def test_subscribers_hear_of_address_changes_inside_machines(make_lab, started):
     import queue
     import threading
