@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from ..records import dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,6 @@ def _clear(folder: Path) -> None:
     if not folder.is_dir():
         return
     _kill(folder)
-    import time
     deadline, pause = time.monotonic() + CLEAR_TIMEOUT, 0.001
     while folder.is_dir():
         if time.monotonic() > deadline:
