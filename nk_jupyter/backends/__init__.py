@@ -140,6 +140,7 @@ class Context:
     fds: list[int]              # this backend's descriptors from the handshake (Prepared.fds)
     sessions: dict[str, Session] = field(default_factory=dict)   # those opened before this one
     emit: Callable[[Event], None] = lambda event: None
+    run: str = ""               # this run of the lab's supervisor (its host pid): names its cgroups
 
 
 class Backend(Protocol):

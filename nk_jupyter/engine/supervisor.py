@@ -92,7 +92,8 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
     start = 0
     for name, part in conf["backends"].items():  # namespaces first
         count = int(part.get("fd_count") or 0)
-        context = backends.Context(state, conf, part, fds[start:start + count], sessions, lambda e: emitter[0](e))
+        context = backends.Context(state, conf, part, fds[start:start + count], sessions, lambda e: emitter[0](e),
+                                   str(host_pid))
         start += count
         sessions[name] = backends.get(name).open(context)
 
@@ -249,8 +250,9 @@ def main(argv: list[str]) -> None:
             break
         except InterruptedError:
             continue
+    os.close(lock)  # the lab has stopped: its clients see it now, and it may start again
     from ..linux import cgroups
-    cgroups.remove_lab(state_dir.name)  # empty once the lab's pid namespace is gone
+    cgroups.remove_lab(state_dir.name, str(host_pid))  # empty once the lab's pid namespace is gone
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 

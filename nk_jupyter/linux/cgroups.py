@@ -4,9 +4,9 @@ nk never needs root for this: it uses a cgroup folder the user was given (system
 `Delegate=yes`, a JupyterHub spawner's slice, or an admin's `mkdir` + `chown`):
 
     NK_CGROUP=/sys/fs/cgroup/<...>          a cgroup v2 folder the user owns, with no process
-                                            in it (nk makes children: lab-<id>/sup for the
-                                            supervisor, lab-<id>/m/<machine> with the machine's
-                                            limits, and its leaf/ with its processes)
+                                            in it (nk makes children: lab-<id>@<run>/sup for
+                                            the supervisor, lab-<id>@<run>/m/<machine> with the
+                                            machine's limits, and its leaf/ with its processes)
     NK_CGROUP_MEMORY=/sys/fs/cgroup/memory/<...>   on a hybrid (v1 + v2) host whose memory
                                             controller is still on v1: a v1 memory folder the user owns
 
@@ -72,13 +72,16 @@ class Delegation:
 
 
 class LabCgroups:
-    """The cgroups of one lab: lab-<id>/sup for the supervisor, lab-<id>/m/<machine> per machine."""
+    """The cgroups of one run of a lab: lab-<id>@<run>/sup for the supervisor, .../m/<machine>
+    per machine. Each run has folders of its own (run: its supervisor's host pid), so a lab
+    can start again while the empty folders of its last run are still being removed."""
 
-    def __init__(self, delegation: Delegation, lab_id: str, pids_max: int) -> None:
+    def __init__(self, delegation: Delegation, lab_id: str, run: str, pids_max: int) -> None:
         self.d = delegation
-        self.roots = [p / f"lab-{lab_id}" for p in (delegation.v2, delegation.v1_memory) if p]
-        for root in self.roots:
-            _remove_tree(root)  # left by a supervisor that was killed
+        self.roots = [p / run_folder(lab_id, run) for p in (delegation.v2, delegation.v1_memory) if p]
+        for p in (delegation.v2, delegation.v1_memory):
+            for old in _lab_folders(p, lab_id) if p else ():
+                _remove_tree(old)  # left by a supervisor that was killed
         if delegation.v2:
             v2 = self.roots[0]
             enable = " ".join(f"+{c}" for c in sorted(delegation.v2_controllers))
@@ -169,22 +172,43 @@ def _clear(folder: Path) -> None:
 
 
 def _remove_tree(folder: Path) -> None:
-    """rmdir a cgroup folder and its children, deepest first (cgroup folders are removed by rmdir)."""
-    if not folder.is_dir():
+    """rmdir a cgroup folder and its children, deepest first (cgroup folders are removed by rmdir;
+    a folder is listed only when it has children: a cgroup folder holds dozens of files)."""
+    try:
+        os.rmdir(folder)
         return
-    for dirpath, dirs, _files in sorted(os.walk(folder), key=lambda t: -t[0].count("/")):
-        try:
-            os.rmdir(dirpath)
-        except OSError:
-            pass
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    try:
+        with os.scandir(folder) as entries:
+            children = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for child in children:
+        _remove_tree(Path(child))
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
-def remove_lab(lab_id: str, env: dict[str, str] | None = None) -> None:
-    """Remove what a lab left (for `nk lclean`/`nk wipe` after a supervisor was killed)."""
+def run_folder(lab_id: str, run: str) -> str:
+    return f"lab-{lab_id}@{run}"  # ("@" is in no lab id: stateroot.lab_id)
+
+
+def _lab_folders(parent: Path, lab_id: str) -> list[Path]:
+    """Every run's folders of a lab (a lab id has no glob character)."""
+    return list(parent.glob(f"lab-{lab_id}@*"))
+
+
+def remove_lab(lab_id: str, run: str, env: dict[str, str] | None = None) -> None:
+    """Remove the folders of a lab's run, once its processes are gone."""
     d = Delegation.find(env)
     for p in (d.v2, d.v1_memory):
         if p:
-            _remove_tree(p / f"lab-{lab_id}")
+            _remove_tree(p / run_folder(lab_id, run))
 
 
 

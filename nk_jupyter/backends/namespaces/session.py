@@ -51,7 +51,7 @@ class Sandbox:
     cgroups: cgroups.LabCgroups | None = None
 
 
-def make_sandbox(state, conf: dict) -> Sandbox:
+def make_sandbox(state, conf: dict, run: str) -> Sandbox:
     labfd = paths.open_dir(conf["directory"])
     mapped = ns.mapped_ids()
     lab_pids = min(int(conf.get("pids") or 16384), resource.getrlimit(resource.RLIMIT_NPROC)[1])
@@ -71,7 +71,7 @@ def make_sandbox(state, conf: dict) -> Sandbox:
     delegation = cgroups.Delegation.find()
     if delegation.controllers:
         try:
-            lab_cgroups = cgroups.LabCgroups(delegation, state.path.name, lab_pids)
+            lab_cgroups = cgroups.LabCgroups(delegation, state.path.name, run, lab_pids)
             lab_cgroups.join_supervisor()
         except OSError as e:
             where = " and ".join(str(p) for p in (delegation.v2, delegation.v1_memory) if p)
@@ -96,7 +96,7 @@ class NamespaceSession:
         from .zygote import Zygote
         self.state, self.conf = context.state, context.lab
         self.emit = context.emit
-        self.sandbox = make_sandbox(self.state, self.conf)
+        self.sandbox = make_sandbox(self.state, self.conf, context.run)
         self.zygote = Zygote()  # (its nk-spawn starts at the first machine, under the seccomp filter)
         self.template = context.conf["template"]
         self.restore_template()
