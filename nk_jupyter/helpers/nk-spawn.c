@@ -23,7 +23,11 @@
  * it joins the machine's cgroups, enters its namespaces and then its user namespace, forks the
  * command into the machine's pid namespace and relays its status, from the lab's pid
  * namespace (where no machine sees it), named nk-enter, leading a session of its own as an
- * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127).
+ * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127). It is
+ * cloned straight into the first of its cgroups that is a cgroup v2 folder (clone3's
+ * CLONE_INTO_CGROUP, Linux 5.7+), which then need not be joined: moving a running process
+ * into a cgroup waits for an RCU grace period after a quiet spell, a few ms to tens of ms,
+ * while a process born there waits for nothing. Where clone3 refuses, it joins it as nk-enter.
  *
  * FLAGS "z": PROGRAM is "nk-init" (a machine's init, init.h: its code is part of this program)
  * and ARGV its plan; the descriptors are /dev/null, the init's socket, the lab folder, the
@@ -44,7 +48,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sched.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -157,6 +163,34 @@ failed:
 
 static void handle(ssize_t n, int *fds, int nfds, int truncated);
 
+#define CGROUP2_MAGIC 0x63677270
+
+/* For "e": the first "-g DIR" of nk-enter's command line that is a cgroup v2 folder, opened
+ * (O_PATH) for CLONE_INTO_CGROUP, with born_in (enter.h) pointing at its word; or -1. */
+static int cgroup2_of(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc && strcmp(argv[i], "--"); i++) {
+		if (strcmp(argv[i], "-g"))
+			continue;
+		int fd = open(argv[++i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct statfs st;
+		if (fd >= 0 && fstatfs(fd, &st) == 0 && st.f_type == CGROUP2_MAGIC) {
+			born_in = argv[i];
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return -1;
+}
+
+/* clone3 into a cgroup; -1 with errno when the kernel cannot (then the caller clones as before) */
+static pid_t clone_into(unsigned long flags, int cgroup)
+{
+	struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup};
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+}
+
 /* One request. Its bytes are wiped as it is answered (answer_fd): a child cloned for a later
  * request carries nk-spawn's memory, and no request's argv or environment may be in it. */
 static void serve(void)
@@ -235,8 +269,15 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 	 * fork() sets its child's, and stdio and directory locks key on the thread pointer. nk-spawn
 	 * is single-threaded and holds no lock when it clones.) */
 	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD : CLONE_PARENT;
-	int pidfd = -1;
-	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, &pidfd, NULL, NULL);
+	int pidfd = -1, cgroup = enter_it ? cgroup2_of((int)argc, args) : -1;
+	pid_t pid = cgroup >= 0 ? clone_into(flags, cgroup) : -1;
+	if (cgroup >= 0) {
+		close(cgroup);
+		if (pid < 0)
+			born_in = NULL;  /* (clone3 refused: the child joins it by writing cgroup.procs) */
+	}
+	if (cgroup < 0 || pid < 0)
+		pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, &pidfd, NULL, NULL);
 	if (pid == 0)
 		child(fds, nfds, session, enter_it, init, prog, (int)argc, args, envp, report[1]);
 	int err = pid < 0 ? errno : 0;
@@ -252,6 +293,7 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 			err = got ? got : EIO;
 	}
 	close(report[0]);
+	born_in = NULL;
 	if (init) {  /* (a failed init is reaped by the kernel) */
 		answer_fd(pid > 0 && !err ? pid : 0, err, pid > 0 && !err ? pidfd : -1);
 		if (pidfd >= 0)

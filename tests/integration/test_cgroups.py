@@ -53,6 +53,28 @@ def _runs(lab_id: str) -> dict[Path, list[Path]]:
     return {root: sorted(root.glob(f"lab-{lab_id}@*")) for _var, root in ROOTS}
 
 
+def _a_command_is_counted_in_its_machine_s_cgroups(lab, runs: list[Path]) -> None:
+    """While a command runs in pc2, it and its relay are in pc2's leaf in every hierarchy (in
+    cgroup v2 born there: nk-spawn's clone3 into the folder; in v1 moved there)."""
+    leaves = [run / "m" / "pc2" / "leaf" / "cgroup.procs" for run in runs]
+    before = [set(leaf.read_text().split()) for leaf in leaves]
+    stream = lab.exec("pc2", "echo go; exec sleep 30")
+    output = stream.chunks(deadline=time.monotonic() + 10)  # (kept: a dropped iteration hangs up)
+    try:
+        for _name, data in output:
+            if b"go" in data:
+                break
+        during = [set(leaf.read_text().split()) - b for leaf, b in zip(leaves, before)]
+        assert all(len(new) == 2 for new in during), during  # (the relay, and the command)
+        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in during[0]}
+        assert "nk-enter" in names and names <= {"nk-enter", "bash", "sleep"}, names
+    finally:
+        stream.signal("KILL")
+        for _ in output:
+            pass
+    assert stream.wait() == 137
+
+
 @pytest.mark.skipif(not ROOTS, reason="no delegated cgroup (NK_CGROUP): scripts/cgroup-delegate.sh makes one")
 def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_lab):
     """A stopped lab's empty cgroup folders are removed after its clients see it stopped (4000
@@ -75,6 +97,8 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
                 holding = [f for f, p in zip(folders, procs) if p.exists() and p.read_text().split()]
                 assert len(holding) == 1, (root, folders)
                 owners.append(holding[0].name)
+            _a_command_is_counted_in_its_machine_s_cgroups(lab, [holding[0] for holding in
+                                                                 [[f for f in runs[r] if f.name == owners[-1]] for r in runs]])
             lab.crash()
         assert len(set(owners)) == 2, owners  # (one name per run, the same in every root)
         deadline = time.monotonic() + 10
