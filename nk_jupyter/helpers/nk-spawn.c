@@ -187,7 +187,9 @@ static int cgroup2_of(int argc, char **argv)
 /* clone3 into a cgroup; -1 with errno when the kernel cannot (then the caller clones as before) */
 static pid_t clone_into(unsigned long flags, int cgroup)
 {
-	struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup};
+	/* (with CLONE_PARENT clone3 takes no exit signal: the child gets ours, SIGCHLD, as clone's does) */
+	struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = flags & CLONE_PARENT ? 0 : SIGCHLD,
+				.cgroup = (uint64_t)cgroup};
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 }
 
