@@ -1021,6 +1021,10 @@ _Noreturn static void init_main(int argc, char **argv)
 		if (!strcmp(op, "name") && need(argc, i, 1, op)) {
 			name = argv[++i];
 		} else if (!strcmp(op, "cgroup") && need(argc, i, 1, op)) {  /* before anything forks */
+			if (argv[i + 1] == born_in) {  /* (nk-spawn cloned it there: enter.h) */
+				i++;
+				continue;
+			}
 			char path[4096];
 			if (snprintf(path, sizeof path, "%s/cgroup.procs", argv[++i]) >= (int)sizeof path) {
 				errno = ENAMETOOLONG;

@@ -23,11 +23,13 @@
  * it joins the machine's cgroups, enters its namespaces and then its user namespace, forks the
  * command into the machine's pid namespace and relays its status, from the lab's pid
  * namespace (where no machine sees it), named nk-enter, leading a session of its own as an
- * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127). It is
- * cloned straight into the first of its cgroups that is a cgroup v2 folder (clone3's
- * CLONE_INTO_CGROUP, Linux 5.7+), which then need not be joined: moving a running process
- * into a cgroup waits for an RCU grace period after a quiet spell, a few ms to tens of ms,
- * while a process born there waits for nothing. Where clone3 refuses, it joins it as nk-enter.
+ * nk-enter spawned with "s" does. Its failures are nk-enter's exit statuses (125-127).
+ *
+ * An "e" or "z" child is cloned straight into the first of its cgroups that is a cgroup v2
+ * folder (clone3's CLONE_INTO_CGROUP, Linux 5.7+), which it then need not join: moving a
+ * running process into a cgroup costs ~0.9 ms here, and after a quiet spell waits for an RCU
+ * grace period (~8 ms), while a process born there waits for neither. Where clone3 refuses, the
+ * child joins it as before.
  *
  * FLAGS "z": PROGRAM is "nk-init" (a machine's init, init.h: its code is part of this program)
  * and ARGV its plan; the descriptors are /dev/null, the init's socket, the lab folder, the
@@ -165,17 +167,36 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated);
 
 #define CGROUP2_MAGIC 0x63677270
 
-/* For "e": the first "-g DIR" of nk-enter's command line that is a cgroup v2 folder, opened
- * (O_PATH) for CLONE_INTO_CGROUP, with born_in (enter.h) pointing at its word; or -1. */
-static int cgroup2_of(int argc, char **argv)
+/* The cgroup v2 folder among a request's cgroups, opened (O_PATH) for CLONE_INTO_CGROUP, with
+ * born_in (enter.h) pointing at its word; or -1. Its cgroups are the words after each "-g" of
+ * nk-enter's command line ("e", read as enter() reads them), or after each "cgroup" op that
+ * follows an init's "name" op ("z": initplan.plan puts them there, before anything forks). */
+static int cgroup2_of(int init, int argc, char **argv)
 {
-	for (int i = 1; i + 1 < argc && strcmp(argv[i], "--"); i++) {
-		if (strcmp(argv[i], "-g"))
-			continue;
-		int fd = open(argv[++i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int i = init ? 3 : 1;
+	if (init && (argc < 3 || strcmp(argv[1], "name")))
+		return -1;
+	for (; i + 1 < argc; i++) {
+		const char *dir;
+		if (init) {
+			if (strcmp(argv[i], "cgroup"))
+				return -1;
+			dir = argv[++i];
+		} else {
+			if (!strcmp(argv[i], "--"))
+				return -1;
+			if (!strcmp(argv[i], "-d")) {
+				i++;
+				continue;
+			}
+			if (strcmp(argv[i], "-g"))
+				continue;
+			dir = argv[++i];
+		}
+		int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct statfs st;
 		if (fd >= 0 && fstatfs(fd, &st) == 0 && st.f_type == CGROUP2_MAGIC) {
-			born_in = argv[i];
+			born_in = dir;
 			return fd;
 		}
 		if (fd >= 0)
@@ -185,11 +206,11 @@ static int cgroup2_of(int argc, char **argv)
 }
 
 /* clone3 into a cgroup; -1 with errno when the kernel cannot (then the caller clones as before) */
-static pid_t clone_into(unsigned long flags, int cgroup)
+static pid_t clone_into(unsigned long flags, int cgroup, int *pidfd)
 {
 	/* (with CLONE_PARENT clone3 takes no exit signal: the child gets ours, SIGCHLD, as clone's does) */
 	struct clone_args ca = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = flags & CLONE_PARENT ? 0 : SIGCHLD,
-				.cgroup = (uint64_t)cgroup};
+				.pidfd = (uint64_t)(uintptr_t)pidfd, .cgroup = (uint64_t)cgroup};
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 }
 
@@ -271,8 +292,8 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 	 * fork() sets its child's, and stdio and directory locks key on the thread pointer. nk-spawn
 	 * is single-threaded and holds no lock when it clones.) */
 	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD : CLONE_PARENT;
-	int pidfd = -1, cgroup = enter_it ? cgroup2_of((int)argc, args) : -1;
-	pid_t pid = cgroup >= 0 ? clone_into(flags, cgroup) : -1;
+	int pidfd = -1, cgroup = enter_it || init ? cgroup2_of(init, (int)argc, args) : -1;
+	pid_t pid = cgroup >= 0 ? clone_into(flags, cgroup, &pidfd) : -1;
 	if (cgroup >= 0) {
 		close(cgroup);
 		if (pid < 0)
