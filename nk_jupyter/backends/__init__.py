@@ -104,8 +104,10 @@ class Handle(Protocol):
     def netns(self) -> int:
         """A descriptor of its network namespace (the handle's own, valid while it runs)."""
     def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int] | None,
-              cwd: str | None = None, pty: tuple[int, int] | None = None) -> tuple[int, int | None]:
-        """Start argv in the machine as its root; returns (pid of what was spawned, pty master or None)."""
+              cwd: str | None = None, pty: tuple[int, int] | None = None, script: bool = False) -> tuple[int, int | None]:
+        """Start argv in the machine as its root; returns (pid of what was spawned, pty master or None).
+        script: argv is [bash, FILE], which may be run without bash when FILE is plain commands
+        (helpers/script.h: the same commands, environment, messages and status as bash's)."""
     def signal(self, spawned: int, sig: int) -> None:
         """Signal what spawn() started (the command's process group)."""
     def kill(self) -> None: ...

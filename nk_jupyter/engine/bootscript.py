@@ -76,6 +76,11 @@ def boot_argv(machine: Machine, profile: Profile, labdir, first_boot: bool = Fal
     return shell_argv(machine, profile, "-c", boot(machine))
 
 
+def plain_script(argv: list[str]) -> bool:
+    """boot_argv's `bash /hostlab/M.startup`: nk-enter may run it without bash (helpers/script.h)."""
+    return len(argv) == 2 and argv[0] == "/bin/bash" and argv[1].startswith("/hostlab/")
+
+
 def halt(machine: Machine) -> str:
     out = ["cd /root", _pick_shell(machine)]
     for script in (f"/hostlab/{machine.name}.shutdown", "/hostlab/shared.shutdown"):

@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #define INIT_PIDFD 3
+
+_Noreturn static void fail(int status, const char *what, const char *name);
+#include "script.h"
 #define MACHINE_NS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
 
 extern char **environ;
@@ -37,7 +40,7 @@ _Noreturn static void fail(int status, const char *what, const char *name)
 
 _Noreturn static void usage(void)
 {
-	dprintf(2, "usage: nk:NAME=VALUE... nk-enter [-g CGROUP_DIR]... [-d DIR] [-t] -- PROGRAM [ARG]...\n");
+	dprintf(2, "usage: nk:NAME=VALUE... nk-enter [-g CGROUP_DIR]... [-d DIR] [-t] [-s] -- PROGRAM [ARG]...\n");
 	_exit(125);
 }
 
@@ -97,7 +100,7 @@ _Noreturn static void relay_status(pid_t child)
 _Noreturn static void enter(int argc, char **argv, char **envp)
 {
 	const char *dir = NULL;
-	int ctty = 0;
+	int ctty = 0, script = 0;
 	size_t n = 0;
 	while (envp[n])
 		n++;
@@ -115,6 +118,8 @@ _Noreturn static void enter(int argc, char **argv, char **envp)
 			break;
 		} else if (!strcmp(a, "-t")) {
 			ctty = 1;
+		} else if (!strcmp(a, "-s")) {
+			script = 1;
 		} else if (i + 1 < argc && !strcmp(a, "-g")) {
 			join_cgroup(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(a, "-d")) {
@@ -161,6 +166,8 @@ _Noreturn static void enter(int argc, char **argv, char **envp)
 	if (ctty && ioctl(0, TIOCSCTTY, 0) < 0)
 		fail(125, "cannot take the terminal", NULL);
 	environ = env;  /* execvpe looks PROGRAM up on this PATH, as env(1) would */
+	if (script && !ctty && command[1] && !command[2])
+		run_plain_script(command[0], command[1], env);  /* (returns when bash must run it) */
 	execvpe(command[0], command, env);
 	fail(errno == ENOENT ? 127 : 126, "cannot run", command[0]);
 }

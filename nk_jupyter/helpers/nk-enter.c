@@ -1,6 +1,6 @@
 /* nk-enter: start a command in a namespace machine, as root there (nk's entry program).
  *
- *     nk:NAME=VALUE... nk-enter [-g CGROUP_DIR]... [-d DIR] [-t] -- PROGRAM [ARG]...
+ *     nk:NAME=VALUE... nk-enter [-g CGROUP_DIR]... [-d DIR] [-t] [-s] -- PROGRAM [ARG]...
  *
  * The supervisor (root of the lab's user namespace, seeing the host's files) posix_spawns it
  * with the machine's init as a pidfd on descriptor 3 and the command's stdin, stdout and stderr
@@ -17,6 +17,8 @@
  *      as NAME (found on that PATH, as env(1) would). Nothing else of nk-enter's environment
  *      is passed on, and no name the C library acts on (GLIBC_TUNABLES, MALLOC_*, LD_*) is
  *      ever nk-enter's own: only the command, inside the machine, sees them;
+ *      With -s, PROGRAM FILE is a startup (bash FILE): when FILE is only plain commands, the
+ *      child runs them itself, as bash would (script.h);
  *   5. waits, and exits as the command did (its status, or the signal that ended it).
  * The machine never sees the parent (it is in the lab's pid namespace), and the child runs only
  * this file's code until its exec. The init is named by a pidfd the supervisor opened while

@@ -54,7 +54,7 @@ class Node:
         return self.netns_fd
 
     def spawn(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int], cwd: str | None = None,
-              pty: tuple[int, int] | None = None) -> tuple[int, int | None]:
+              pty: tuple[int, int] | None = None, script: bool = False) -> tuple[int, int | None]:
         """Start argv in the machine as root there; returns (pid of our nk-enter, pty master or None).
 
         Without cwd the command starts in /root. With pty=(rows, cols) it runs on a new pty of
@@ -74,6 +74,8 @@ class Node:
             words += ["-d", cwd]
         if pty:
             words.append("-t")
+        elif script:
+            words.append("-s")
         words += ["--", *argv]
         # the command's environment, as nk:NAME (none of it acts on nk-enter's C library)
         theirs = {f"nk:{k}": v for k, v in env.items() if k and "=" not in k}
