@@ -21,7 +21,8 @@
  *      child runs them itself, as bash would (script.h);
  *   5. waits, and exits as the command did (its status, or the signal that ended it).
  * The machine never sees the parent (it is in the lab's pid namespace), and the child runs only
- * this file's code until its exec. The init is named by a pidfd the supervisor opened while
+ * this file's code until its exec (with -s, for the whole startup: non-dumpable all along, so
+ * nothing of the machine can read or trace it). The init is named by a pidfd the supervisor opened while
  * the init was surely alive, so a pid reused by another machine's process cannot be entered.
  *
  * Exit status of its own: 125 when it could not join a cgroup, enter the machine or change to

@@ -294,13 +294,16 @@ static void handle(ssize_t n, int *fds, int nfds, int truncated)
 	unsigned long flags = init ? CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD : CLONE_PARENT;
 	int pidfd = -1, cgroup = enter_it || init ? cgroup2_of(init, (int)argc, args) : -1;
 	pid_t pid = cgroup >= 0 ? clone_into(flags, cgroup, &pidfd) : -1;
+	int saved = errno, unsupported = pid < 0 && (errno == ENOSYS || errno == EINVAL || errno == E2BIG || errno == EPERM);
 	if (cgroup >= 0) {
 		close(cgroup);
 		if (pid < 0)
 			born_in = NULL;  /* (clone3 refused: the child joins it by writing cgroup.procs) */
 	}
-	if (cgroup < 0 || pid < 0)
+	if (cgroup < 0 || unsupported)  /* (another failure, EAGAIN at the leaf's pids.max, is the answer) */
 		pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, &pidfd, NULL, NULL);
+	else if (pid < 0)
+		errno = saved;
 	if (pid == 0)
 		child(fds, nfds, session, enter_it, init, prog, (int)argc, args, envp, report[1]);
 	int err = pid < 0 ? errno : 0;

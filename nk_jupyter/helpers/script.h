@@ -5,12 +5,17 @@
  * interprets, the first word no bash keyword or builtin), the process that would have exec'd
  * bash runs the lines itself, one after another, each as a child (in the same session and
  * process group, as bash's children are). Each child gets the command's environment plus what
- * bash exports to a script's commands (PWD, SHLVL, and _ naming the program) and is exec'd as
- * bash finds programs (PATH, skipping what is not executable). A line whose program cannot be
- * exec'd (missing, not executable, a script without #!) is handed to `SHELL -c LINE` with FILE
- * as its $0 and its line number kept, so its message (the machine's command_not_found_handle
- * included) and status are bash's own. The status is the last line's, as bash's. Anything else
- * (FILE not a regular file, larger than MAX_SCRIPT, a line that is not plain) execs SHELL FILE.
+ * bash exports to a script's commands (PWD, SHLVL=1, and _ naming the program) and is exec'd
+ * as bash finds programs (the first executable regular file on PATH). A line whose program
+ * cannot be exec'd (missing, not executable, a bad #! line, none) is handed to `SHELL -c LINE`
+ * with FILE as its $0 and its line number kept, so its message (the machine's
+ * command_not_found_handle included) and status are bash's own. As a non-interactive bash, it
+ * leaves SIGINT and SIGQUIT to the command (and dies of SIGINT after a command that did), says
+ * which command a signal killed in bash's words, and stops at a failed fork. The status is the
+ * last line's, as bash's. Anything else execs SHELL FILE: FILE not a regular file, larger than
+ * MAX_SCRIPT or changing while read (it is read whole, once), a line that is not plain, or an
+ * environment that changes how bash runs a file (bash_matters: ENV, SHELLOPTS, an exported
+ * function, an inherited PWD or SHLVL, a BASH_ENV other than nk's...).
  *
  * FILE is read inside the machine, as its root, after entering it: what runs is what the
  * machine sees in /hostlab, as with bash. A startup of plain commands is most of Netkit's and
@@ -25,12 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_SCRIPT (64 * 1024)
 #define MAX_LINES 1024
 #define MAX_LINE_WORDS 256
+#define NK_BASH_ENV "/run/nk/share/bashenv"
 
 /* bash's keywords and builtins (`compgen -k`, `enable -a`): a line starting with one needs bash */
 static const char *const SHELL_ONLY[] = {
@@ -106,34 +113,40 @@ static int plain_script(char *text, int *count)
 	return 1;
 }
 
-/* env without PWD, SHLVL and _, then those three as bash exports them to a script's commands */
+/* Variables that change how bash runs a file (a startup file, options, a function standing in
+ * for a program, where it starts): with any of them, bash runs it. nk's own BASH_ENV (it only
+ * names a missing program's package) is read by the `bash -c` that reports a missing program. */
+static int bash_matters(char **env)
+{
+	static const char *const names[] = {"ENV=", "SHELLOPTS=", "BASHOPTS=", "POSIXLY_CORRECT=", "EXECIGNORE=",
+					    "PS4=", "PWD=", "OLDPWD=", "SHLVL=", "BASH_FUNC_", "_=", NULL};
+	for (size_t i = 0; env[i]; i++) {
+		for (const char *const *k = names; *k; k++)
+			if (!strncmp(env[i], *k, strlen(*k)))
+				return 1;
+		if (!strncmp(env[i], "BASH_ENV=", 9) && strcmp(env[i] + 9, NK_BASH_ENV))
+			return 1;
+		if (!strncmp(env[i], "PATH=", 5) && (env[i][5] == '~' || strstr(env[i], ":~")))
+			return 1;
+	}
+	return 0;
+}
+
+/* env, then what bash exports to a script's commands: PWD and SHLVL=1 (bash_matters: neither
+ * was inherited), and _ (added by run_line, once it knows the program's path) */
 static char **script_env(char **env, const char *cwd)
 {
 	size_t n = 0;
 	while (env[n])
 		n++;
 	char **out = calloc(n + 3, sizeof *out);
-	if (!out)
+	char *pwd = malloc(strlen(cwd) + 5);
+	if (!out || !pwd)
 		return NULL;
-	long level = 0;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!strncmp(env[i], "SHLVL=", 6)) {
-			level = strtol(env[i] + 6, NULL, 10);
-			continue;
-		}
-		if (!strncmp(env[i], "PWD=", 4) || !strncmp(env[i], "_=", 2))
-			continue;
-		out[k++] = env[i];
-	}
-	char *pwd = malloc(strlen(cwd) + 5), *lvl = malloc(32);
-	if (!pwd || !lvl)
-		return NULL;
+	memcpy(out, env, n * sizeof *out);
 	sprintf(pwd, "PWD=%s", cwd);
-	snprintf(lvl, 32, "SHLVL=%ld", level < 0 ? 0 : level + 1);
-	out[k++] = pwd;
-	out[k++] = lvl;
-	out[k] = NULL;  /* (_ is added by run_line, once it knows the program's path) */
+	out[n] = pwd;
+	out[n + 1] = "SHLVL=1";
 	return out;
 }
 
@@ -146,38 +159,43 @@ static const char *env_value(char **env, const char *name)
 	return NULL;
 }
 
-/* The child for one line: exec its program as bash finds it, with _ naming it; if it cannot be
- * exec'd, hand the line to the shell (its message, its status). Never returns. */
+/* A regular file root may execute (any x bit), as bash's PATH search takes */
+static int executable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* The child for one line: exec its program as bash finds it (the first executable regular file
+ * on PATH; an empty entry is ./), with _ naming it; if there is none, or its exec fails (a bad
+ * #! line, no #! at all, ETXTBSY...), hand the line to the shell: its message, its status. */
 _Noreturn static void run_line(const struct script_line *sl, char **env, const char *shell, const char *file)
 {
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
 	size_t n = 0;
 	while (env[n])
 		n++;
 	char **full = calloc(n + 2, sizeof *full);
 	const char *cmd = sl->words[0];
 	char path[4096];
+	int found = 0;
 	if (full) {
 		memcpy(full, env, n * sizeof *full);
 		if (strchr(cmd, '/')) {
-			if (snprintf(path, sizeof path, "_=%s", cmd) < (int)sizeof path) {
-				full[n] = path;
-				execve(cmd, sl->words, full);
-			}
+			found = snprintf(path, sizeof path, "_=%s", cmd) < (int)sizeof path;
 		} else {
-			const char *dirs = env_value(env, "PATH");
-			for (const char *d = dirs; d;) {
+			for (const char *d = env_value(env, "PATH"); d && !found;) {
 				const char *colon = strchr(d, ':');
 				size_t len = colon ? (size_t)(colon - d) : strlen(d);
-				int w = len ? snprintf(path, sizeof path, "_=%.*s/%s", (int)len, d, cmd)
-					    : snprintf(path, sizeof path, "_=%s", cmd);  /* (an empty entry: here) */
-				if (w > 0 && w < (int)sizeof path) {
-					full[n] = path;
-					execve(path + 2, sl->words, full);
-					if (errno == ENOEXEC)
-						break;  /* found, but a script without #!: bash runs it */
-				}
+				int w = snprintf(path, sizeof path, "_=%.*s/%s", len ? (int)len : 1, len ? d : ".", cmd);
+				found = w > 0 && w < (int)sizeof path && executable(path + 2);
 				d = colon ? colon + 1 : NULL;
 			}
+		}
+		if (found) {
+			full[n] = path;
+			execve(path + 2, sl->words, full);
 		}
 	}
 	/* SHELL -c with FILE as $0 and the line at its line number: bash's message, bash's status */
@@ -196,18 +214,27 @@ _Noreturn static void run_line(const struct script_line *sl, char **env, const c
  * one's status; return (to exec SHELL FILE) when FILE is not all plain. */
 static void run_plain_script(const char *shell, const char *file, char **env)
 {
+	struct stat st, fst;
+	if (strcmp(shell, "/bin/bash") || bash_matters(env))
+		return;
+	if (stat(file, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_SCRIPT)
+		return;  /* (a FIFO or a device is not even opened: bash opens it) */
 	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return;
-	struct stat st;
-	ssize_t got = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= MAX_SCRIPT)
-		got = read(fd, script_text, MAX_SCRIPT + 1);
+	size_t got = 0;
+	ssize_t r = 0;
+	if (fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_ino == st.st_ino && fst.st_dev == st.st_dev)
+		while (got <= MAX_SCRIPT && (r = read(fd, script_text + got, MAX_SCRIPT + 1 - got)) > 0)
+			got += (size_t)r;
+	else
+		r = -1;
 	close(fd);
-	int count = 0;
-	if (got < 0 || got > MAX_SCRIPT || memchr(script_text, '\0', (size_t)got))
+	/* (read whole, once: a startup that rewrites itself while it runs is bash's to run) */
+	if (r < 0 || got > MAX_SCRIPT || (off_t)got != fst.st_size || memchr(script_text, '\0', got))
 		return;
 	script_text[got] = '\0';
+	int count = 0;
 	if (!plain_script(script_text, &count))
 		return;
 	char cwd[4096];
@@ -216,21 +243,40 @@ static void run_plain_script(const char *shell, const char *file, char **env)
 	char **cenv = script_env(env, cwd);
 	if (!cenv)
 		return;
+	/* as a non-interactive bash: an interrupt or quit sent to the process group is the
+	 * command's; if it dies of SIGINT, so do we, after it (bash's "wait and cooperative exit") */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
 	int status = 0;
 	for (int i = 0; i < count; i++) {
+		const struct script_line *sl = &script_lines[i];
 		pid_t pid = fork();
-		if (pid < 0) {
-			dprintf(2, "%s: line %d: fork: %s\n", file, script_lines[i].number, strerror(errno));
-			status = 254;
-			continue;
+		if (pid < 0) {  /* (bash gives up on the script too) */
+			dprintf(2, "%s: line %d: fork: %s\n", file, sl->number, strerror(errno));
+			_exit(254);
 		}
 		if (pid == 0)
-			run_line(&script_lines[i], cenv, shell, file);
+			run_line(sl, cenv, shell, file);
 		int ws;
 		while (waitpid(pid, &ws, 0) < 0)
 			if (errno != EINTR)
 				fail(125, "cannot wait for the command", NULL);
-		status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		if (WIFEXITED(ws)) {
+			status = WEXITSTATUS(ws);
+			continue;
+		}
+		int sig = WTERMSIG(ws);
+		status = 128 + sig;
+		if (sig == SIGINT) {
+			signal(SIGINT, SIG_DFL);
+			kill(getpid(), SIGINT);
+			_exit(status);
+		}
+		if (sig != SIGPIPE) {  /* bash's words for it: FILE: line N: PID Killed   COMMAND */
+			char what[128];
+			snprintf(what, sizeof what, "%s%s", strsignal(sig), WCOREDUMP(ws) ? " (core dumped)" : "");
+			dprintf(2, "%s: line %d: %ld %-24s%s\n", file, sl->number, (long)pid, what, sl->text);
+		}
 	}
 	_exit(status);
 }

@@ -16,6 +16,7 @@ ls /nonexistent
 frobnicate --x
 /hostlab/noexec.sh
 /hostlab/noshebang one two
+/hostlab/badshebang
 ip -br -4 addr show dev eth0
 sysctl -w net.ipv4.conf.all.forwarding=1
 /hostlab/parent
@@ -28,11 +29,13 @@ def _lines(text: str) -> list[str]:
 
 
 def test_plain_startup_runs_without_bash_as_bash_would(make_lab, started):
-    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\npc3[0]=A\n", "pc1.startup": PLAIN, "pc2.startup": "echo $HOSTNAME\n",
+    folder = make_lab({"lab.conf": 'pc1[0]=A\npc2[0]=A\npc3[0]=A\npc4[0]=A\npc4[env]="SHELLOPTS=xtrace"\n', "pc1.startup": PLAIN, "pc2.startup": "echo $HOSTNAME\n",
                        "pc3.startup": "A=1 /hostlab/parent\n",
-                       "noexec.sh": "echo not run\n", "noshebang": "echo from-noshebang $0 $@\n", "parent": PARENT})
+                       "noexec.sh": "echo not run\n", "badshebang": "#!/nonexistent/interpreter\n",
+                       "pc4.startup": "/hostlab/parent\n", "noshebang": "echo from-noshebang $0 $@\n", "parent": PARENT})
     os.chmod(folder / "noshebang", 0o755)
     os.chmod(folder / "parent", 0o755)
+    os.chmod(folder / "badshebang", 0o755)
     lab, result = started(folder)
     fast = lab.startup_log("pc1")
     # the lines ran in order, by nk-enter's child, not bash
@@ -48,10 +51,13 @@ def test_plain_startup_runs_without_bash_as_bash_would(make_lab, started):
     assert [x for x in got if x != "nk-enter"] == [x for x in expected if x != "bash"], (got, expected)
     for line in ("PWD=/root", "SHLVL=1", "_=/usr/bin/env", "nk: frobnicate: command not found",
                  "/hostlab/pc1.startup: line 8: /hostlab/noexec.sh: Permission denied",
-                 "net.ipv4.conf.all.forwarding = 1"):
+                 "net.ipv4.conf.all.forwarding = 1", "/hostlab/pc1.startup: line 10: /hostlab/badshebang: "
+                 "cannot execute: required file not found"):
         assert line in got, (line, got)
     # the status is the last line's, as bash's (ls: 2)
     assert by_bash.status == 2 and result.startups["pc1"].status == 2, (by_bash.status, result.startups)
     # a startup that needs bash still gets it: a variable, an assignment before the command
     assert lab.startup_log("pc2").strip() == "pc2"
     assert lab.startup_log("pc3").strip() == "bash"
+    # and so does one whose environment changes how bash runs a file (here: its options)
+    assert "+ /hostlab/parent" in lab.startup_log("pc4") and "bash" in lab.startup_log("pc4").split()
