@@ -132,9 +132,9 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
         return then()
     try:
         handle = ms.handle
-        argv = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
+        argv, script = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
         proc, _ = handle.spawn(argv, bootscript.environment(m, handle.profile), (devnull, out.fd, err.fd),
-                               script=bootscript.plain_script(argv))
+                               script=script)
     except OSError as e:  # e.g. EAGAIN: the lab (or the user) is out of processes
         rt.set_state(ms, S.FAILED, f"cannot start its startup: {e.strerror}")
         return then()

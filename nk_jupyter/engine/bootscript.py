@@ -56,8 +56,9 @@ def _pick_shell(machine: Machine) -> str:
     return f'nk_sh={sh}; [ -x "$nk_sh" ] || nk_sh=/bin/sh'
 
 
-def boot_argv(machine: Machine, profile: Profile, labdir, first_boot: bool = False) -> list[str]:
-    """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is.
+def boot_argv(machine: Machine, profile: Profile, labdir, first_boot: bool = False) -> tuple[list[str], bool]:
+    """How to run the boot: straight `SHELL /hostlab/M.startup` when that is all there is; and
+    whether that is `bash FILE`, which nk-enter may run without bash (helpers/script.h).
 
     What the lab folder holds is only glanced at here (without following symlinks) to skip
     needless work; the machine itself decides what to run from what it sees in /hostlab.
@@ -71,14 +72,10 @@ def boot_argv(machine: Machine, profile: Profile, labdir, first_boot: bool = Fal
     # (a machine booting again may have enabled units: only a first boot is plain)
     if not machine.options.exec_commands and not has("shared.startup") and first_boot:
         if not has(f"{machine.name}.startup"):
-            return ["/bin/true"] if "/bin/sh" in profile.shells else ["/bin/sh", "-c", "exit 0"]
-        return shell_argv(machine, profile, f"/hostlab/{machine.name}.startup")
-    return shell_argv(machine, profile, "-c", boot(machine))
-
-
-def plain_script(argv: list[str]) -> bool:
-    """boot_argv's `bash /hostlab/M.startup`: nk-enter may run it without bash (helpers/script.h)."""
-    return len(argv) == 2 and argv[0] == "/bin/bash" and argv[1].startswith("/hostlab/")
+            return (["/bin/true"] if "/bin/sh" in profile.shells else ["/bin/sh", "-c", "exit 0"]), False
+        argv = shell_argv(machine, profile, f"/hostlab/{machine.name}.startup")
+        return argv, argv[0] == "/bin/bash"  # (else the machine's own shell=, or a wrapper)
+    return shell_argv(machine, profile, "-c", boot(machine)), False
 
 
 def halt(machine: Machine) -> str:

@@ -79,8 +79,8 @@ class LabCgroups:
     def __init__(self, delegation: Delegation, lab_id: str, run: str, pids_max: int) -> None:
         self.d = delegation
         self.roots = [p / run_folder(lab_id, run) for p in (delegation.v2, delegation.v1_memory) if p]
-        for p in (delegation.v2, delegation.v1_memory):
-            for old in _lab_folders(p, lab_id) if p else ():
+        for root in self.roots:
+            for old in _lab_folders(root.parent, lab_id):
                 _remove_tree(old)  # left by a supervisor that was killed
         if delegation.v2:
             v2 = self.roots[0]

@@ -27,6 +27,11 @@ def _in_cgroup(folder: Path, code: str) -> subprocess.Popen:
     return p
 
 
+def _rmdirs(folder: Path) -> None:
+    """What a test left of a cgroup tree (cgroup folders go by rmdir, deepest first)."""
+    subprocess.run(["find", str(folder), "-depth", "-type", "d", "-exec", "rmdir", "{}", "+"], stderr=subprocess.DEVNULL)
+
+
 @pytest.mark.skipif(not ROOTS, reason="no delegated cgroup (NK_CGROUP): scripts/cgroup-delegate.sh makes one")
 @pytest.mark.parametrize("var,root", ROOTS, ids=[var for var, _ in ROOTS])
 def test_a_machine_s_busy_cgroup_from_its_last_run_is_emptied_before_it_starts_again(var, root):
@@ -44,8 +49,7 @@ def test_a_machine_s_busy_cgroup_from_its_last_run_is_emptied_before_it_starts_a
         assert p.wait(timeout=5) == (-9 if killable else 0)
         assert took < cgroups.CLEAR_TIMEOUT
     finally:
-        subprocess.run(["find", str(folder.parent.parent), "-depth", "-type", "d", "-exec", "rmdir", "{}", "+"],
-                       stderr=subprocess.DEVNULL)
+        _rmdirs(folder.parent.parent)
 
 
 def _runs(lab_id: str) -> dict[Path, list[Path]]:
@@ -110,5 +114,4 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
             lab.crash()
         for _var, root in ROOTS:
             for folder in root.glob(f"lab-{ident}@*"):
-                subprocess.run(["find", str(folder), "-depth", "-type", "d", "-exec", "rmdir", "{}", "+"],
-                               stderr=subprocess.DEVNULL)
+                _rmdirs(folder)
