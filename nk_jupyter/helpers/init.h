@@ -309,6 +309,10 @@ static unsigned long number(const char *text, int base)
 	return n;
 }
 
+/* mkdir -p: the folder, with `mode`, and any missing parent (0777, less the umask). It starts at
+ * the folder itself and goes up only while a parent is missing: a folder whose parent exists
+ * (nearly every one of a machine's plan) costs one mkdir, not one per component of its path,
+ * each a walk from / (a machine's disk is 8-10 components deep). */
 static int try_mkdirs(const char *path, mode_t mode)
 {
 	char p[4096];
@@ -316,18 +320,35 @@ static int try_mkdirs(const char *path, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = 0;
+	char *cut[128];  /* the slashes cut while going up, put back on the way down */
+	int depth = 0, made;
+	for (;;) {
+		made = mkdir(p, depth ? 0777 : mode) == 0;
+		if (made || errno == EEXIST)
+			break;
+		char *slash = strrchr(p, '/');
+		if (errno != ENOENT || !slash || slash == p || depth == (int)(sizeof cut / sizeof *cut))
 			return -1;
-		*s = '/';
+		*slash = 0;
+		cut[depth++] = slash;
 	}
-	if (mkdir(p, mode) < 0) {
-		struct stat st;
-		if (errno != EEXIST || stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+	while (depth > 0) {
+		*cut[--depth] = '/';
+		made = mkdir(p, depth ? 0777 : mode) == 0;
+		if (!made && errno != EEXIST)
 			return -1;
+	}
+	struct stat st;
+	if (made)
+		return 0;
+	if (stat(p, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
 	}
 	return 0;
 }
