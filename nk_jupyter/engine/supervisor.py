@@ -63,6 +63,21 @@ def _preload() -> None:
     from . import handlers, loop, messages, monitor, runtime, statedir  # noqa: F401
 
 
+def _profiled(state_dir, *args) -> None:
+    """_serve under cProfile: its stats in STATE/profile.txt (sorted by NK_PROFILE_SORT), or, when
+    NK_PROFILE is an absolute path, there (raw, for pstats, if it ends with .prof)."""
+    import cProfile
+    import pstats
+    prof = cProfile.Profile()
+    prof.runcall(_serve, state_dir, *args)
+    out = os.environ["NK_PROFILE"]
+    if out.startswith("/") and out.endswith(".prof"):
+        prof.dump_stats(out)
+        return
+    with open(out if out.startswith("/") else state_dir / "profile.txt", "w") as f:
+        pstats.Stats(prof, stream=f).sort_stats(os.environ.get("NK_PROFILE_SORT", "cumulative")).print_stats(40)
+
+
 def _failed(sock: socket.socket, e: BaseException) -> None:
     from . import messages as msg
     from ..errors import NkError, to_wire
@@ -217,13 +232,8 @@ def main(argv: list[str]) -> None:
         try:
             ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
             ns.sethostname("nk-hub")
-            if os.environ.get("NK_PROFILE"):  # developer aid: cProfile stats in STATE/profile.txt
-                import cProfile
-                import pstats
-                prof = cProfile.Profile()
-                prof.runcall(_serve, state_dir, sock, host_pid, fds, helper)
-                with open(state_dir / "profile.txt", "w") as f:
-                    pstats.Stats(prof, stream=f).sort_stats(os.environ.get("NK_PROFILE_SORT", "cumulative")).print_stats(40)
+            if os.environ.get("NK_PROFILE"):  # developer aid: cProfile stats of the supervisor
+                _profiled(state_dir, sock, host_pid, fds, helper)
             else:
                 _serve(state_dir, sock, host_pid, fds, helper)
             os._exit(0)

@@ -82,19 +82,32 @@ class LabCgroups:
         for root in self.roots:
             for old in _lab_folders(root.parent, lab_id):
                 _remove_tree(old)  # left by a supervisor that was killed
+        self._in_m: set[str] = set()  # the controllers m/ gives its machines' folders so far
         if delegation.v2:
             v2 = self.roots[0]
             enable = " ".join(f"+{c}" for c in sorted(delegation.v2_controllers))
-            for folder in (delegation.v2, v2, v2 / "m"):
+            for folder in (delegation.v2, v2):
                 folder.mkdir(exist_ok=True)
                 if enable:
                     _write(folder / "cgroup.subtree_control", enable)
+            (v2 / "m").mkdir(exist_ok=True)
             (v2 / "sup").mkdir(exist_ok=True)
+            self._give_machines({"pids"})
             if "pids" in delegation.v2_controllers:
                 _write(v2 / "pids.max", str(pids_max))
         if delegation.v1_memory:
             (self.roots[-1] / "m").mkdir(parents=True, exist_ok=True)
             (self.roots[-1] / "sup").mkdir(exist_ok=True)
+
+    def _give_machines(self, controllers: set[str]) -> None:
+        """Enable these controllers (of the delegated ones) for the machines' folders, from now on.
+        Only what a machine of the lab uses: a controller's state in each folder costs its creation
+        (memory's and cpu's per-CPU structures: most of a machine's ~1 ms of cgroup folders) and,
+        for cpu, every scheduling decision in the machine a level more."""
+        new = controllers & self.d.v2_controllers - self._in_m
+        if new:
+            _write(self.roots[0] / "m" / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(new)))
+            self._in_m |= new
 
     def join_supervisor(self) -> None:
         for root in self.roots:
@@ -103,18 +116,24 @@ class LabCgroups:
     def machine(self, name: str, mem: str | None, cpus: float | None, pids: int) -> list[str]:
         """Make the machine's cgroup folders: m/<name> holds the limits, its leaf/ the processes
         (returned: the init and every command join them). The machine's cgroup namespace is
-        rooted at the leaf, so what it can see and write is below the limits, never them."""
+        rooted at the leaf, so what it can see and write is below the limits, never them.
+        A v1 memory folder is made only for a machine with `mem`; without, its processes stay in
+        the one they are born in, the lab's sup/ (nothing reads a machine's memory use there)."""
         folders = []
+        if self.d.v2:
+            self._give_machines({c for c, wanted in (("memory", mem), ("cpu", cpus)) if wanted})
         for root in self.roots:
+            v2 = root.parent == self.d.v2
+            if not v2 and not mem:
+                continue
             folder = root / "m" / name
             _clear(folder)
             folder.mkdir()
             (folder / "leaf").mkdir()
             folders.append(str(folder / "leaf"))
-            for knob, value in (("cgroup.max.descendants", "64"), ("cgroup.max.depth", "4")):
-                if (folder / knob).exists():  # on m/<name>, out of the machine's sight
-                    _write(folder / knob, value)
-            if root.parent == self.d.v2:
+            if v2:
+                for knob, value in (("cgroup.max.descendants", "64"), ("cgroup.max.depth", "4")):
+                    _write(folder / knob, value)  # on m/<name>, out of the machine's sight
                 if mem and "memory" in self.d.v2_controllers:
                     _write(folder / "memory.max", str(parse_bytes(mem)))
                     if (folder / "memory.swap.max").exists():
@@ -123,7 +142,7 @@ class LabCgroups:
                     _write(folder / "cpu.max", f"{max(1000, int(cpus * 100000))} 100000")
                 if "pids" in self.d.v2_controllers:
                     _write(folder / "pids.max", str(pids))
-            elif mem:
+            else:
                 _write(folder / "memory.limit_in_bytes", str(parse_bytes(mem)))
                 if (folder / "memory.memsw.limit_in_bytes").exists():
                     _write(folder / "memory.memsw.limit_in_bytes", str(parse_bytes(mem)))

@@ -86,7 +86,8 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
     and nothing of any run is left."""
     from nk_jupyter import Lab
     from nk_jupyter.engine.stateroot import lab_id
-    lab = Lab.from_dir(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
+    # (with mem, each machine has folders in every hierarchy, v1 memory too)
+    lab = Lab.from_dir(make_lab({"lab.conf": "pc1[0]=A\npc1[mem]=256m\npc2[0]=A\npc2[mem]=256m\n"}))
     ident = lab_id(str(lab.directory.resolve()))
     for _var, root in ROOTS:  # what a SIGKILLed supervisor's run left: removed at the next start
         (root / f"lab-{ident}@1" / "m" / "ghost" / "leaf").mkdir(parents=True)
@@ -115,3 +116,41 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
         for _var, root in ROOTS:
             for folder in root.glob(f"lab-{ident}@*"):
                 _rmdirs(folder)
+
+
+@pytest.mark.skipif(not os.environ.get("NK_CGROUP"), reason="no delegated cgroup v2 (NK_CGROUP): scripts/cgroup-delegate.sh makes one")
+def test_machines_folders_have_only_the_controllers_the_lab_uses_and_a_limit_given_later_holds(make_lab):
+    """A machine's folders cost ~1 ms, most of it the memory and cpu controllers' state: a lab
+    without mem or cpus gives its machines only pids (and no v1 memory folders). The first machine
+    with a limit enables its controller for the machines' folders while the others already run."""
+    from nk_jupyter import Lab
+    from nk_jupyter.engine.stateroot import lab_id
+    d = cgroups.Delegation.find()
+    lab = Lab.from_dir(make_lab({"lab.conf": "a[0]=A\nz[0]=A\nz[mem]=64m\nz[cpus]=0.5\n"}))
+    ident = lab_id(str(lab.directory.resolve()))
+    try:
+        assert not lab.start(machines=["a"]).failed
+        run, = (d.v2).glob(f"lab-{ident}@*")
+        given = set((run / "m" / "cgroup.subtree_control").read_text().split())
+        assert given == {"pids"} & d.v2_controllers, given
+        assert "memory" not in (run / "m" / "a" / "cgroup.controllers").read_text().split()
+        if "pids" in d.v2_controllers:
+            assert (run / "m" / "a" / "pids.max").read_text().strip() != "max"
+        if d.v1_memory:  # (a hybrid host's memory controller)
+            assert (d.v1_memory / run.name / "m").is_dir() and not (d.v1_memory / run.name / "m" / "a").exists()
+        assert (run / "m" / "a" / "leaf" / "cgroup.procs").read_text().split()  # (its init, at least)
+        assert not lab.start(machines=["z"]).failed
+        given = set((run / "m" / "cgroup.subtree_control").read_text().split())
+        assert given == {"pids", "memory", "cpu"} & d.v2_controllers, given
+        if d.v1_memory:
+            limit = (d.v1_memory / run.name / "m" / "z" / "memory.limit_in_bytes").read_text()
+            assert int(limit) == 64 << 20, limit
+        if d.can("memory"):
+            hog = "python3 -c 'x = bytearray(200 << 20); print(len(x))'"
+            r = lab.run("z", hog)
+            assert r.status != 0 and "209715200" not in r.stdout, (r.status, r.stdout, r.stderr)
+            assert lab.run("a", hog).stdout.strip() == str(200 << 20)  # a: no limit, and still running
+        if "cpu" in d.v2_controllers:
+            assert (run / "m" / "z" / "cpu.max").read_text().split() == ["50000", "100000"]
+    finally:
+        lab.crash()
