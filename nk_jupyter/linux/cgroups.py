@@ -117,15 +117,14 @@ class LabCgroups:
         """Make the machine's cgroup folders: m/<name> holds the limits, its leaf/ the processes
         (returned: the init and every command join them). The machine's cgroup namespace is
         rooted at the leaf, so what it can see and write is below the limits, never them.
-        A v1 memory folder is made only for a machine with `mem`; without, its processes stay in
-        the one they are born in, the lab's sup/ (nothing reads a machine's memory use there)."""
+        Every hierarchy gets one, with or without a limit: machine root may mount a hierarchy in
+        its cgroup namespace, and its files are machine root's to write (they belong to the user's
+        uid), so the namespace's root there must hold the machine's processes and nothing else."""
         folders = []
         if self.d.v2:
             self._give_machines({c for c, wanted in (("memory", mem), ("cpu", cpus)) if wanted})
         for root in self.roots:
             v2 = root.parent == self.d.v2
-            if not v2 and not mem:
-                continue
             folder = root / "m" / name
             _clear(folder)
             folder.mkdir()
@@ -142,7 +141,7 @@ class LabCgroups:
                     _write(folder / "cpu.max", f"{max(1000, int(cpus * 100000))} 100000")
                 if "pids" in self.d.v2_controllers:
                     _write(folder / "pids.max", str(pids))
-            else:
+            elif mem:
                 _write(folder / "memory.limit_in_bytes", str(parse_bytes(mem)))
                 if (folder / "memory.memsw.limit_in_bytes").exists():
                     _write(folder / "memory.memsw.limit_in_bytes", str(parse_bytes(mem)))

@@ -86,8 +86,7 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
     and nothing of any run is left."""
     from nk_jupyter import Lab
     from nk_jupyter.engine.stateroot import lab_id
-    # (with mem, each machine has folders in every hierarchy, v1 memory too)
-    lab = Lab.from_dir(make_lab({"lab.conf": "pc1[0]=A\npc1[mem]=256m\npc2[0]=A\npc2[mem]=256m\n"}))
+    lab = Lab.from_dir(make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n"}))
     ident = lab_id(str(lab.directory.resolve()))
     for _var, root in ROOTS:  # what a SIGKILLed supervisor's run left: removed at the next start
         (root / f"lab-{ident}@1" / "m" / "ghost" / "leaf").mkdir(parents=True)
@@ -118,11 +117,32 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
                 _rmdirs(folder)
 
 
+def _where_machine_root_mounts(lab, machine: str, run_name: str) -> dict[str, Path]:
+    """Machine root mounts each delegated hierarchy in its cgroup namespace (its files are machine
+    root's to write: they belong to the user's uid) and makes a folder at the root it sees; where
+    that folder is on the host, per hierarchy."""
+    d = cgroups.Delegation.find()
+    found = {}
+    for kind, how, top in (("v2", "-t cgroup2 none", d.v2), ("memory", "-t cgroup -o memory none", d.v1_memory)):
+        if not top:
+            continue
+        r = lab.run(machine, f"mkdir -p /tmp/cg-{kind} && mount {how} /tmp/cg-{kind} && "
+                             f"mkdir /tmp/cg-{kind}/probe-{kind}; umount /tmp/cg-{kind}")
+        assert r.status == 0, (kind, r.stderr)
+        probes = list((top / run_name).glob(f"**/probe-{kind}"))
+        assert len(probes) == 1, (kind, probes)
+        found[kind] = probes[0].parent.relative_to(top / run_name)
+        probes[0].rmdir()
+    return found
+
+
 @pytest.mark.skipif(not os.environ.get("NK_CGROUP"), reason="no delegated cgroup v2 (NK_CGROUP): scripts/cgroup-delegate.sh makes one")
 def test_machines_folders_have_only_the_controllers_the_lab_uses_and_a_limit_given_later_holds(make_lab):
     """A machine's folders cost ~1 ms, most of it the memory and cpu controllers' state: a lab
-    without mem or cpus gives its machines only pids (and no v1 memory folders). The first machine
-    with a limit enables its controller for the machines' folders while the others already run."""
+    without mem or cpus gives its machines only pids. The first machine with a limit enables its
+    controller for the machines' folders while the others already run. Whatever a machine has,
+    the root of every hierarchy it can mount holds its own processes only (the supervisor's and
+    the other machines' are out of its reach: it could otherwise limit them)."""
     from nk_jupyter import Lab
     from nk_jupyter.engine.stateroot import lab_id
     d = cgroups.Delegation.find()
@@ -136,14 +156,8 @@ def test_machines_folders_have_only_the_controllers_the_lab_uses_and_a_limit_giv
         assert "memory" not in (run / "m" / "a" / "cgroup.controllers").read_text().split()
         if "pids" in d.v2_controllers:
             assert (run / "m" / "a" / "pids.max").read_text().strip() != "max"
-        if d.v1_memory:  # (a hybrid host's memory controller)
-            assert (d.v1_memory / run.name / "m").is_dir() and not (d.v1_memory / run.name / "m" / "a").exists()
-        pids = (run / "m" / "a" / "leaf" / "cgroup.procs").read_text().split()  # (its init, at least)
-        assert pids
-        if d.v1_memory:  # a's processes are born in the lab's sup/ there and stay: none is moved
-            for pid in pids:
-                memory = [l for l in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if ":memory:" in l]
-                assert memory and memory[0].endswith(f"/{run.name}/sup"), memory
+        roots = _where_machine_root_mounts(lab, "a", run.name)  # (the lab's sup/ would be an attack's)
+        assert set(roots.values()) == {Path("m/a/leaf")}, roots
         assert not lab.start(machines=["z"]).failed
         given = set((run / "m" / "cgroup.subtree_control").read_text().split())
         assert given == {"pids", "memory", "cpu"} & d.v2_controllers, given
