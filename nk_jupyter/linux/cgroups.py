@@ -36,6 +36,12 @@ def _write(path: Path, text: str) -> None:
         f.write(text)
 
 
+def _enable(folder: Path, controllers: set[str]) -> None:
+    """Give the children of a cgroup v2 folder these controllers (if any)."""
+    if controllers:
+        _write(folder / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(controllers)))
+
+
 def parse_bytes(mem: str) -> int:
     """model.options' normalised memory ("64m") -> bytes."""
     units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -85,11 +91,9 @@ class LabCgroups:
         self._in_m: set[str] = set()  # the controllers m/ gives its machines' folders so far
         if delegation.v2:
             v2 = self.roots[0]
-            enable = " ".join(f"+{c}" for c in sorted(delegation.v2_controllers))
             for folder in (delegation.v2, v2):
                 folder.mkdir(exist_ok=True)
-                if enable:
-                    _write(folder / "cgroup.subtree_control", enable)
+                _enable(folder, delegation.v2_controllers)
             (v2 / "m").mkdir(exist_ok=True)
             (v2 / "sup").mkdir(exist_ok=True)
             self._give_machines({"pids"})
@@ -105,9 +109,8 @@ class LabCgroups:
         (memory's and cpu's per-CPU structures: most of a machine's ~1 ms of cgroup folders) and,
         for cpu, every scheduling decision in the machine a level more."""
         new = controllers & self.d.v2_controllers - self._in_m
-        if new:
-            _write(self.roots[0] / "m" / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(new)))
-            self._in_m |= new
+        _enable(self.roots[0] / "m", new)
+        self._in_m |= new
 
     def join_supervisor(self) -> None:
         for root in self.roots:

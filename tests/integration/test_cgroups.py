@@ -117,11 +117,10 @@ def test_each_run_of_a_lab_has_cgroup_folders_of_its_own_and_leaves_none(make_la
                 _rmdirs(folder)
 
 
-def _where_machine_root_mounts(lab, machine: str, run_name: str) -> dict[str, Path]:
+def _where_machine_root_mounts(lab, machine: str, run_name: str, d: cgroups.Delegation) -> dict[str, Path]:
     """Machine root mounts each delegated hierarchy in its cgroup namespace (its files are machine
     root's to write: they belong to the user's uid) and makes a folder at the root it sees; where
     that folder is on the host, per hierarchy."""
-    d = cgroups.Delegation.find()
     found = {}
     for kind, how, top in (("v2", "-t cgroup2 none", d.v2), ("memory", "-t cgroup -o memory none", d.v1_memory)):
         if not top:
@@ -156,7 +155,7 @@ def test_machines_folders_have_only_the_controllers_the_lab_uses_and_a_limit_giv
         assert "memory" not in (run / "m" / "a" / "cgroup.controllers").read_text().split()
         if "pids" in d.v2_controllers:
             assert (run / "m" / "a" / "pids.max").read_text().strip() != "max"
-        roots = _where_machine_root_mounts(lab, "a", run.name)  # (the lab's sup/ would be an attack's)
+        roots = _where_machine_root_mounts(lab, "a", run.name, d)  # (the lab's sup/ would be an attack's)
         assert set(roots.values()) == {Path("m/a/leaf")}, roots
         assert not lab.start(machines=["z"]).failed
         given = set((run / "m" / "cgroup.subtree_control").read_text().split())
