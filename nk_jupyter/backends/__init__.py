@@ -108,8 +108,13 @@ class Handle(Protocol):
         """Start argv in the machine as its root; returns (pid of what was spawned, pty master or None).
         script: argv is [bash, FILE], which may be run without bash when FILE is plain commands
         (helpers/script.h: the same commands, environment, messages and status as bash's)."""
+    def spawn_soon(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
+                   started: Callable[[int | OSError], None], script: bool = False) -> None:
+        """spawn() without a pty and without waiting: started(pid) or started(OSError) once the
+        machine's side has it, at once or later from the supervisor's loop (a boot asks for each
+        startup while it makes the next machines)."""
     def signal(self, spawned: int, sig: int) -> None:
-        """Signal what spawn() started (the command's process group)."""
+        """Signal what spawn() or spawn_soon() started (the command's process group)."""
     def kill(self) -> None: ...
     def memory_kib(self) -> int: ...
 

@@ -130,28 +130,25 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
     except OSError as e:
         rt.set_state(ms, S.FAILED, f"cannot open its startup log: {e.strerror}")
         return then()
-    try:
-        handle = ms.handle
-        argv, script = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
-        proc, _ = handle.spawn(argv, bootscript.environment(m, handle.profile), (devnull, out.fd, err.fd),
-                               script=script)
-    except OSError as e:  # e.g. EAGAIN: the lab (or the user) is out of processes
-        rt.set_state(ms, S.FAILED, f"cannot start its startup: {e.strerror}")
-        return then()
-    finally:
-        out.close_writer()
-        err.close_writer()
-    rt.set_state(ms, S.BOOTING)
-    timed_out_after = []
+    handle = ms.handle
+    timed_out_after, timer = [], []
 
-    def timed_out() -> None:
-        handle.signal(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nk-enter
-        timed_out_after.append(timeout)
+    def started(proc: int | OSError) -> None:  # (nk-spawn's answer: the supervisor did not wait for it)
+        if isinstance(proc, OSError):  # e.g. EAGAIN: the lab (or the user) is out of processes
+            if ms.handle is handle:
+                rt.set_state(ms, S.FAILED, f"cannot start its startup: {proc.strerror}")
+            return then()
+        if ms.handle is handle:  # (not stopped meanwhile)
+            rt.set_state(ms, S.BOOTING)
 
-    timer = loop.call_later(timeout, timed_out)
+        def timed_out() -> None:
+            handle.signal(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nk-enter
+            timed_out_after.append(timeout)
+        timer.append(loop.call_later(timeout, timed_out))
+        loop.watch_child(proc, exited)
 
     def exited(code: int) -> None:
-        loop.cancel(timer)
+        loop.cancel(timer[0])
         out.drain()
         err.drain()
         marker.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +165,11 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
             why = f": {ms.first_error}" if ms.first_error else ""
             rt.set_state(ms, S.RUNNING, "" if code == 0 else f"startup exited with status {code}{why}")
         then()
-    loop.watch_child(proc, exited)
+    argv, script = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
+    handle.spawn_soon(argv, bootscript.environment(m, handle.profile), (devnull, out.fd, err.fd), started,
+                      script=script)
+    out.close_writer()  # (nk-spawn holds its copies of the pipes' ends once asked)
+    err.close_writer()
 
 
 _PACKAGES: dict[str, str] = {}

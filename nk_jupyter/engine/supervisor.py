@@ -121,8 +121,10 @@ def _serve(state_dir: Path, sock: socket.socket, host_pid: int, fds: list[int], 
     seccomp.install()  # from here on: no keyrings, no setuid files, for all we start in machines
     from .. import helpers
     from ..linux import spawn
-    spawn.use_spawner(spawn.Spawner(helpers.path("nk-spawn")))  # (after the filter: it is under it)
+    spawner = spawn.Spawner(helpers.path("nk-spawn"))  # (after the filter: it is under it)
+    spawn.use_spawner(spawner)
     loop = Loop()
+    spawner.watch(loop.add_reader, loop.remove_reader)  # (the answers to spawn_soon: a boot's startups)
     rt = LabRuntime(lab, state, sessions, conf.get("machine_backends") or {}, loop.watch_exit)
     emitter[0] = rt.emit
     rt.send_events_now = loop.end_turn_now

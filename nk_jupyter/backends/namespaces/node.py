@@ -19,6 +19,7 @@ import os
 import signal
 import stat
 import struct
+from typing import Callable
 
 from ... import helpers
 from ...linux import spawn
@@ -66,21 +67,9 @@ class Node:
         if pty:
             master, slave = self.open_pty(pty)
             fds = (slave, slave, slave)
-        enter = helpers.path("nk-enter")
-        words = [enter]
-        for folder in self.cgroups:
-            words += ["-g", folder]
-        if cwd:
-            words += ["-d", cwd]
-        if pty:
-            words.append("-t")
-        elif script:
-            words.append("-s")
-        words += ["--", *argv]
-        # the command's environment, as nk:NAME (none of it acts on nk-enter's C library)
-        theirs = {f"nk:{k}": v for k, v in env.items() if k and "=" not in k}
         try:
-            return spawn.spawn_command(enter, words, theirs, fds, extra=self.pidfd, entry=True), master
+            return spawn.spawn_command(*self._enter(argv, env, cwd, "-t" if pty else "-s" if script else ""), fds,
+                                       extra=self.pidfd, entry=True), master
         except BaseException:
             if master is not None:
                 os.close(master)
@@ -88,6 +77,29 @@ class Node:
         finally:
             if pty:
                 os.close(fds[0])
+
+    def spawn_soon(self, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
+                   started: Callable[[int | OSError], None], script: bool = False) -> None:
+        if self.pidfd is None:
+            return started(OSError(errno.ESRCH, f"{self.name} is not running"))
+        spawn.spawn_command_soon(*self._enter(argv, env, None, "-s" if script else ""), fds, started,
+                                 extra=self.pidfd, entry=True)
+
+    def _enter(self, argv: list[str], env: dict[str, str], cwd: str | None, mode: str) -> tuple[str, list[str], dict]:
+        """nk-enter's program, command line and environment for argv (mode: "-t" on a terminal,
+        "-s" a startup script, or "")."""
+        enter = helpers.path("nk-enter")
+        words = [enter]
+        for folder in self.cgroups:
+            words += ["-g", folder]
+        if cwd:
+            words += ["-d", cwd]
+        if mode:
+            words.append(mode)
+        words += ["--", *argv]
+        # the command's environment, as nk:NAME (none of it acts on nk-enter's C library)
+        theirs = {f"nk:{k}": v for k, v in env.items() if k and "=" not in k}
+        return enter, words, theirs
 
     def signal(self, spawned: int, sig: int) -> None:
         spawn.signal_started(spawned, sig)
