@@ -7,17 +7,19 @@ all cores spent busy meanwhile (the whole host's, from /proc/stat: on a quiet ho
 boot cost), the supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
 nodes_ready; startups: every one-line startup finished), lcrash time, the same lab's
 Lab.start() again right after that lcrash (while the kernel still tears the old namespaces
-down), and the private (unshared) memory of the idle machines' processes, from
+down), `nk lstart` and `nk lcrash` of the same lab as new processes (the CLI as users run it),
+and the private (unshared) memory of the idle machines' processes, from
 /proc/PID/smaps_rollup.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 
-from common import emit, generate_lab
+from common import emit, generate_lab, nk_command
 
 from nk_jupyter import Lab
 
@@ -45,11 +47,19 @@ def run(n: int) -> dict:
         again = lab.start(timeout=600)
         restart, cpu2 = time.perf_counter() - t2, busy_s() - c2
         lab.crash()
+        t3 = time.perf_counter()  # the same lab again, as users start it: `nk lstart` as a new process
+        cli = subprocess.run([*nk_command(), "lstart", "-d", str(folder), "--timeout", "600"], capture_output=True)
+        cli_start = time.perf_counter() - t3
+        t4 = time.perf_counter()
+        subprocess.run([*nk_command(), "lcrash", "-d", str(folder)], capture_output=True, check=True)
+        cli_crash = time.perf_counter() - t4
         return {"bench": "boot", "machines": n, "failed": len(result.failed) + len(again.failed),
                 "start_s": round(wall, 3), "phases_s": {k: round(v, 3) for k, v in result.timing.items()},
                 "per_machine_ms": round(wall / n * 1000, 2), "host_busy_s": round(cpu, 2),
                 "busy_per_machine_ms": round(cpu / n * 1000, 2), "crash_s": round(crash, 3),
                 "start_right_after_crash_s": round(restart, 3), "busy_right_after_crash_s": round(cpu2, 2),
+                "cli_lstart_s": round(cli_start, 3) if cli.returncode == 0 else f"failed: {cli.stderr[-300:]!r}",
+                "cli_lcrash_s": round(cli_crash, 3),
                 "idle_private_kib_median": mem[len(mem) // 2], "idle_private_kib_max": mem[-1]}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,12 @@ def generate_lab(n: int, per_domain: int = 10, base: str | None = None) -> Path:
     for i in range(n):
         (folder / f"h{i}.startup").write_text(f"ip addr add 10.{i // 250}.{i % 250}.1/16 dev eth0\n")
     return folder
+
+
+def nk_command() -> list[str]:
+    """The CLI as users run it: the `nk` script of this Python's environment (else -m nk_jupyter)."""
+    script = os.path.join(os.path.dirname(sys.executable), "nk")
+    return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "nk_jupyter"]
 
 
 def median_ms(samples: list[float]) -> float:

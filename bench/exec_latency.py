@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from common import emit, median_ms
+from common import nk_command, emit, median_ms
 
 from nk_jupyter import Lab
 
@@ -43,8 +43,7 @@ def main(api_n: int = 300, cli_n: int = 30) -> None:
             t = time.perf_counter()
             lab.run("pc1", "true; true")
             shell.append(time.perf_counter() - t)
-        script = os.path.join(os.path.dirname(sys.executable), "nk")
-        nk = [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "nk_jupyter"]
+        nk = nk_command()
         cli = []
         for _ in range(cli_n):
             t = time.perf_counter()
