@@ -7,28 +7,20 @@ all cores spent busy meanwhile (the whole host's, from /proc/stat: on a quiet ho
 boot cost), the supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
 nodes_ready; startups: every one-line startup finished), lcrash time, the same lab's
 Lab.start() again right after that lcrash (while the kernel still tears the old namespaces
-down), `nk lstart` and `nk lcrash` of the same lab as new processes (the CLI as users run it),
-and the private (unshared) memory of the idle machines' processes, from
-/proc/PID/smaps_rollup.
+down), `nk lstart` (once the host is idle again) and `nk lcrash` of the same lab as new processes
+(the CLI as users run it), and the private (unshared) memory of the idle machines' processes,
+from /proc/PID/smaps_rollup.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import time
 
-from common import emit, generate_lab, nk_command
+from common import busy_s, emit, generate_lab, nk_command, wait_idle
 
 from nk_jupyter import Lab
-
-
-def busy_s() -> float:
-    """CPU time every core of the host has spent busy so far (/proc/stat), in seconds."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def run(n: int) -> dict:
@@ -47,6 +39,7 @@ def run(n: int) -> dict:
         again = lab.start(timeout=600)
         restart, cpu2 = time.perf_counter() - t2, busy_s() - c2
         lab.crash()
+        waited = wait_idle()  # (once the kernel has torn the last run down)
         t3 = time.perf_counter()  # the same lab again, as users start it: `nk lstart` as a new process
         cli = subprocess.run([*nk_command(), "lstart", "-d", str(folder), "--timeout", "600"], capture_output=True)
         cli_start = time.perf_counter() - t3
@@ -59,7 +52,7 @@ def run(n: int) -> dict:
                 "busy_per_machine_ms": round(cpu / n * 1000, 2), "crash_s": round(crash, 3),
                 "start_right_after_crash_s": round(restart, 3), "busy_right_after_crash_s": round(cpu2, 2),
                 "cli_lstart_s": round(cli_start, 3) if cli.returncode == 0 else f"failed: {cli.stderr[-300:]!r}",
-                "cli_lcrash_s": round(cli_crash, 3),
+                "cli_lcrash_s": round(cli_crash, 3), "idle_wait_before_cli_s": round(waited, 1),
                 "idle_private_kib_median": mem[len(mem) // 2], "idle_private_kib_max": mem[-1]}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -24,6 +24,26 @@ def generate_lab(n: int, per_domain: int = 10, base: str | None = None) -> Path:
     return folder
 
 
+def busy_s() -> float:
+    """CPU time every core of the host has spent busy so far (/proc/stat), in seconds."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(limit: float = 30.0, step: float = 0.5, below: float = 0.1) -> float:
+    """Wait until the host's cores are busy less than `below` of a `step` (the kernel done tearing
+    down a stopped lab's namespaces); returns the seconds waited (at most about limit)."""
+    import time
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        b0 = busy_s()
+        time.sleep(step)
+        if (busy_s() - b0) / step / (os.cpu_count() or 1) < below:
+            break
+    return time.perf_counter() - t0
+
+
 def nk_command() -> list[str]:
     """The CLI as users run it: the `nk` script of this Python's environment (else -m nk_jupyter)."""
     script = os.path.join(os.path.dirname(sys.executable), "nk")

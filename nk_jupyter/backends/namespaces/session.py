@@ -32,7 +32,7 @@ from .userns import machines_userns
 INIT_TIMEOUT = 60.0  # a machine's init answers each stage within this (it runs only our code)
 DEFAULT_PIDS = 1024  # processes and threads per machine unless lab.conf says pids=N
 WINDOW = 16
-READY_LAG = 24  # machines plugged but not yet awaited: by then their inits have finished
+READY_LAG = 8  # machines plugged but not yet awaited: by then their inits have finished
 ENV_PATH = "/run/nk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_SHELLS = ("/bin/bash", "/bin/sh", "/usr/bin/bash", "/bin/dash", "/usr/bin/dash")
 HOST_PROFILE = Profile(env={"PATH": ENV_PATH, "BASH_ENV": "/run/nk/share/bashenv"},  # names a missing
