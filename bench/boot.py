@@ -2,9 +2,9 @@
 
     python bench/boot.py 100 500 1000
 
-One JSON line per size: wall time of Lab.start() (supervisor start included), the CPU time
-all cores spent busy meanwhile (the whole host's, from /proc/stat: on a quiet host, what the
-boot cost), the supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
+One JSON line per size: wall time of Lab.start() (supervisor start included; on a host idle
+again after whatever ran before), the CPU time all cores spent busy meanwhile (the whole
+host's, from /proc/stat: on a quiet host, what the boot cost), the supervisor's own phase timings (create_and_plug: namespaces, roots and veths;
 nodes_ready; startups: every one-line startup finished), lcrash time, the same lab's
 Lab.start() again right after that lcrash (while the kernel still tears the old namespaces
 down), `nk lstart` (once the host is idle again) and `nk lcrash` of the same lab as new processes
@@ -27,6 +27,7 @@ def run(n: int) -> dict:
     folder = generate_lab(n)
     try:
         lab = Lab.from_dir(folder)
+        wait_idle()  # (a lab stopped before this one may still be torn down by the kernel)
         c0, t0 = busy_s(), time.perf_counter()
         result = lab.start(timeout=600)
         wall, cpu = time.perf_counter() - t0, busy_s() - c0

@@ -7,7 +7,6 @@ killed and its machine marked failed, named in the answer.
 """
 from __future__ import annotations
 
-import os
 import signal
 import time
 from typing import Callable
@@ -24,7 +23,7 @@ from ..text import LazyPattern
 
 class Boot:
     def __init__(self, rt: LabRuntime, loop: Loop, send: Callable[[Event], None], answer: Callable[[StartResult], None],
-                 logs: LogRelay, names: list[str], fast: bool, timeout: float, parallel: int) -> None:
+                 logs: LogRelay, devnull: int, names: list[str], fast: bool, timeout: float, parallel: int) -> None:
         self.rt, self.loop, self.send, self.answer, self.logs = rt, loop, send, answer, logs
         self.names, self.fast, self.timeout, self.parallel = names, fast, timeout, parallel
         self.waiting: dict[str, list[str]] = {}
@@ -33,10 +32,11 @@ class Boot:
         self.already: list[str] = []
         self.finished = False
         self.creating = False
-        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.devnull = devnull  # (the supervisor's: a startup launched after the answer still gets it)
 
     def run(self) -> None:
         self.rt.listeners.append(self.send)
+        self.rt.listeners.append(self._stopped)
         self.t_start = time.perf_counter()
         before = {n: self.rt.machines[n].state for n in self.names if n in self.rt.machines}
         self.already = [n for n, st in before.items() if st == S.RUNNING and self.rt.machines[n].handle]
@@ -74,19 +74,32 @@ class Boot:
                 continue
             if self.parallel and len(self.active) >= self.parallel:
                 return
-            if all(self.rt.machines[d].state.settled for d in self.waiting[name]):
+            if all(self.rt.machines[d].state.settled or self.rt.machines[d].state in STOPPED
+                   for d in self.waiting[name]):
                 del self.waiting[name]
+                if not self.rt.machines[name].handle:  # stopped while it waited: it has nothing to run
+                    continue
                 self.active.add(name)
                 start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
                               lambda n=name: self._done(n))
+        if not self.waiting and self._stopped in self.rt.listeners:
+            self.rt.listeners.remove(self._stopped)
         if not self.waiting and not self.active and not self.others and not self.fast and not self.creating:
             self._finish()
+
+    def _stopped(self, event: Event) -> None:
+        """A machine halted or crashed during the boot: what waits for it (lab.dep), or it itself
+        if it waited, goes on (after the turn: the stop is still being carried out)."""
+        if self.waiting and isinstance(event, MachineEvent) and event.state in STOPPED:
+            self.loop.call_later(0, self._launch_ready)
 
     def _done(self, name: str) -> None:
         self.active.discard(name)
         self._launch_ready()
 
     def _finish(self) -> None:
+        if self.finished:  # (a startup that could not start returns at once: _launch_ready nests)
+            return
         self.finished = True
         for fn in (self.send, self._other_done):
             if fn in self.rt.listeners:
@@ -98,9 +111,9 @@ class Boot:
                     for n in self.names for rec in [self.rt.machines[n]] if rec.startup_status or rec.missing}
         self.answer(StartResult(machines=self.names, failed=bad, already_running=self.already, timing=timing,
                                details={n: self.rt.machines[n].detail for n in bad}, startups=startups))
-        os.close(self.devnull)
 
 
+STOPPED = (S.HALTING, S.HALTED, S.CRASHED)  # (with RUNNING and FAILED: what lab.dep no longer waits for)
 MISSING = LazyPattern(r"nk: (\S+): not installed on this host \(Debian package: (\S+)\)")
 NOT_FOUND = LazyPattern(r"(?:^|: )(?:line \d+: |\d+: )?([\w.+-]+): (?:command )?not found$")
 
@@ -138,21 +151,26 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
             if ms.handle is handle:
                 rt.set_state(ms, S.FAILED, f"cannot start its startup: {proc.strerror}")
             return then()
-        if ms.handle is handle:  # (not stopped meanwhile)
-            rt.set_state(ms, S.BOOTING)
 
         def timed_out() -> None:
             handle.signal(proc, signal.SIGKILL)  # the startup leads its own session: kill it, not only nk-enter
             timed_out_after.append(timeout)
+        try:
+            loop.watch_child(proc, exited)
+        except OSError as e:  # (e.g. out of descriptors: a startup nobody watches does not run)
+            handle.signal(proc, signal.SIGKILL)
+            return started(e)
+        if ms.handle is handle:  # (not stopped meanwhile)
+            rt.set_state(ms, S.BOOTING)
         timer.append(loop.call_later(timeout, timed_out))
-        loop.watch_child(proc, exited)
 
     def exited(code: int) -> None:
         loop.cancel(timer[0])
         out.drain()
         err.drain()
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        if ms.handle is handle:  # (a machine crashed meanwhile has lost its files: its next boot is a first one)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
         ms.startup_status = code
         ms.booted_at = time.time()
         if code:
@@ -165,11 +183,15 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
             why = f": {ms.first_error}" if ms.first_error else ""
             rt.set_state(ms, S.RUNNING, "" if code == 0 else f"startup exited with status {code}{why}")
         then()
-    argv, script = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
-    handle.spawn_soon(argv, bootscript.environment(m, handle.profile), (devnull, out.fd, err.fd), started,
-                      script=script)
-    out.close_writer()  # (nk-spawn holds its copies of the pipes' ends once asked)
-    err.close_writer()
+    try:
+        argv, script = bootscript.boot_argv(m, handle.profile, rt.lab.directory, first_boot=not marker.exists())
+        handle.spawn_soon(argv, bootscript.environment(m, handle.profile), (devnull, out.fd, err.fd), started,
+                          script=script)
+    except OSError as e:
+        started(e)
+    finally:  # (nk-spawn holds its copies of the pipes' ends once asked)
+        out.close_writer()
+        err.close_writer()
 
 
 _PACKAGES: dict[str, str] = {}

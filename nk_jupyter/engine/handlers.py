@@ -145,14 +145,14 @@ class Handlers:
         for name in req.machines:
             self.rt.lab.machine(check_machine_name(name))
         names = [n for level in self.rt.lab.boot_levels(req.machines or None) for n in level]
-        Boot(self.rt, self.loop, conn.event, conn.reply, self.logs, names, req.fast, req.timeout, req.parallel).run()
+        Boot(self.rt, self.loop, conn.event, conn.reply, self.logs, self.devnull, names, req.fast, req.timeout, req.parallel).run()
 
     def vstart(self, conn: Conn, req: msg.VStart, fds: list[int]) -> None:
         name = check_machine_name(req.name)
         ifaces = {n: Interface(n, d) for n, d in _interfaces(req.interfaces, unplug=False).items()}
         m = Machine(name, ifaces, MachineOptions(exec_commands=[str(c) for c in req.exec]))
         self.rt.add_machine(m)
-        Boot(self.rt, self.loop, conn.event, conn.reply, self.logs, [name], req.fast, req.timeout, 0).run()
+        Boot(self.rt, self.loop, conn.event, conn.reply, self.logs, self.devnull, [name], req.fast, req.timeout, 0).run()
 
     # -- exec -----------------------------------------------------------------------
     def exec(self, conn: Conn, req: msg.Exec, fds: list[int]) -> None:

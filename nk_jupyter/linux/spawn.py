@@ -41,10 +41,13 @@ class Spawner:
     WORDS = 8000
     OWED = 64  # spawn_soon's answers not read yet, at most: nk-spawn never blocks on its answers
                # (64 of them fit its socket's send buffer), so neither end waits for the other
+    ANSWERS_BUFFER = 128 * 1024  # nk-spawn's send buffer, at least (an answer takes ~1 KiB of it)
 
     def __init__(self, program: str) -> None:
         import socket
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if theirs.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < self.ANSWERS_BUFFER:  # (a host's small default)
+            theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.ANSWERS_BUFFER)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             self.pid = spawn_here(program, ["nk-spawn"], {}, (null, null, null), extra=theirs.fileno())
@@ -115,14 +118,14 @@ class Spawner:
             except OSError as e:  # nk-spawn is gone: what it did not answer did not start
                 self._gone()
                 while self.waiting:
-                    self.waiting.popleft()[1](OSError(e.errno, "nk-spawn is gone"))
+                    _hand(self.waiting.popleft()[1], OSError(e.errno, "nk-spawn is gone"))
                 return
             prog, started = self.waiting.popleft()
             try:
                 pid: int | OSError = self._result(prog, *reply)
             except OSError as e:
                 pid = e
-            started(pid)
+            _hand(started, pid)
 
     def settle(self) -> None:
         self.take_replies(block=True)
@@ -194,6 +197,16 @@ class Spawner:
         for fd in fds[1:]:
             os.close(fd)
         return pid, err, (fds[0] if fds else None)
+
+
+def _hand(started: Callable[[int | OSError], None], result: int | OSError) -> None:
+    """A spawn_soon's answer to its caller. Whoever reads it (the loop, another caller's spawn) does
+    not take its callback's failure: it is logged, as the loop logs its callbacks' (engine/loop.py)."""
+    try:
+        started(result)
+    except Exception:
+        import traceback
+        traceback.print_exc()
 
 
 _SPAWNER: list[Spawner] = []

@@ -1,6 +1,8 @@
 """Boot order (lab.dep), shutdown scripts, first-boot semantics, hot-plug, two labs at once."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pathlib import Path
@@ -337,3 +339,46 @@ def test_machine_limit_per_user(make_lab, monkeypatch):
         one.crash()
     Lab.from_dir(second).start()
     Lab.from_dir(second).crash()
+
+
+def test_a_machine_crashed_during_its_startup_boots_afresh_next_time(make_lab):
+    """lcrash throws a machine's files away: its next start is a first boot (its folder copied
+    over / again), even when its startup was still running as it was crashed (the lab goes on:
+    pc2 runs)."""
+    folder = make_lab({"lab.conf": "pc1[0]=A\npc2[0]=A\n", "pc1/etc/nk-first": "copied\n",
+                       "pc1.startup": "sleep 1.5\n"})
+    assert nk("lstart", "-d", str(folder), "--fast").returncode == 0
+    assert nk("lcrash", "-d", str(folder), "pc1").returncode == 0
+    time.sleep(2.5)  # (the crashed startup's end has been seen by now)
+    try:
+        assert nk("lstart", "-d", str(folder), "pc1", "--fast").returncode == 0
+        r = nk("vcmd", "-d", str(folder), "pc1", "cat /etc/nk-first")
+        assert r.returncode == 0 and r.stdout.strip() == "copied", (r.stdout, r.stderr)
+    finally:
+        nk("lcrash", "-d", str(folder))
+
+
+def test_a_boot_goes_on_when_a_machine_others_wait_for_is_crashed(make_lab):
+    """lab.dep: b waits for a's startup. Crashing a while its startup runs must let b boot and
+    the lstart answer, naming a as crashed, not hang."""
+    import subprocess
+    import sys
+    folder = make_lab({"lab.conf": "a[0]=A\nb[0]=A\n", "lab.dep": "b: a\n",
+                       "a.startup": "sleep 60\n", "b.startup": "touch /hostlab/b.done\n"})
+    boot = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "lstart", "-d", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "booting" not in nk("linfo", "-d", str(folder)).stdout:
+            assert time.monotonic() < deadline and boot.poll() is None
+            time.sleep(0.1)
+        assert nk("lcrash", "-d", str(folder), "a").returncode == 0
+        out, err = boot.communicate(timeout=20)
+        assert (folder / "b.done").exists(), err
+        info = nk("linfo", "-d", str(folder)).stdout
+        assert "crashed" in info and "running" in info, info
+    finally:
+        if boot.poll() is None:
+            boot.kill()
+            boot.wait()
+        nk("lcrash", "-d", str(folder))

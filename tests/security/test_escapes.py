@@ -407,3 +407,30 @@ def test_a_lab_repository_is_read_only_in_machines(make_lab, started):
     assert r.status != 0 and "Read-only file system" in r.stderr, r
     assert (folder / ".git" / "config").read_text() == "[core]\n"
     assert lab.run("pc1", "echo fine > /hostlab/notes.txt").status == 0
+
+
+def test_a_startup_launched_after_a_fast_start_answered_gets_dev_null_not_a_descriptor_of_ours(make_lab):
+    """A fast start answers at once; startups that wait for others (lab.dep) are launched later.
+    Each gets /dev/null as its stdin: never a number the supervisor has meanwhile reused (a
+    pidfd of another machine's command, a client's socket), which would cross into the machine."""
+    n = 12
+    files = {"lab.conf": "".join(f"pc{i}[0]=A\n" for i in range(n)),
+             "lab.dep": "".join(f"pc{i}: pc0\n" for i in range(1, n)),
+             "pc0.startup": "sleep 1\n"}
+    for i in range(1, n):
+        files[f"pc{i}.startup"] = f"readlink /proc/self/fd/0 > /hostlab/pc{i}.stdin\n"
+    folder = make_lab(files)
+    assert nk("lstart", "-d", str(folder), "--fast").returncode == 0
+    try:
+        seen = {}
+        deadline = time.monotonic() + 30
+        while len(seen) < n - 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for i in range(1, n):
+                f = folder / f"pc{i}.stdin"
+                if f.exists() and f.read_text().strip():
+                    seen[i] = f.read_text().strip()
+        assert len(seen) == n - 1, seen
+        assert set(seen.values()) == {"/dev/null"}, seen
+    finally:
+        nk("lcrash", "-d", str(folder))
