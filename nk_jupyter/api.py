@@ -357,6 +357,8 @@ class Lab:
             raise UserError(f"the lab in {self.directory} is running; halt or crash it first")
         if self._state.path.exists():
             launch.remove_trees([self._state.path])
+        from .linux.cgroups import remove_lab
+        remove_lab(self._state.path.name)  # (a killed supervisor's cgroup folders, every run's)
 
     def _call(self, request):
         if not self.running:

@@ -224,12 +224,14 @@ def _lab_folders(parent: Path, lab_id: str) -> list[Path]:
     return list(parent.glob(f"lab-{lab_id}@*"))
 
 
-def remove_lab(lab_id: str, run: str, env: dict[str, str] | None = None) -> None:
-    """Remove the folders of a lab's run, once its processes are gone."""
+def remove_lab(lab_id: str, run: str | None = None, env: dict[str, str] | None = None) -> None:
+    """Remove the folders of a lab's run (without run: of all its runs, for a lab that is not
+    running), once its processes are gone."""
     d = Delegation.find(env)
     for p in (d.v2, d.v1_memory):
         if p:
-            _remove_tree(p / run_folder(lab_id, run))
+            for folder in [p / run_folder(lab_id, run)] if run else _lab_folders(p, lab_id):
+                _remove_tree(folder)
 
 
 

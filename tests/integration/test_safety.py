@@ -70,6 +70,10 @@ def test_nothing_left_after_lhalt_lcrash_and_sigkill(make_lab):
     assert state.path.exists()  # the orphaned state folder is there for `nk wipe` to find
     assert nk("lclean", "-d", str(folder)).returncode == 0
     assert not state.path.exists() and _mounts() == mounts
+    from nk_jupyter.linux.cgroups import Delegation, run_folder
+    d = Delegation.find()  # (with a delegated cgroup: the killed run's folders went with lclean)
+    left = [f for p in (d.v2, d.v1_memory) if p for f in p.glob(run_folder(state.path.name, "*"))]
+    assert left == [], left
 
 
 def _sleepers() -> list[str]:
