@@ -82,10 +82,13 @@ class Boot:
                 self.active.add(name)
                 start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
                               lambda n=name: self._done(n))
-        if not self.waiting and self._stopped in self.rt.listeners:
-            self.rt.listeners.remove(self._stopped)
+        self._unlisten()
         if not self.waiting and not self.active and not self.others and not self.fast and not self.creating:
             self._finish()
+
+    def _unlisten(self) -> None:
+        if not self.waiting and not self.creating and self._stopped in self.rt.listeners:  # (nothing waits)
+            self.rt.listeners.remove(self._stopped)
 
     def _stopped(self, event: Event) -> None:
         """A machine halted or crashed during the boot: what waits for it (lab.dep), or it itself
@@ -104,6 +107,7 @@ class Boot:
         for fn in (self.send, self._other_done):
             if fn in self.rt.listeners:
                 self.rt.listeners.remove(fn)
+        self._unlisten()
         bad = [n for n in self.names if self.rt.machines[n].state == S.FAILED]
         now = time.perf_counter()
         timing = dict(self.rt.timing, startups=now - self.t_created, total=now - self.t_start)
