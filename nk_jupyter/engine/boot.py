@@ -7,6 +7,7 @@ killed and its machine marked failed, named in the answer.
 """
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Callable
@@ -30,13 +31,15 @@ class Boot:
         self.active: set[str] = set()
         self.others: set[str] = set()
         self.already: list[str] = []
+        self.made: dict[str, object] = {}  # machine -> the handle this boot made it with
+        self._checking = False  # a _launch_ready is scheduled
         self.finished = False
         self.creating = False
         self.devnull = devnull  # (the supervisor's: a startup launched after the answer still gets it)
 
     def run(self) -> None:
         self.rt.listeners.append(self.send)
-        self.rt.listeners.append(self._stopped)
+        self.rt.listeners.append(self._changed)
         self.t_start = time.perf_counter()
         before = {n: self.rt.machines[n].state for n in self.names if n in self.rt.machines}
         self.already = [n for n, st in before.items() if st == S.RUNNING and self.rt.machines[n].handle]
@@ -45,9 +48,17 @@ class Boot:
         self.creating = True
 
         def made(name: str) -> None:
+            self.made[name] = self.rt.machines[name].handle
             self.waiting[name] = [d for d in self.rt.lab.dependencies.get(name, []) if d in to_make]
             self._launch_ready()
-        created = self.rt.create(self.names, on_ready=made)
+        try:
+            created = self.rt.create(self.names, on_ready=made)
+        except BaseException:
+            self.creating = False
+            for fn in (self.send, self._changed):
+                if fn in self.rt.listeners:
+                    self.rt.listeners.remove(fn)
+            raise
         self.creating = False
         self.t_created = time.perf_counter()
         # machines another start request is still booting: this one answers once they are done
@@ -74,11 +85,11 @@ class Boot:
                 continue
             if self.parallel and len(self.active) >= self.parallel:
                 return
-            if all(self.rt.machines[d].state.settled or self.rt.machines[d].state in STOPPED
-                   for d in self.waiting[name]):
+            if all(self._over(d) for d in self.waiting[name]):
                 del self.waiting[name]
-                if not self.rt.machines[name].handle:  # stopped while it waited: it has nothing to run
-                    continue
+                rec = self.rt.machines[name]
+                if rec.state != S.CREATED or rec.handle is not self.made[name]:  # stopped (or made again
+                    continue                                                    # by another boot) meanwhile
                 self.active.add(name)
                 start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
                               lambda n=name: self._done(n))
@@ -86,15 +97,29 @@ class Boot:
         if not self.waiting and not self.active and not self.others and not self.fast and not self.creating:
             self._finish()
 
-    def _unlisten(self) -> None:
-        if not self.waiting and not self.creating and self._stopped in self.rt.listeners:  # (nothing waits)
-            self.rt.listeners.remove(self._stopped)
+    def _over(self, name: str) -> bool:
+        """Is what lab.dep waits for in machine name over: its boot settled, or the machine this
+        boot made stopped (an old state of one not made yet is not)?"""
+        st = self.rt.machines[name].state
+        return st.settled or (st in STOPPED and name in self.made)
 
-    def _stopped(self, event: Event) -> None:
-        """A machine halted or crashed during the boot: what waits for it (lab.dep), or it itself
-        if it waited, goes on (after the turn: the stop is still being carried out)."""
-        if self.waiting and isinstance(event, MachineEvent) and event.state in STOPPED:
-            self.loop.call_later(0, self._launch_ready)
+    def _unlisten(self) -> None:
+        if not self.waiting and not self.creating and self._changed in self.rt.listeners:  # (nothing waits)
+            self.rt.listeners.remove(self._changed)
+
+    def _changed(self, event: Event) -> None:
+        """A machine's boot settled or it stopped, not through this boot (another boot made it
+        again; a halt or a crash): what waits here goes on, or is dropped (after the turn: the
+        change is still being carried out)."""
+        if self.waiting and not self._checking and isinstance(event, MachineEvent) \
+                and (event.state.settled or event.state in STOPPED) \
+                and (event.machine in self.waiting or any(event.machine in deps for deps in self.waiting.values())):
+            self._checking = True
+            self.loop.call_later(0, self._check)
+
+    def _check(self) -> None:
+        self._checking = False
+        self._launch_ready()
 
     def _done(self, name: str) -> None:
         self.active.discard(name)
@@ -152,7 +177,7 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
 
     def started(proc: int | OSError) -> None:  # (nk-spawn's answer: the supervisor did not wait for it)
         if isinstance(proc, OSError):  # e.g. EAGAIN: the lab (or the user) is out of processes
-            if ms.handle is handle:
+            if ms.handle is handle and ms.state == S.CREATED:
                 rt.set_state(ms, S.FAILED, f"cannot start its startup: {proc.strerror}")
             return then()
 
@@ -163,8 +188,9 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
             loop.watch_child(proc, exited)
         except OSError as e:  # (e.g. out of descriptors: a startup nobody watches does not run)
             handle.signal(proc, signal.SIGKILL)
+            os.waitpid(proc, 0)
             return started(e)
-        if ms.handle is handle:  # (not stopped meanwhile)
+        if ms.handle is handle and ms.state == S.CREATED:  # (not stopped meanwhile)
             rt.set_state(ms, S.BOOTING)
         timer.append(loop.call_later(timeout, timed_out))
 
@@ -172,18 +198,20 @@ def start_machine(rt: LabRuntime, loop: Loop, logs: LogRelay, ms: MachineRecord,
         loop.cancel(timer[0])
         out.drain()
         err.drain()
-        if ms.handle is handle:  # (a machine crashed meanwhile has lost its files: its next boot is a first one)
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+        if ms.handle is handle or (ms.handle is None and not ms.files_dropped):  # (crashed meanwhile: its
+            marker.parent.mkdir(parents=True, exist_ok=True)                       # files are gone, its next
+            marker.touch()                                                         # boot is a first one)
         ms.startup_status = code
         ms.booted_at = time.time()
         if code:
             logs.note(log_path, f"nk: the startup of {m.name} exited with status {code}\n")
         if ms.missing:
             rt.emit(MissingEvent(m.name, dict(ms.missing)))
-        if timed_out_after:
+        if ms.handle is not handle or ms.state != S.BOOTING:  # (halted or crashed meanwhile: it says so)
+            pass
+        elif timed_out_after:
             rt.set_state(ms, S.FAILED, f"startup did not finish within {timeout:g} s")
-        elif ms.handle is handle and handle.alive():
+        elif handle.alive():
             why = f": {ms.first_error}" if ms.first_error else ""
             rt.set_state(ms, S.RUNNING, "" if code == 0 else f"startup exited with status {code}{why}")
         then()

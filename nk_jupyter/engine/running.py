@@ -247,6 +247,7 @@ class ExecStream:
                     os.close(fd)
                 except OSError:
                     pass
+            self._fds = {}  # (closed: a second reading must not use numbers that may name others by then)
 
     def _drain(self) -> Iterator[tuple[str, bytes]]:
         """What the command wrote before it exited, without waiting for the pipes to close."""

@@ -53,6 +53,7 @@ class MachineRecord:
     startup_status: int | None = None
     first_error: str = ""                 # the first line its startup wrote to stderr
     missing: dict[str, str] = field(default_factory=dict)  # programs its startup lacked -> package
+    files_dropped: bool = False           # stopped without keeping its files (lcrash) since it was made
 
     @property
     def up(self) -> bool:
@@ -132,6 +133,7 @@ class LabRuntime:
             if self.monitors:
                 self.monitors.watch(rec.machine.name, handle)
             rec.started_at = time.time()
+            rec.files_dropped = False
             self.set_state(rec, MachineState.CREATED)
             if on_ready is not None:
                 on_ready(rec.machine.name)
@@ -219,6 +221,7 @@ class LabRuntime:
     def stopped(self, name: str, keep: bool) -> None:
         """After a machine stopped: its backend keeps (lhalt) or drops (lcrash) its files."""
         rec = self.machines[name]
+        rec.files_dropped = rec.files_dropped or not keep
         for text in self.session_of(rec).stopped(name, keep):
             self.emit(WarningEvent(text, name))
 

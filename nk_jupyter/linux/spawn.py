@@ -40,7 +40,7 @@ class Spawner:
     LIMIT = 120 * 1024  # a request larger than nk-spawn's buffer (or with more words) is spawned here
     WORDS = 8000
     OWED = 64  # spawn_soon's answers not read yet, at most: nk-spawn never blocks on its answers
-               # (64 of them fit its socket's send buffer), so neither end waits for the other
+               # (they fit its socket's send buffer), so neither end waits for the other
     ANSWERS_BUFFER = 128 * 1024  # nk-spawn's send buffer, at least (an answer takes ~1 KiB of it)
 
     def __init__(self, program: str) -> None:
@@ -48,6 +48,8 @@ class Spawner:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         if theirs.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < self.ANSWERS_BUFFER:  # (a host's small default)
             theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.ANSWERS_BUFFER)
+        # answers owed at most, with one more just asked for (the kernel caps the buffer at wmem_max)
+        self.owed = max(0, min(self.OWED, theirs.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2048) - 1)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             self.pid = spawn_here(program, ["nk-spawn"], {}, (null, null, null), extra=theirs.fileno())
@@ -66,16 +68,22 @@ class Spawner:
               new_session: bool = True, extra: int | None = None, entry: bool = False) -> int:
         """spawn_here's arguments and result. entry: prog is nk-enter (extra the machine init's
         pidfd), whose work nk-spawn does in the child itself, without its exec (flag "e")."""
-        self.settle()  # (the answers come in order: those asked for before are read first)
         given = fds + ((extra,) if extra is not None else ())
-        try:
+        try:  # sent before any earlier answer's callback runs: it could close what fds name
             self.send_request("e" if entry else "s" if new_session else "-", prog, argv, env, given)
-            reply = self.read_reply()
         except OSError as e:  # too large for nk-spawn, or it is gone (then for good): spawned here
             if e.errno == errno.EPIPE:
                 self._gone()
             return spawn_here(prog, argv, env, fds, new_session, extra)
-        return self._result(prog, *reply)
+        got: list[int | OSError] = []
+        self.waiting.append((prog, got.append))  # (in its place: the answers come in order)
+        while not got:
+            self.take_replies(block=True, keep=len(self.waiting) - 1)
+        if isinstance(got[0], OSError):
+            if self.sock is None and got[0].errno == errno.EPIPE:  # gone before it answered
+                return spawn_here(prog, argv, env, fds, new_session, extra)
+            raise got[0]
+        return got[0]
 
     def spawn_soon(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
                    started: Callable[[int | OSError], None], extra: int | None = None, entry: bool = False) -> None:
@@ -83,9 +91,7 @@ class Spawner:
         it comes (take_replies, settle). What a boot asks for while it makes the next machines:
         the supervisor does not wait for each clone (~0.8 ms at 1000 machines on 2 cores)."""
         given = fds + ((extra,) if extra is not None else ())
-        self.take_replies()  # (what has come: nk-spawn never waits long to answer)
-        self.take_replies(block=True, keep=self.OWED - 1)
-        try:
+        try:  # sent before any earlier answer's callback runs: it could close what fds name
             self.send_request("e" if entry else "s", prog, argv, env, given)
         except OSError as e:
             if e.errno == errno.EPIPE:
@@ -96,6 +102,8 @@ class Spawner:
                 return started(failed)
             return started(pid)
         self.waiting.append((prog, started))
+        self.take_replies()  # (what has come: nk-spawn never waits long to answer)
+        self.take_replies(block=True, keep=self.owed)
 
     def _result(self, prog: str, pid: int, err: int, stray: int | None) -> int:
         if stray is not None:
@@ -115,10 +123,8 @@ class Spawner:
                 reply = self.read_reply(block)
             except BlockingIOError:
                 return
-            except OSError as e:  # nk-spawn is gone: what it did not answer did not start
+            except OSError:  # nk-spawn is gone: what it did not answer did not start
                 self._gone()
-                while self.waiting:
-                    _hand(self.waiting.popleft()[1], OSError(e.errno, "nk-spawn is gone"))
                 return
             prog, started = self.waiting.popleft()
             try:
@@ -150,10 +156,13 @@ class Spawner:
             self._gone()
 
     def _gone(self) -> None:
+        """nk-spawn is gone (for good): what it was asked for and did not answer did not start."""
         if self.sock is not None:
             self._unwatch()
             self.sock.close()
             self.sock = None
+        while self.waiting:
+            _hand(self.waiting.popleft()[1], OSError(errno.EPIPE, "nk-spawn is gone"))
 
     def send_request(self, flag: str, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
         """One request to nk-spawn (nk-spawn.c has the flags); its answer is read_reply()'s.
