@@ -88,7 +88,7 @@ class Spawner:
     def spawn_soon(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
                    started: Callable[[int | OSError], None], extra: int | None = None, entry: bool = False) -> None:
         """spawn(), without waiting for nk-spawn's answer: started(pid), or started(OSError), once
-        it comes (take_replies, settle). What a boot asks for while it makes the next machines:
+        it comes (take_replies). What a boot asks for while it makes the next machines:
         the supervisor does not wait for each clone (~0.8 ms at 1000 machines on 2 cores)."""
         given = fds + ((extra,) if extra is not None else ())
         try:  # sent before any earlier answer's callback runs: it could close what fds name
@@ -132,9 +132,6 @@ class Spawner:
             except OSError as e:
                 pid = e
             _hand(started, pid)
-
-    def settle(self) -> None:
-        self.take_replies(block=True)
 
     def watch(self, add_reader: Callable, remove_reader: Callable) -> None:
         """Have a loop call take_replies when an answer is there."""
