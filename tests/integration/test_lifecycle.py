@@ -1,6 +1,9 @@
 """Boot order (lab.dep), shutdown scripts, first-boot semantics, hot-plug, two labs at once."""
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
 
 import pytest
@@ -358,13 +361,10 @@ def test_a_machine_crashed_during_its_startup_boots_afresh_next_time(make_lab):
         nk("lcrash", "-d", str(folder))
 
 
-def test_a_boot_goes_on_when_a_machine_others_wait_for_is_crashed(make_lab):
-    """lab.dep: b waits for a's startup. Crashing a while its startup runs must let b boot and
-    the lstart answer, not hang (linfo then says a crashed, b running)."""
-    import subprocess
-    import sys
-    folder = make_lab({"lab.conf": "a[0]=A\nb[0]=A\n", "lab.dep": "b: a\n",
-                       "a.startup": "sleep 60\n", "b.startup": "touch /hostlab/b.done\n"})
+@contextlib.contextmanager
+def _lstart_booting(folder: Path):
+    """`nk lstart` of folder running, once one of its machines is booting; everything is crashed
+    after."""
     boot = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "lstart", "-d", str(folder)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -372,39 +372,35 @@ def test_a_boot_goes_on_when_a_machine_others_wait_for_is_crashed(make_lab):
         while "booting" not in nk("linfo", "-d", str(folder)).stdout:
             assert time.monotonic() < deadline and boot.poll() is None
             time.sleep(0.1)
-        assert nk("lcrash", "-d", str(folder), "a").returncode == 0
-        out, err = boot.communicate(timeout=20)
-        assert (folder / "b.done").exists(), err
-        info = nk("linfo", "-d", str(folder)).stdout
-        assert "crashed" in info and "running" in info, info
+        yield boot
     finally:
         if boot.poll() is None:
             boot.kill()
             boot.wait()
         nk("lcrash", "-d", str(folder))
+
+
+def test_a_boot_goes_on_when_a_machine_others_wait_for_is_crashed(make_lab):
+    """lab.dep: b waits for a's startup. Crashing a while its startup runs must let b boot and
+    the lstart answer, not hang (linfo then says a crashed, b running)."""
+    folder = make_lab({"lab.conf": "a[0]=A\nb[0]=A\n", "lab.dep": "b: a\n",
+                       "a.startup": "sleep 60\n", "b.startup": "touch /hostlab/b.done\n"})
+    with _lstart_booting(folder) as boot:
+        assert nk("lcrash", "-d", str(folder), "a").returncode == 0
+        _out, err = boot.communicate(timeout=20)
+        assert (folder / "b.done").exists(), err
+        info = nk("linfo", "-d", str(folder)).stdout
+        assert "crashed" in info and "running" in info, info
 
 
 def test_a_halt_during_a_boot_starts_no_startup_that_waited(make_lab):
     """lab.dep: b and c wait for a, whose startup runs. lhalt of the whole lab then: no startup
     that waited may run (b and c are being halted), and the lstart answers."""
-    import subprocess
-    import sys
     folder = make_lab({"lab.conf": "a[0]=A\nb[0]=A\nc[0]=A\n", "lab.dep": "b: a\nc: b\n",
                        "a.startup": "sleep 60\n", "b.startup": "touch /hostlab/b.ran\n",
                        "c.startup": "touch /hostlab/c.ran\n"})
-    boot = subprocess.Popen([sys.executable, "-m", "nk_jupyter", "lstart", "-d", str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while "booting" not in nk("linfo", "-d", str(folder)).stdout:
-            assert time.monotonic() < deadline and boot.poll() is None
-            time.sleep(0.1)
+    with _lstart_booting(folder) as boot:
         assert nk("lhalt", "-d", str(folder)).returncode == 0
         boot.communicate(timeout=20)
         time.sleep(0.5)
         assert not (folder / "b.ran").exists() and not (folder / "c.ran").exists()
-    finally:
-        if boot.poll() is None:
-            boot.kill()
-            boot.wait()
-        nk("lcrash", "-d", str(folder))
