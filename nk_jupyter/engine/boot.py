@@ -55,9 +55,7 @@ class Boot:
             created = self.rt.create(self.names, on_ready=made)
         except BaseException:
             self.creating = False
-            for fn in (self.send, self._changed):
-                if fn in self.rt.listeners:
-                    self.rt.listeners.remove(fn)
+            self._stop_hearing(self.send, self._changed)
             raise
         self.creating = False
         self.t_created = time.perf_counter()
@@ -91,7 +89,7 @@ class Boot:
                 if rec.state != S.CREATED or rec.handle is not self.made[name]:  # stopped (or made again
                     continue                                                    # by another boot) meanwhile
                 self.active.add(name)
-                start_machine(self.rt, self.loop, self.logs, self.rt.machines[name], self.timeout, self.devnull,
+                start_machine(self.rt, self.loop, self.logs, rec, self.timeout, self.devnull,
                               lambda n=name: self._done(n))
         self._unlisten()
         if not self.waiting and not self.active and not self.others and not self.fast and not self.creating:
@@ -103,9 +101,14 @@ class Boot:
         st = self.rt.machines[name].state
         return st.settled or (st in STOPPED and name in self.made)
 
+    def _stop_hearing(self, *listeners: Callable[[Event], None]) -> None:
+        for fn in listeners:
+            if fn in self.rt.listeners:
+                self.rt.listeners.remove(fn)
+
     def _unlisten(self) -> None:
-        if not self.waiting and not self.creating and self._changed in self.rt.listeners:  # (nothing waits)
-            self.rt.listeners.remove(self._changed)
+        if not self.waiting and not self.creating:  # (nothing waits)
+            self._stop_hearing(self._changed)
 
     def _changed(self, event: Event) -> None:
         """A machine's boot settled or it stopped, not through this boot (another boot made it
@@ -129,9 +132,7 @@ class Boot:
         if self.finished:  # (a startup that could not start returns at once: _launch_ready nests)
             return
         self.finished = True
-        for fn in (self.send, self._other_done):
-            if fn in self.rt.listeners:
-                self.rt.listeners.remove(fn)
+        self._stop_hearing(self.send, self._other_done)
         self._unlisten()
         bad = [n for n in self.names if self.rt.machines[n].state == S.FAILED]
         now = time.perf_counter()

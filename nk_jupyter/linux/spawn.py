@@ -30,6 +30,10 @@ def spawn_here(prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, 
                           setsigdef=DEFAULT_SIGNALS, setsigmask=())
 
 
+class SpawnerGone(OSError):
+    """nk-spawn ended before it answered: what was asked of it did not start."""
+
+
 class Spawner:
     """posix_spawn done by nk-spawn (helpers/nk-spawn.c), a process with almost no descriptors:
     a spawn from the supervisor would copy its descriptor table (a few per machine) and close it
@@ -68,36 +72,30 @@ class Spawner:
               new_session: bool = True, extra: int | None = None, entry: bool = False) -> int:
         """spawn_here's arguments and result. entry: prog is nk-enter (extra the machine init's
         pidfd), whose work nk-spawn does in the child itself, without its exec (flag "e")."""
+        got: list[int | OSError] = []
+        self.spawn_soon(prog, argv, env, fds, got.append, extra, entry, new_session)
+        while not got:  # (its answer in its place: the answers come in order)
+            self.take_replies(block=True, keep=len(self.waiting) - 1)
+        if isinstance(got[0], OSError):
+            if isinstance(got[0], SpawnerGone):  # (gone before it answered)
+                return spawn_here(prog, argv, env, fds, new_session, extra)
+            raise got[0]
+        return got[0]
+
+    def spawn_soon(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
+                   started: Callable[[int | OSError], None], extra: int | None = None, entry: bool = False,
+                   new_session: bool = True) -> None:
+        """spawn(), without waiting for nk-spawn's answer: started(pid), or started(OSError), once
+        it comes (take_replies). What a boot asks for while it makes the next machines: the
+        supervisor does not wait for each clone (~0.8 ms at 1000 machines on 2 cores)."""
         given = fds + ((extra,) if extra is not None else ())
         try:  # sent before any earlier answer's callback runs: it could close what fds name
             self.send_request("e" if entry else "s" if new_session else "-", prog, argv, env, given)
         except OSError as e:  # too large for nk-spawn, or it is gone (then for good): spawned here
             if e.errno == errno.EPIPE:
                 self._gone()
-            return spawn_here(prog, argv, env, fds, new_session, extra)
-        got: list[int | OSError] = []
-        self.waiting.append((prog, got.append))  # (in its place: the answers come in order)
-        while not got:
-            self.take_replies(block=True, keep=len(self.waiting) - 1)
-        if isinstance(got[0], OSError):
-            if self.sock is None and got[0].errno == errno.EPIPE:  # gone before it answered
-                return spawn_here(prog, argv, env, fds, new_session, extra)
-            raise got[0]
-        return got[0]
-
-    def spawn_soon(self, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, int, int],
-                   started: Callable[[int | OSError], None], extra: int | None = None, entry: bool = False) -> None:
-        """spawn(), without waiting for nk-spawn's answer: started(pid), or started(OSError), once
-        it comes (take_replies). What a boot asks for while it makes the next machines:
-        the supervisor does not wait for each clone (~0.8 ms at 1000 machines on 2 cores)."""
-        given = fds + ((extra,) if extra is not None else ())
-        try:  # sent before any earlier answer's callback runs: it could close what fds name
-            self.send_request("e" if entry else "s", prog, argv, env, given)
-        except OSError as e:
-            if e.errno == errno.EPIPE:
-                self._gone()
             try:
-                pid = spawn_here(prog, argv, env, fds, True, extra)
+                pid = spawn_here(prog, argv, env, fds, new_session, extra)
             except OSError as failed:
                 return started(failed)
             return started(pid)
@@ -159,7 +157,7 @@ class Spawner:
             self.sock.close()
             self.sock = None
         while self.waiting:
-            _hand(self.waiting.popleft()[1], OSError(errno.EPIPE, "nk-spawn is gone"))
+            _hand(self.waiting.popleft()[1], SpawnerGone(errno.EPIPE, "nk-spawn is gone"))
 
     def send_request(self, flag: str, prog: str, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> None:
         """One request to nk-spawn (nk-spawn.c has the flags); its answer is read_reply()'s.
@@ -314,4 +312,4 @@ def signal_started(spawned: int, sig: int) -> None:
             pass
 
 
-__all__ = ["spawn_here", "spawn_command", "spawn_command_soon", "Spawner", "use_spawner", "spawn_on_pty", "set_size", "which", "children", "signal_started", "SIGNALS"]
+__all__ = ["spawn_here", "spawn_command", "spawn_command_soon", "Spawner", "SpawnerGone", "use_spawner", "spawn_on_pty", "set_size", "which", "children", "signal_started", "SIGNALS"]
